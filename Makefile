@@ -1,0 +1,61 @@
+# The two commands of the contract: `make run` and `make test`. Both do all set-up
+# on a fresh machine: environments, spaCy pipeline, model (when inputs changed),
+# database schema and demo data.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+RASA_VENV := .venv-rasa
+API_VENV  := .venv-api
+PY311     ?= python3
+ROLE      ?= counsellor
+LOCATION  ?=
+
+# A per-machine development secret for signing local tokens (never committed).
+-include var/dev.env
+export COA_JWT_SECRET
+
+.PHONY: help envs model db setup run test token lint bench clean
+
+help:
+	@echo "make run    start API, action server and Rasa (does all set-up first)"
+	@echo "make test   set up, then run the whole test suite"
+	@echo "make token ROLE=<counsellor|contact_person|supervisor|admin> [LOCATION=<code>]"
+
+var/dev.env:
+	@mkdir -p var
+	@echo "COA_JWT_SECRET=$$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')" > $@
+
+$(RASA_VENV)/.stamp: requirements/assistant.in requirements/assistant.lock scripts/make_venv.sh
+	scripts/make_venv.sh $(RASA_VENV) "$$(scripts/find_python310.sh)" requirements/assistant.in requirements/assistant.lock
+	@touch $@
+
+$(API_VENV)/.stamp: requirements/api.in requirements/api.lock scripts/make_venv.sh
+	@$(PY311) -c 'import sys; assert sys.version_info >= (3, 11), "the API needs Python 3.11+ (set PY311=...)"'
+	scripts/make_venv.sh $(API_VENV) "$(PY311)" requirements/api.in requirements/api.lock
+	@touch $@
+
+envs: $(RASA_VENV)/.stamp $(API_VENV)/.stamp var/dev.env
+
+model: $(RASA_VENV)/.stamp
+	$(RASA_VENV)/bin/python scripts/train.py
+
+db: $(API_VENV)/.stamp var/dev.env
+	$(API_VENV)/bin/alembic upgrade head
+	$(API_VENV)/bin/python -m api.seed
+
+setup: envs model db
+
+run: setup
+	@$(API_VENV)/bin/python scripts/run.py
+
+test: setup
+	@scripts/test.sh
+
+token: $(API_VENV)/.stamp var/dev.env
+	@$(API_VENV)/bin/python -m api.auth.token_cli --role "$(ROLE)" $(if $(LOCATION),--location "$(LOCATION)")
+
+lint: $(API_VENV)/.stamp
+	$(API_VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(RASA_VENV) $(API_VENV) models build var

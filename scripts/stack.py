@@ -1,0 +1,188 @@
+"""Starts and stops the three processes (API, action server, Rasa server) together.
+
+Used by `make run` (scripts/run.py) and by the end-to-end tests, so that both
+exercise the same start-up. Standard library only: it runs in either venv.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RASA_VENV = ROOT / ".venv-rasa"
+API_VENV = ROOT / ".venv-api"
+
+
+@dataclass
+class Ports:
+    api: int = int(os.environ.get("COA_API_PORT", "8000"))
+    actions: int = int(os.environ.get("COA_ACTIONS_PORT", "5055"))
+    rasa: int = int(os.environ.get("COA_RASA_PORT", "5005"))
+
+
+@dataclass
+class Process:
+    name: str
+    argv: list[str]
+    health_url: str
+    popen: subprocess.Popen | None = None
+    log_path: Path | None = None
+
+
+@dataclass
+class Stack:
+    """The running stack; `start()` returns once every process answers its health URL."""
+
+    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    ports: Ports = field(default_factory=Ports)
+    log_dir: Path = ROOT / "var" / "log"
+    processes: list[Process] = field(default_factory=list)
+
+    def current_model(self) -> Path:
+        marker = ROOT / "models" / "current"
+        if not marker.exists():
+            raise RuntimeError("no trained model: run `make model` first")
+        return ROOT / "models" / marker.read_text().strip()
+
+    def service_token(self) -> str:
+        # The action server writes with its own credential, never a user's token.
+        out = subprocess.run(
+            [str(API_VENV / "bin" / "python"), "-m", "api.auth.token_cli",
+             "--role", "service", "--sub", "action-server", "--ttl-hours", "720"],
+            cwd=ROOT, env=self.env, capture_output=True, text=True, check=True, timeout=60,
+        )
+        return out.stdout.strip().splitlines()[-1]
+
+    def build(self) -> None:
+        api_url = f"http://127.0.0.1:{self.ports.api}"
+        self.env.setdefault("COA_API_URL", api_url)
+        self.env["COA_SERVICE_TOKEN"] = self.service_token()
+        self.env["ACTION_ENDPOINT_URL"] = f"http://127.0.0.1:{self.ports.actions}/webhook"
+        self.env.setdefault("PYTHONUNBUFFERED", "1")
+        # rasa_sdk binds to 0.0.0.0 unless told otherwise: keep it on loopback.
+        self.env["SANIC_HOST"] = "127.0.0.1"
+        self.processes = [
+            Process(
+                "api",
+                [str(API_VENV / "bin" / "uvicorn"), "api.main:app", "--host", "127.0.0.1",
+                 "--port", str(self.ports.api)],
+                f"{api_url}/health",
+            ),
+            Process(
+                "actions",
+                [str(RASA_VENV / "bin" / "python"), "-m", "rasa_sdk", "--actions", "actions",
+                 "--port", str(self.ports.actions)],
+                f"http://127.0.0.1:{self.ports.actions}/health",
+            ),
+            Process(
+                "rasa",
+                [str(RASA_VENV / "bin" / "rasa"), "run", "--model", str(self.current_model()),
+                 "--endpoints", "assistant/endpoints.yml",
+                 "--credentials", "assistant/credentials.yml",
+                 "--interface", "127.0.0.1", "--port", str(self.ports.rasa)],
+                f"http://127.0.0.1:{self.ports.rasa}/",
+            ),
+        ]
+
+    def start(self, timeout: float = 300.0) -> None:
+        self.build()
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for proc in self.processes:
+            proc.log_path = self.log_dir / f"{proc.name}.log"
+            log = proc.log_path.open("w")
+            # Own process group, so Ctrl-C and stop() reach the children Rasa forks.
+            proc.popen = subprocess.Popen(
+                proc.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        for proc in self.processes:
+            self._wait_healthy(proc, deadline)
+
+    def _wait_healthy(self, proc: Process, deadline: float) -> None:
+        while time.monotonic() < deadline:
+            if proc.popen and proc.popen.poll() is not None:
+                raise RuntimeError(f"{proc.name} exited early:\n{self.tail(proc)}")
+            try:
+                with urllib.request.urlopen(proc.health_url, timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"{proc.name} not healthy at {proc.health_url}:\n{self.tail(proc)}")
+
+    def tail(self, proc: Process, lines: int = 40) -> str:
+        if proc.log_path and proc.log_path.exists():
+            return "\n".join(proc.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return ""
+
+    def dead(self) -> list[str]:
+        return [p.name for p in self.processes if p.popen and p.popen.poll() is not None]
+
+    def stop(self) -> None:
+        for proc in reversed(self.processes):
+            if proc.popen and proc.popen.poll() is None:
+                os.killpg(proc.popen.pid, signal.SIGTERM)
+        for proc in reversed(self.processes):
+            if not proc.popen:
+                continue
+            try:
+                proc.popen.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.popen.pid, signal.SIGKILL)
+                proc.popen.wait(timeout=5)
+
+    def urls(self) -> dict[str, str]:
+        return {
+            "API (OpenAPI docs)": f"http://127.0.0.1:{self.ports.api}/docs",
+            "Rasa REST channel": f"http://127.0.0.1:{self.ports.rasa}/webhooks/rest/webhook",
+            "Action server": f"http://127.0.0.1:{self.ports.actions}/health",
+        }
+
+
+def main() -> int:
+    stack = Stack()
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        print("starting API, action server and Rasa server (model load takes ~30 s) ...", flush=True)
+        stack.start()
+        for name, url in stack.urls().items():
+            print(f"  {name:22} {url}")
+        print(f"  logs                   {stack.log_dir}")
+        print("Try: make token ROLE=supervisor LOCATION=TERAPEL; Ctrl-C stops all three.", flush=True)
+        while not stopping:
+            dead = stack.dead()
+            if dead:
+                print(f"process(es) stopped unexpectedly: {', '.join(dead)}; stopping all", file=sys.stderr)
+                for proc in stack.processes:
+                    if proc.name in dead:
+                        print(stack.tail(proc), file=sys.stderr)
+                return 1
+            time.sleep(1)
+        return 0
+    except RuntimeError as error:
+        print(error, file=sys.stderr)
+        return 1
+    finally:
+        print("stopping ...", flush=True)
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

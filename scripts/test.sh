@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# `make test` after set-up: lint, Rasa data validation, then pytest in each
+# environment (assistant: Python 3.10 / Rasa; API: Python 3.11). Every stage runs
+# even when an earlier one failed, so one run shows every failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p test-artifacts
+failed=()
+
+stage() {
+  local name=$1; shift
+  echo
+  echo "==== $name"
+  if "$@"; then echo "==== $name: ok"; else echo "==== $name: FAILED"; failed+=("$name"); fi
+}
+
+stage "ruff" .venv-api/bin/ruff check .
+stage "rasa data validate" .venv-rasa/bin/rasa data validate --fail-on-warnings \
+  --config assistant/config.yml --domain assistant/domain --data data/nlu data/rules data/stories
+stage "pytest (assistant env, Python 3.10)" .venv-rasa/bin/python -m pytest -p no:cacheprovider \
+  tests/knowledge tests/actions tests/assistant
+stage "pytest (API env, Python 3.11)" .venv-api/bin/python -m pytest -p no:cacheprovider \
+  tests/knowledge tests/api tests/e2e
+
+echo
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "FAILED stages: ${failed[*]}"
+  exit 1
+fi
+echo "all test stages passed"

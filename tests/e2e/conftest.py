@@ -1,0 +1,63 @@
+"""Starts the real stack (API, action server, Rasa) once for the end-to-end tests.
+
+The API runs on PostgreSQL (a fresh `coa_e2e` database), migrated with Alembic and
+seeded exactly as `make run` does. Ports are the contract ports, so the shared
+contract check runs against the same stack.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from stack import API_VENV, Stack  # noqa: E402
+
+E2E_DB = "coa_e2e"
+ADMIN_URL = os.environ.get("E2E_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _recreate_database() -> str:
+    import psycopg
+
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {E2E_DB} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {E2E_DB}")
+    return ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{E2E_DB}"
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    busy = [p for p in (5005, 5055, 8000) if _port_in_use(p)]
+    if busy:
+        pytest.fail(f"ports {busy} are in use: stop `make run` before `make test`")
+    env = dict(os.environ)
+    env["DATABASE_URL"] = _recreate_database()
+    for argv in ([str(API_VENV / "bin" / "alembic"), "upgrade", "head"],
+                 [str(API_VENV / "bin" / "python"), "-m", "api.seed"]):
+        subprocess.run(argv, cwd=ROOT, env=env, check=True, timeout=120)
+    running = Stack(env=env, log_dir=ROOT / "test-artifacts" / "e2e-logs")
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+
+
+def make_token(role: str, location: str | None = None) -> str:
+    argv = ["make", "-s", "token", f"ROLE={role}"] + ([f"LOCATION={location}"] if location else [])
+    out = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=True, timeout=120)
+    return out.stdout.strip().splitlines()[-1]
