@@ -1,0 +1,1 @@
+"""Authentication: JWT bearer tokens (HS256), users, roles."""

@@ -1,0 +1,93 @@
+"""Password hashing, token issuing and verification."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+
+import bcrypt
+import jwt
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.auth.models import UserAccount
+from api.auth.schemas import ROLES, User
+from api.config import Settings
+
+ALGORITHM = "HS256"
+REQUIRED_CLAIMS = ["exp", "iat", "sub", "role", "locations"]
+
+
+# Checked against when the username does not exist, so that a wrong username costs
+# as much time as a wrong password and does not reveal which accounts exist.
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return bcrypt.hashpw(b"no-such-user", bcrypt.gensalt(rounds=12)).decode()
+
+
+class InvalidToken(Exception):
+    pass
+
+
+def hash_password(password: str, rounds: int = 12) -> str:
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=rounds)).decode()
+
+
+def verify_password(password: str, password_hash: str) -> bool:
+    try:
+        return bcrypt.checkpw(password.encode(), password_hash.encode())
+    except ValueError:  # malformed hash or over-long password
+        return False
+
+
+def create_token(
+    settings: Settings,
+    *,
+    sub: str,
+    role: str,
+    locations: Iterable[str] = (),
+    ttl: timedelta | None = None,
+) -> str:
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+    now = datetime.now(UTC)
+    claims = {
+        "sub": sub,
+        "role": role,
+        "locations": sorted({code.strip().upper() for code in locations if code.strip()}),
+        "iat": now,
+        "exp": now + (ttl or timedelta(hours=settings.token_ttl_hours)),
+    }
+    return jwt.encode(claims, settings.jwt_secret, algorithm=ALGORITHM)
+
+
+def decode_token(settings: Settings, token: str) -> User:
+    try:
+        # The algorithm list is fixed: never trust the token header's "alg".
+        claims = jwt.decode(
+            token,
+            settings.jwt_secret,
+            algorithms=[ALGORITHM],
+            options={"require": REQUIRED_CLAIMS, "verify_exp": True, "verify_signature": True},
+        )
+    except jwt.PyJWTError as exc:
+        raise InvalidToken(str(exc)) from exc
+    sub, role, locations = claims["sub"], claims["role"], claims["locations"]
+    if not isinstance(sub, str) or not sub:
+        raise InvalidToken("claim 'sub' must be a non-empty string")
+    if role not in ROLES:
+        raise InvalidToken(f"unknown role {role!r}")
+    if not isinstance(locations, list) or not all(isinstance(code, str) for code in locations):
+        raise InvalidToken("claim 'locations' must be a list of location codes")
+    return User(sub=sub, role=role, locations=tuple(code.upper() for code in locations))
+
+
+def authenticate(session: Session, username: str, password: str) -> UserAccount | None:
+    account = session.scalar(select(UserAccount).where(UserAccount.username == username.strip().lower()))
+    if account is None:
+        verify_password(password, _dummy_hash())
+        return None
+    if not verify_password(password, account.password_hash) or not account.active:
+        return None
+    return account

@@ -1,0 +1,1 @@
+"""Incidents: the decisions the assistant recorded, and their review history."""

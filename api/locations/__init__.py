@@ -1,0 +1,1 @@
+"""COA locations and the people who hold the key positions there."""

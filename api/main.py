@@ -1,0 +1,42 @@
+"""The FastAPI application: ``uvicorn api.main:app``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.auth.router import router as auth_router
+from api.incidents.router import router as incidents_router
+from api.knowledge_ref import get_knowledge
+from api.locations.router import router as locations_router
+
+
+@asynccontextmanager
+async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    # Fail at start-up, not on the first recorded incident, when the knowledge
+    # files do not validate.
+    get_knowledge()
+    yield
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="COA case-guidance API",
+        version="0.1.0",
+        description="Incidents recorded by the assistant, locations and key-position holders.",
+        lifespan=lifespan,
+    )
+
+    @app.get("/health", tags=["health"])
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.include_router(auth_router)
+    app.include_router(incidents_router)
+    app.include_router(locations_router)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,141 @@
+"""Seed the demo locations, key-position holders and users: ``python -m api.seed``.
+
+Idempotent: run it as often as you like (``make run`` does, after
+``alembic upgrade head``). Locations and key-position holders are upserted from
+``api/seed_data.yml``; users are only created when missing, so a changed password
+or role is never reset. Nothing is deleted.
+
+Demo users (DEMO ONLY; every name in the seed file is invented):
+
+=========================  ==============  ==============================  ===================
+username                   role            locations                       password
+=========================  ==============  ==============================  ===================
+begeleider.terapel         counsellor      TERAPEL                         begeleider-demo
+begeleider.budel           counsellor      BUDEL                           begeleider-demo
+contactpersoon.terapel     contact_person  TERAPEL                         contactpersoon-demo
+supervisor.terapel         supervisor      TERAPEL                         supervisor-demo
+supervisor.budel           supervisor      BUDEL                           supervisor-demo
+supervisor.noord           supervisor      TERAPEL, MUSSELKANAAL, ZWOLLE   supervisor-demo
+admin                      admin           (all)                           admin-demo
+=========================  ==============  ==============================  ===================
+
+Refuses to run with ``COA_ENV=production`` unless ``--allow-production`` is given:
+publicly documented passwords must not reach a production database by accident.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import Session
+
+from api.auth.models import UserAccount
+from api.auth.schemas import ROLES
+from api.config import get_settings
+from api.db import get_sessionmaker
+from api.locations.models import KEY_POSITIONS, KeyPositionHolder, Location
+
+SEED_FILE = Path(__file__).with_name("seed_data.yml")
+
+
+@dataclass
+class SeedReport:
+    locations_created: int = 0
+    holders_created: int = 0
+    users_created: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"seeded: {self.locations_created} new locations, {self.holders_created} new key-position "
+            f"holders, {self.users_created} new users"
+        )
+
+
+def load_seed_data(path: Path = SEED_FILE) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    # Fail with the file's name rather than deep inside the database code.
+    for location in data.get("locations", []):
+        unknown = set(location.get("key_positions", {})) - set(KEY_POSITIONS)
+        if unknown:
+            raise ValueError(f"{path}: location {location['code']}: unknown key positions {sorted(unknown)}")
+    for user in data.get("users", []):
+        if user["role"] not in ROLES:
+            raise ValueError(f"{path}: user {user['username']}: unknown role {user['role']!r}")
+    return data
+
+
+def seed(session: Session, data: dict[str, Any]) -> SeedReport:
+    report = SeedReport()
+    for entry in data.get("locations", []):
+        code = entry["code"].strip().upper()
+        aliases = sorted({alias.strip().lower() for alias in entry.get("aliases", [])})
+        location = session.get(Location, code)
+        if location is None:
+            location = Location(code=code, name=entry["name"], aliases=aliases)
+            session.add(location)
+            report.locations_created += 1
+        else:
+            location.name, location.aliases = entry["name"], aliases
+        session.flush()
+        for position, holder_data in entry.get("key_positions", {}).items():
+            holder = session.scalar(
+                select(KeyPositionHolder).where(
+                    KeyPositionHolder.location_code == code,
+                    KeyPositionHolder.position == position,
+                    KeyPositionHolder.name == holder_data["name"],
+                )
+            )
+            if holder is None:
+                session.add(
+                    KeyPositionHolder(
+                        location_code=code,
+                        position=position,
+                        name=holder_data["name"],
+                        phone=holder_data.get("phone"),
+                    )
+                )
+                report.holders_created += 1
+            else:
+                holder.phone = holder_data.get("phone")
+    for entry in data.get("users", []):
+        username = entry["username"].strip().lower()
+        if session.scalar(select(UserAccount.id).where(UserAccount.username == username)) is None:
+            session.add(
+                UserAccount(
+                    username=username,
+                    password_hash=entry["password_hash"],
+                    role=entry["role"],
+                    staff_id=entry["staff_id"],
+                    locations=[code.upper() for code in entry.get("locations", [])],
+                )
+            )
+            report.users_created += 1
+    session.commit()
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m api.seed", description="Seed the demo data.")
+    parser.add_argument("--file", type=Path, default=SEED_FILE)
+    parser.add_argument("--allow-production", action="store_true")
+    args = parser.parse_args(argv)
+    if get_settings().env == "production" and not args.allow_production:
+        print("refusing to seed demo users with COA_ENV=production (use --allow-production)", file=sys.stderr)
+        return 2
+    with get_sessionmaker()() as session:
+        if not inspect(session.get_bind()).has_table("locations"):
+            print("the database has no schema yet: run `alembic upgrade head` first", file=sys.stderr)
+            return 1
+        report = seed(session, load_seed_data(args.file))
+    print(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

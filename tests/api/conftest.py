@@ -1,0 +1,177 @@
+"""Fixtures for the API tests.
+
+Every test runs against both databases: a SQLite file in a temporary folder and
+PostgreSQL (``TEST_DATABASE_URL``, else ``DATABASE_URL`` when it is PostgreSQL, else
+``postgresql+psycopg://postgres@127.0.0.1:5432/coa_test``, created when missing).
+Each test runs inside a transaction that is rolled back afterwards; the app's own
+``commit()`` calls only release savepoints inside it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+import pytest_asyncio
+from fastapi import FastAPI
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from api.all_models import Base
+from api.auth.service import create_token
+from api.config import get_settings
+from api.db import get_session, make_engine
+from api.knowledge_ref import get_knowledge
+from api.main import create_app
+from api.seed import load_seed_data, seed
+
+DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/coa_test"
+
+
+def postgres_url() -> str:
+    for variable in ("TEST_DATABASE_URL", "DATABASE_URL"):
+        url = os.environ.get(variable)
+        if url and make_url(url).get_backend_name() == "postgresql":
+            return url
+    return DEFAULT_PG_URL
+
+
+def libpq_dsn(url: str, database: str | None = None) -> str:
+    """psycopg's conninfo for a SQLAlchemy URL, optionally for another database."""
+    parsed = make_url(url)
+    parts = {
+        "host": parsed.host or "127.0.0.1",
+        "port": parsed.port or 5432,
+        "user": parsed.username or "postgres",
+        "dbname": database or parsed.database,
+    }
+    if parsed.password:
+        parts["password"] = parsed.password
+    return " ".join(f"{key}={value}" for key, value in parts.items())
+
+
+def create_pg_database(url: str) -> None:
+    """CREATE DATABASE when missing; pytest.skip when no server answers."""
+    name = make_url(url).database
+    try:
+        with psycopg.connect(libpq_dsn(url, "postgres"), autocommit=True, connect_timeout=3) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            if not exists:
+                conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL not reachable at {make_url(url).render_as_string()}: {exc}")
+
+
+def drop_pg_database(url: str) -> None:
+    name = make_url(url).database
+    with psycopg.connect(libpq_dsn(url, "postgres"), autocommit=True, connect_timeout=3) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(
+    scope="session",
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
+def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'coa-test.db'}"
+    else:
+        url = postgres_url()
+        create_pg_database(url)
+    engine = make_engine(url)
+    # A test database only: start from the current models, whatever an earlier run left.
+    Base.metadata.drop_all(engine)
+    Base.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def db_session(engine: Engine) -> Iterator[Session]:
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        try:
+            yield session
+        finally:
+            session.close()
+            transaction.rollback()
+
+
+@pytest.fixture
+def seeded(db_session: Session) -> Session:
+    seed(db_session, load_seed_data())
+    return db_session
+
+
+@pytest.fixture
+def app(db_session: Session) -> FastAPI:
+    app = create_app()
+    app.dependency_overrides[get_session] = lambda: db_session
+    return app
+
+
+@pytest_asyncio.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+TokenFactory = Callable[..., dict[str, str]]
+
+
+@pytest.fixture
+def auth() -> TokenFactory:
+    """``auth("supervisor", "BUDEL")`` → Authorization headers for such a token."""
+
+    def make(role: str, *locations: str, sub: str | None = None) -> dict[str, str]:
+        token = create_token(get_settings(), sub=sub or f"test-{role}", role=role, locations=locations)
+        return {"Authorization": f"Bearer {token}"}
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def protocol_id() -> str:
+    """A protocol of the real knowledge package (EGG when it is there)."""
+    protocols = get_knowledge().protocols
+    if "eergerelateerd_geweld" in protocols:
+        return "eergerelateerd_geweld"
+    if not protocols:
+        pytest.skip("the knowledge package has no protocols yet")
+    return next(iter(protocols))
+
+
+@pytest.fixture
+def incident_payload(protocol_id: str) -> Callable[..., dict[str, Any]]:
+    counter = iter(range(1, 1_000_000))
+
+    def make(**overrides: Any) -> dict[str, Any]:
+        number = next(counter)
+        payload: dict[str, Any] = {
+            "idempotency_key": f"test-key-{os.getpid()}-{number}-{id(counter)}",
+            "conversation_id": f"conv-{number}",
+            "location": "TERAPEL",
+            "protocol": protocol_id,
+            "protocol_version": "1.0.0",
+            "acute": True,
+            "referrals": ["politie", "veilig_thuis"],
+            "steps": [{"step": "acuut_gevaar", "answer": "ja"}],
+            "outcome": "melding_veilig_thuis_acuut",
+            "staff_id": "stf-7c1a",
+            "channel": "rest",
+        }
+        payload.update(overrides)
+        return payload
+
+    return make
+
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
