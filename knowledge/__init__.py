@@ -1,0 +1,49 @@
+"""Knowledge base of the COA case-guidance assistant: protocols,
+organisations and sources as reviewed YAML, validated on load.
+
+Standard library + PyYAML only: imported by both the Rasa action server
+(Python 3.10) and the API (Python 3.11+).
+"""
+
+from .graph import PathStep, iter_paths, path_key_positions, path_referrals
+from .loader import (
+    PACKAGE_DIR,
+    load_knowledge,
+    load_organisations,
+    load_protocol_file,
+    load_sources,
+)
+from .model import (
+    KEY_POSITIONS,
+    STEP_KINDS,
+    Knowledge,
+    KnowledgeError,
+    NumberRange,
+    Option,
+    Organisation,
+    Protocol,
+    Source,
+    Step,
+)
+
+__all__ = [
+    "KEY_POSITIONS",
+    "PACKAGE_DIR",
+    "STEP_KINDS",
+    "Knowledge",
+    "KnowledgeError",
+    "NumberRange",
+    "Option",
+    "Organisation",
+    "PathStep",
+    "Protocol",
+    "Source",
+    "Step",
+    "iter_paths",
+    "load_knowledge",
+    "load_organisations",
+    "load_protocol_file",
+    "load_sources",
+    "path_key_positions",
+    "path_referrals",
+]

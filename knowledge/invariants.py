@@ -1,0 +1,216 @@
+"""Safety invariants of a protocol, checked over every path of its graph.
+
+Each ``check_*`` function returns a list of violations (human-readable
+strings naming the protocol and the step); an empty list means the protocol
+is safe. The loader refuses a protocol with violations, and the tests run
+the same checks over every protocol file.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .graph import answers_of, iter_paths, path_referrals
+from .model import Protocol
+
+#: Organisations that every path of these protocols must refer to, whatever
+#: the file's own ``required_referrals`` says (seed letter: with sexual and
+#: honour-based violence COA always reports to Veilig Thuis).
+MANDATORY_REFERRALS: dict[str, tuple[str, ...]] = {
+    "eergerelateerd_geweld": ("veilig_thuis",),
+    "seksueel_geweld": ("veilig_thuis",),
+}
+
+#: Protocols in which no line may advise contacting or mediating with the family.
+FAMILY_SENSITIVE = frozenset({"eergerelateerd_geweld"})
+
+#: Maximum number of questions and instructions on one path: a counsellor has minutes.
+MAX_PATH_STEPS = 15
+
+_NEGATION = re.compile(r"\b(niet|geen|nooit|nimmer|never|not|no)\b", re.IGNORECASE)
+_FAMILY = re.compile(
+    r"(famil|\bouders?\b|broer|vader|moeder|\bzus(sen|ter|ters)?\b|\booms?\b)",
+    re.IGNORECASE,
+)
+_CONTACT = re.compile(
+    r"(contact|\bbel|\bbellen|informeer|informeren|inlicht|licht\b.*\bin\b|vertel|"
+    r"spreek|gesprek|praat|overleg|benader|bezoek)",
+    re.IGNORECASE,
+)
+_MEDIATE = re.compile(r"(bemiddel|mediat|verzoen|tussenpersoon)", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
+
+#: Known forbidden-advice ids and the sentence test that recognises such
+#: advice (a sentence matching it without a negation is a violation).
+FORBIDDEN_ADVICE_PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
+    "contact_familie": (_CONTACT, _FAMILY),
+    "bemiddeling_familie": (_MEDIATE,),
+}
+
+
+def sentences(text: str) -> list[str]:
+    """Split a Dutch text into sentences (on . ! ? ; and line breaks)."""
+    return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
+
+
+def step_lines(protocol: Protocol, step_id: str) -> list[str]:
+    """Every piece of text a user may see for a step: text, help, options, actions."""
+    step = protocol.steps[step_id]
+    lines = [step.text, step.help, *step.actions]
+    for option in step.options:
+        lines.extend([option.label, *option.synonyms])
+    return [line for line in lines if line]
+
+
+def _where(protocol: Protocol, step_id: str) -> str:
+    return f"{protocol.id}: step '{step_id}'"
+
+
+def check_graph(protocol: Protocol) -> list[str]:
+    """Start exists, every exit leads to a known step, no dead ends, every
+    step reachable from the start, and no cycles."""
+    steps = protocol.steps
+    if protocol.start not in steps:
+        return [f"{protocol.id}: step '{protocol.start}': start step unknown"]
+    problems: list[str] = []
+    exits: dict[str, list[str]] = {}
+    for step_id, step in steps.items():
+        targets = [target for _, target in answers_of(step)]
+        for target in targets:
+            if target not in steps:
+                problems.append(f"{_where(protocol, step_id)}: next step '{target}' unknown")
+        if step.kind != "outcome" and not targets:
+            problems.append(f"{_where(protocol, step_id)}: dead end (no next step)")
+        exits[step_id] = [t for t in targets if t in steps]
+
+    reached = {protocol.start}
+    todo = [protocol.start]
+    while todo:
+        for target in exits[todo.pop()]:
+            if target not in reached:
+                reached.add(target)
+                todo.append(target)
+    for step_id in steps:
+        if step_id not in reached:
+            problems.append(f"{_where(protocol, step_id)}: unreachable from start")
+
+    state: dict[str, int] = {}  # 1 = on the current trail, 2 = done
+
+    def visit(step_id: str, trail: list[str]) -> None:
+        state[step_id] = 1
+        for target in exits[step_id]:
+            if state.get(target) == 1:
+                here = [*trail, step_id]
+                cycle = [*here[here.index(target) :], target]
+                problems.append(f"{_where(protocol, target)}: cycle {' -> '.join(cycle)}")
+            elif target not in state:
+                visit(target, [*trail, step_id])
+        state[step_id] = 2
+
+    for step_id in steps:
+        if step_id not in state:
+            visit(step_id, [])
+    return problems
+
+
+def required_referrals(protocol: Protocol) -> tuple[str, ...]:
+    """The file's required referrals plus the mandatory ones for its id."""
+    wanted = dict.fromkeys(protocol.required_referrals)
+    wanted.update(dict.fromkeys(MANDATORY_REFERRALS.get(protocol.id, ())))
+    return tuple(wanted)
+
+
+def check_paths(protocol: Protocol) -> list[str]:
+    """Every path ends at an outcome that names a key position, refers to the
+    required organisations (on the outcome itself), and is short enough."""
+    problems: list[str] = []
+    wanted = required_referrals(protocol)
+    for path in iter_paths(protocol):
+        end = path[-1].step
+        trail = " -> ".join(item.step.id for item in path)
+        if end.kind != "outcome":
+            problems.append(f"{_where(protocol, end.id)}: path does not end in an outcome")
+            continue
+        on_path = path_referrals(path)
+        for org in wanted:
+            if org not in on_path:
+                problems.append(f"{_where(protocol, end.id)}: path without '{org}': {trail}")
+            elif org not in end.referrals:
+                problems.append(f"{_where(protocol, end.id)}: outcome does not refer to '{org}'")
+        if not end.outcome:
+            problems.append(f"{_where(protocol, end.id)}: outcome without outcome code")
+        if not end.key_positions:
+            problems.append(f"{_where(protocol, end.id)}: outcome names no key position")
+        if len(path) - 1 > MAX_PATH_STEPS:
+            problems.append(
+                f"{_where(protocol, end.id)}: path of {len(path) - 1} steps (max {MAX_PATH_STEPS}): {trail}"
+            )
+    return sorted(set(problems), key=problems.index)
+
+
+def check_acute(protocol: Protocol) -> list[str]:
+    """Any acute answer leads directly to an instruction that says 112 and
+    refers to the police."""
+    problems: list[str] = []
+    for step_id, step in protocol.steps.items():
+        for answer in sorted(step.acute_answers):
+            target_id = step.next_for(answer)
+            target = protocol.steps.get(target_id or "")
+            where = f"{_where(protocol, step_id)}: acute answer '{answer}'"
+            if target is None:
+                problems.append(f"{where} leads nowhere")
+                continue
+            if target.kind != "instruction":
+                problems.append(f"{where} leads to '{target.id}', not an instruction")
+            if "112" not in target.text:
+                problems.append(f"{where} leads to '{target.id}' whose text lacks 112")
+            if "politie" not in target.referrals:
+                problems.append(f"{where} leads to '{target.id}' without referral 'politie'")
+    return problems
+
+
+def _advice_violations(protocol: Protocol, step_id: str) -> list[str]:
+    problems: list[str] = []
+    family_sensitive = protocol.id in FAMILY_SENSITIVE or any(
+        advice in ("contact_familie", "bemiddeling_familie") for advice in protocol.forbidden_advice
+    )
+    for line in step_lines(protocol, step_id):
+        for advice in protocol.forbidden_advice:
+            if advice in line:
+                problems.append(f"{_where(protocol, step_id)}: forbidden advice '{advice}'")
+        for sentence in sentences(line):
+            negated = bool(_NEGATION.search(sentence))
+            if negated:
+                continue
+            for advice in protocol.forbidden_advice:
+                patterns = FORBIDDEN_ADVICE_PATTERNS.get(advice, ())
+                if patterns and all(p.search(sentence) for p in patterns):
+                    problems.append(f"{_where(protocol, step_id)}: advice like '{advice}': {sentence!r}")
+            if family_sensitive and _FAMILY.search(sentence):
+                problems.append(
+                    f"{_where(protocol, step_id)}: mentions the family without a negation"
+                    f" (niet/geen/nooit): {sentence!r}"
+                )
+    return problems
+
+
+def check_forbidden_advice(protocol: Protocol) -> list[str]:
+    """No step on any path gives forbidden advice (e.g. contacting or
+    mediating with the family in honour-based violence)."""
+    problems: list[str] = []
+    on_paths: dict[str, None] = {}
+    for path in iter_paths(protocol):
+        on_paths.update(dict.fromkeys(item.step.id for item in path))
+    # every step, not only those on complete paths: a step must never say it
+    for step_id in dict.fromkeys([*on_paths, *protocol.steps]):
+        if step_id in protocol.steps:
+            problems.extend(_advice_violations(protocol, step_id))
+    return problems
+
+
+def check_protocol(protocol: Protocol) -> list[str]:
+    """All invariants. Graph problems first; path checks only on a sound graph."""
+    problems = check_graph(protocol)
+    if problems:
+        return problems
+    return [*check_paths(protocol), *check_acute(protocol), *check_forbidden_advice(protocol)]

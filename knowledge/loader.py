@@ -1,0 +1,533 @@
+"""Load and validate the knowledge files (sources, organisations, protocols).
+
+Every problem is reported as a KnowledgeError whose message names the file
+and the step (or organisation / source) concerned; a protocol that breaks a
+safety invariant (knowledge.invariants) is refused as well.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Container, Mapping
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import invariants
+from .model import (
+    ANY,
+    KEY_POSITIONS,
+    NO,
+    QUESTION_KINDS,
+    STEP_KINDS,
+    YES,
+    Knowledge,
+    KnowledgeError,
+    NumberRange,
+    Option,
+    Organisation,
+    Protocol,
+    Source,
+    Step,
+)
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+_PHONE = re.compile(r"^[0-9][0-9 \-]{1,14}[0-9]$")
+
+_PROTOCOL_FIELDS = {
+    "id",
+    "version",
+    "title",
+    "summary",
+    "intent",
+    "start",
+    "steps",
+    "required_referrals",
+    "forbidden_advice",
+}
+_STEP_FIELDS = {
+    "id",
+    "kind",
+    "text",
+    "help",
+    "source",
+    "options",
+    "next",
+    "ranges",
+    "acute_answers",
+    "referrals",
+    "actions",
+    "key_positions",
+    "verify",
+    "outcome",
+}
+_OPTION_FIELDS = {"value", "label", "synonyms", "next"}
+_RANGE_FIELDS = {"min", "max", "next"}
+_ORGANISATION_FIELDS = {
+    "id",
+    "name",
+    "description",
+    "phone",
+    "phone_note",
+    "website",
+    "source",
+    "verify",
+}
+
+
+# --- YAML: safe, no duplicate keys, and no YAML 1.1 "yes/no/on/off" booleans
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+
+
+def _mapping_without_duplicates(loader: _Loader, node: yaml.MappingNode, deep: bool = False):
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse a YAML file; syntax errors and duplicate keys become KnowledgeError."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return yaml.load(handle, Loader=_Loader)  # a SafeLoader subclass
+    except OSError as exc:
+        raise KnowledgeError(f"{path}: cannot read: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise KnowledgeError(f"{path}: invalid YAML: {exc}") from exc
+
+
+# --- small field readers that collect problems instead of raising
+
+
+class _Problems:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.items: list[str] = []
+
+    def add(self, where: str, message: str) -> None:
+        self.items.append(f"{self.path}: {where}: {message}")
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise KnowledgeError("\n".join(self.items))
+
+
+def _text(data: Mapping, name: str, where: str, problems: _Problems, required: bool = True) -> str:
+    value = data.get(name)
+    if value is None:
+        if required:
+            problems.add(where, f"missing '{name}'")
+        return ""
+    if not isinstance(value, str) or (required and not value.strip()):
+        problems.add(where, f"'{name}' must be a non-empty string")
+        return ""
+    return value.strip()
+
+
+def _optional_text(data: Mapping, name: str, where: str, problems: _Problems) -> str | None:
+    return _text(data, name, where, problems, required=False) or None
+
+
+def _str_list(data: Mapping, name: str, where: str, problems: _Problems) -> tuple[str, ...]:
+    value = data.get(name, [])
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        problems.add(where, f"'{name}' must be a list of strings")
+        return ()
+    if len(set(value)) != len(value):
+        problems.add(where, f"'{name}' has duplicates")
+    return tuple(v.strip() for v in value)
+
+
+def _bool(data: Mapping, name: str, where: str, problems: _Problems) -> bool:
+    value = data.get(name, False)
+    if not isinstance(value, bool):
+        problems.add(where, f"'{name}' must be true or false")
+        return False
+    return value
+
+
+def _unknown_fields(data: Mapping, allowed: set[str], where: str, problems: _Problems) -> None:
+    for name in data:
+        if name not in allowed:
+            problems.add(where, f"unknown field '{name}'")
+
+
+def _source(data: Mapping, where: str, sources: Mapping[str, Source], problems: _Problems) -> Source | None:
+    key = data.get("source")
+    if not key:
+        problems.add(where, "missing 'source'")
+        return None
+    if not isinstance(key, str) or key not in sources:
+        problems.add(where, f"unknown source '{key}'")
+        return None
+    return sources[key]
+
+
+# --- sources and organisations
+
+
+def load_sources(path: Path) -> dict[str, Source]:
+    """``sources.yml``: a mapping key -> {title, url}."""
+    path = Path(path)
+    data = read_yaml(path)
+    problems = _Problems(path)
+    if not isinstance(data, dict) or not data:
+        raise KnowledgeError(f"{path}: expected a mapping of source keys")
+    result: dict[str, Source] = {}
+    for key, entry in data.items():
+        where = f"source '{key}'"
+        if not isinstance(key, str) or not _ID.match(key):
+            problems.add(where, "key must be lower_snake_case")
+            continue
+        if not isinstance(entry, dict):
+            problems.add(where, "expected a mapping with title and url")
+            continue
+        _unknown_fields(entry, {"title", "url"}, where, problems)
+        title = _text(entry, "title", where, problems)
+        url = _text(entry, "url", where, problems)
+        result[key] = Source(key=key, title=title, url=url)
+    problems.raise_if_any()
+    return result
+
+
+def load_organisations(path: Path, sources: Mapping[str, Source]) -> dict[str, Organisation]:
+    """``organisations.yml``: ``organisations:`` list of organisation mappings."""
+    path = Path(path)
+    data = read_yaml(path)
+    problems = _Problems(path)
+    entries = data.get("organisations") if isinstance(data, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise KnowledgeError(f"{path}: expected 'organisations:' with a list of organisations")
+    result: dict[str, Organisation] = {}
+    for index, entry in enumerate(entries):
+        org_id = entry.get("id") if isinstance(entry, dict) else None
+        where = f"organisation '{org_id or f'#{index + 1}'}'"
+        if not isinstance(entry, dict):
+            problems.add(where, "expected a mapping")
+            continue
+        if not isinstance(org_id, str) or not _ID.match(org_id):
+            problems.add(where, "missing or invalid 'id' (lower_snake_case)")
+            continue
+        if org_id in result:
+            problems.add(where, "duplicate organisation id")
+            continue
+        _unknown_fields(entry, _ORGANISATION_FIELDS, where, problems)
+        phone = _optional_text(entry, "phone", where, problems)
+        if phone and not _PHONE.match(phone):
+            problems.add(where, f"phone '{phone}' is not a phone number")
+        source = _source(entry, where, sources, problems)
+        org = Organisation(
+            id=org_id,
+            name=_text(entry, "name", where, problems),
+            description=_text(entry, "description", where, problems),
+            phone=phone,
+            website=_optional_text(entry, "website", where, problems),
+            source=source,  # type: ignore[arg-type]  # None only when refused below
+            verify=_bool(entry, "verify", where, problems),
+            phone_note=_optional_text(entry, "phone_note", where, problems),
+        )
+        if org.phone_note and not org.phone:
+            problems.add(where, "'phone_note' without 'phone'")
+        result[org_id] = org
+    problems.raise_if_any()
+    return result
+
+
+# --- protocols
+
+
+def _next_map(raw: Any, where: str, problems: _Problems) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if isinstance(raw, str):
+        return {ANY: raw}
+    if isinstance(raw, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in raw.items()):
+        return dict(raw)
+    problems.add(where, "'next' must be a step id or a mapping answer -> step id")
+    return {}
+
+
+def _options(raw: dict, next_map: dict[str, str], where: str, problems: _Problems) -> tuple[Option, ...]:
+    entries = raw.get("options")
+    if not isinstance(entries, list) or not entries:
+        problems.add(where, "a choice needs a non-empty 'options' list")
+        return ()
+    options: list[Option] = []
+    for entry in entries:
+        if isinstance(entry, str):
+            entry = {"value": entry}
+        if not isinstance(entry, dict):
+            problems.add(where, f"option {entry!r} must be a mapping")
+            continue
+        value = entry.get("value")
+        if not isinstance(value, str) or not _ID.match(value):
+            problems.add(where, f"option value {value!r} must be lower_snake_case")
+            continue
+        _unknown_fields(entry, _OPTION_FIELDS, f"{where}: option '{value}'", problems)
+        if any(o.value == value for o in options):
+            problems.add(where, f"duplicate option '{value}'")
+            continue
+        if "next" in entry:
+            if not isinstance(entry["next"], str):
+                problems.add(where, f"option '{value}': 'next' must be a step id")
+            elif value in next_map and next_map[value] != entry["next"]:
+                problems.add(where, f"option '{value}': two different next steps")
+            else:
+                next_map[value] = entry["next"]
+        if value not in next_map:
+            problems.add(where, f"option '{value}' has no next step")
+        label = entry.get("label", value.replace("_", " ").capitalize())
+        synonyms = _str_list(entry, "synonyms", f"{where}: option '{value}'", problems)
+        options.append(Option(value=value, label=str(label), synonyms=synonyms))
+    for key in next_map:
+        if key not in {o.value for o in options}:
+            problems.add(where, f"'next' names '{key}', which is not an option")
+    return tuple(options)
+
+
+def _int_or_none(value: Any) -> bool:
+    return value is None or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def _ranges(raw: dict, where: str, problems: _Problems) -> tuple[NumberRange, ...]:
+    entries = raw.get("ranges")
+    if not isinstance(entries, list) or not entries:
+        problems.add(where, "a number question needs a non-empty 'ranges' list")
+        return ()
+    ranges: list[NumberRange] = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            problems.add(where, f"range {entry!r} must be a mapping")
+            continue
+        _unknown_fields(entry, _RANGE_FIELDS, f"{where}: range", problems)
+        low, high, target = entry.get("min"), entry.get("max"), entry.get("next")
+        if not (_int_or_none(low) and _int_or_none(high)):
+            problems.add(where, f"range {entry!r}: min and max must be whole numbers")
+            continue
+        if low is not None and high is not None and low > high:
+            problems.add(where, f"range {entry!r}: min is above max")
+            continue
+        if not isinstance(target, str) or not target:
+            problems.add(where, f"range {entry!r} has no next step")
+            continue
+        ranges.append(NumberRange(min=low, max=high, next=target))
+    ordered = sorted(ranges, key=lambda r: float("-inf") if r.min is None else r.min)
+    for before, after in pairwise(ordered):
+        if before.max is None or after.min is None or after.min <= before.max:
+            problems.add(where, f"ranges overlap around {after.min}")
+        elif after.min != before.max + 1:
+            problems.add(where, f"no next step for {before.max + 1}..{after.min - 1} (gap in ranges)")
+    return tuple(ranges)
+
+
+def _step(
+    raw: Any,
+    index: int,
+    organisations: Container[str],
+    sources: Mapping[str, Source],
+    problems: _Problems,
+) -> Step | None:
+    if not isinstance(raw, dict):
+        problems.add(f"step #{index + 1}", "expected a mapping")
+        return None
+    step_id = raw.get("id")
+    if not isinstance(step_id, str) or not _ID.match(step_id):
+        problems.add(f"step #{index + 1} ({step_id!r})", "missing or invalid 'id' (lower_snake_case)")
+        return None
+    where = f"step '{step_id}'"
+    _unknown_fields(raw, _STEP_FIELDS, where, problems)
+    kind = raw.get("kind")
+    if kind not in STEP_KINDS:
+        problems.add(where, f"unknown kind {kind!r} (expected one of {', '.join(sorted(STEP_KINDS))})")
+        return None
+    text = _text(raw, "text", where, problems)
+    help_text = _text(raw, "help", where, problems, required=kind in QUESTION_KINDS)
+    source = _source(raw, where, sources, problems)
+    next_map = _next_map(raw.get("next"), where, problems)
+    options: tuple[Option, ...] = ()
+    ranges: tuple[NumberRange, ...] = ()
+
+    if kind != "choice" and "options" in raw:
+        problems.add(where, "'options' only belong to a choice")
+    if kind != "number" and "ranges" in raw:
+        problems.add(where, "'ranges' only belong to a number question")
+    if kind == "yes_no":
+        for answer in (YES, NO):
+            if answer not in next_map:
+                problems.add(where, f"yes/no question without next step for '{answer}'")
+        for answer in next_map:
+            if answer not in (YES, NO):
+                problems.add(where, f"yes/no answer '{answer}' must be 'ja' or 'nee'")
+    elif kind == "choice":
+        options = _options(raw, next_map, where, problems)
+    elif kind == "number":
+        if next_map:
+            problems.add(where, "a number question uses 'ranges', not 'next'")
+        ranges = _ranges(raw, where, problems)
+    elif kind in ("text", "instruction"):
+        if set(next_map) != {ANY}:
+            problems.add(where, f"{kind} step needs one 'next' step id")
+            next_map = {ANY: next_map[ANY]} if ANY in next_map else {}
+    elif kind == "outcome" and next_map:
+        problems.add(where, "an outcome has no 'next'")
+
+    acute = _str_list(raw, "acute_answers", where, problems)
+    valid = {YES, NO} if kind == "yes_no" else {o.value for o in options}
+    for answer in acute:
+        if kind not in ("yes_no", "choice"):
+            problems.add(where, "'acute_answers' only on yes/no and choice questions")
+            break
+        if answer not in valid:
+            problems.add(where, f"acute answer '{answer}' is not an answer of this step")
+
+    referrals = _str_list(raw, "referrals", where, problems)
+    for org in referrals:
+        if org not in organisations:
+            problems.add(where, f"unknown organisation '{org}'")
+    key_positions = _str_list(raw, "key_positions", where, problems)
+    for position in key_positions:
+        if position not in KEY_POSITIONS:
+            problems.add(where, f"unknown key position '{position}'")
+    outcome = _optional_text(raw, "outcome", where, problems)
+    if kind == "outcome" and not outcome:
+        problems.add(where, "an outcome needs an 'outcome' code")
+    if kind != "outcome" and outcome:
+        problems.add(where, "'outcome' code on a step that is not an outcome")
+    if source is None:
+        return None
+    return Step(
+        id=step_id,
+        kind=kind,
+        text=text,
+        help=help_text,
+        source=source,
+        options=options,
+        next=next_map,
+        ranges=ranges,
+        acute_answers=frozenset(acute),
+        referrals=referrals,
+        actions=_str_list(raw, "actions", where, problems),
+        key_positions=key_positions,
+        verify=_bool(raw, "verify", where, problems),
+        outcome=outcome,
+    )
+
+
+def load_protocol_file(
+    path: Path | str,
+    organisations: Container[str],
+    sources: Mapping[str, Source],
+    *,
+    check_invariants: bool = True,
+) -> Protocol:
+    """Load one protocol; refuse it (KnowledgeError naming file and step) when
+    its structure is broken or, unless ``check_invariants`` is false, when it
+    breaks a safety invariant."""
+    path = Path(path)
+    data = read_yaml(path)
+    problems = _Problems(path)
+    if not isinstance(data, dict):
+        raise KnowledgeError(f"{path}: protocol: expected a mapping")
+    where = "protocol"
+    _unknown_fields(data, _PROTOCOL_FIELDS, where, problems)
+    protocol_id = _text(data, "id", where, problems)
+    if protocol_id and protocol_id != path.stem:
+        problems.add(where, f"id '{protocol_id}' differs from the file name '{path.stem}'")
+    version = data.get("version")
+    if not isinstance(version, str) or not re.match(r"^\d+\.\d+\.\d+$", version):
+        problems.add(where, "'version' must be a quoted string like \"1.0.0\"")
+    required = _str_list(data, "required_referrals", where, problems)
+    for org in required:
+        if org not in organisations:
+            problems.add(where, f"required referral: unknown organisation '{org}'")
+    forbidden = _str_list(data, "forbidden_advice", where, problems)
+    for advice in forbidden:
+        if advice not in invariants.FORBIDDEN_ADVICE_PATTERNS:
+            problems.add(where, f"unknown forbidden advice id '{advice}'")
+
+    raw_steps = data.get("steps")
+    steps: dict[str, Step] = {}
+    if not isinstance(raw_steps, list) or not raw_steps:
+        problems.add(where, "'steps' must be a non-empty list")
+        raw_steps = []
+    for index, raw in enumerate(raw_steps):
+        step = _step(raw, index, organisations, sources, problems)
+        if step is None:
+            continue
+        if step.id in steps:
+            problems.add(f"step '{step.id}'", "duplicate step id")
+            continue
+        steps[step.id] = step
+    start = _text(data, "start", where, problems)
+    if start and steps and start not in steps:
+        problems.add(f"step '{start}'", "start step unknown")
+    for step in steps.values():
+        targets = [r.next for r in step.ranges] + list(step.next.values())
+        for target in targets:
+            if target not in steps:
+                problems.add(f"step '{step.id}'", f"next step '{target}' unknown")
+    problems.raise_if_any()
+
+    protocol = Protocol(
+        id=protocol_id,
+        version=str(version),
+        title=_text(data, "title", where, problems),
+        summary=_text(data, "summary", where, problems),
+        intent=_text(data, "intent", where, problems),
+        start=start,
+        steps=steps,
+        required_referrals=required,
+        forbidden_advice=forbidden,
+        file=path,
+    )
+    problems.raise_if_any()
+    found = invariants.check_protocol(protocol) if check_invariants else invariants.check_graph(protocol)
+    if found:
+        raise KnowledgeError("\n".join(f"{path}: {problem}" for problem in found))
+    return protocol
+
+
+def load_knowledge(root: Path | str | None = None) -> Knowledge:
+    """Load sources.yml, organisations.yml and protocols/*.yml under ``root``
+    (default: this package's directory)."""
+    root = Path(root) if root is not None else PACKAGE_DIR
+    sources = load_sources(root / "sources.yml")
+    organisations = load_organisations(root / "organisations.yml", sources)
+    protocols: dict[str, Protocol] = {}
+    intents: dict[str, str] = {}
+    for path in sorted((root / "protocols").glob("*.yml")):
+        protocol = load_protocol_file(path, organisations, sources)
+        if protocol.intent in intents:
+            raise KnowledgeError(
+                f"{path}: protocol: intent '{protocol.intent}' already starts '{intents[protocol.intent]}'"
+            )
+        intents[protocol.intent] = protocol.id
+        protocols[protocol.id] = protocol
+    return Knowledge(protocols=protocols, organisations=organisations, sources=sources)

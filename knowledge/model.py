@@ -1,0 +1,213 @@
+"""Data model of the knowledge base: frozen dataclasses, no I/O.
+
+See docs/INTERFACES.md (section "knowledge") for the contract.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Step kinds. Question kinds ask the user something; the others do not.
+QUESTION_KINDS = frozenset({"yes_no", "choice", "number", "text"})
+STEP_KINDS = QUESTION_KINDS | {"instruction", "outcome"}
+
+#: Key positions on a COA location (also used by the API).
+KEY_POSITIONS = frozenset(
+    {
+        "contactpersoon_veiligheid",
+        "aandachtsfunctionaris",
+        "contactpersoon_mensenhandel",
+        "aandachtsfunctionaris_zwangere",
+        "lhbti_contactpersoon",
+    }
+)
+
+YES = "ja"
+NO = "nee"
+ANY = "*"
+
+Answer = str | int | bool | None
+
+
+class KnowledgeError(ValueError):
+    """A knowledge file is invalid; the message names the file and the step."""
+
+
+@dataclass(frozen=True)
+class Source:
+    key: str
+    title: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Organisation:
+    id: str
+    name: str
+    description: str
+    phone: str | None
+    website: str | None
+    source: Source
+    verify: bool = False
+    phone_note: str | None = None
+
+
+@dataclass(frozen=True)
+class Option:
+    value: str
+    label: str
+    synonyms: tuple[str, ...] = ()
+
+    def matches(self, text: str) -> bool:
+        """True when ``text`` is this option's value, label or a synonym."""
+        wanted = text.strip().casefold()
+        names = (self.value, self.label, *self.synonyms)
+        return any(wanted == name.casefold() for name in names)
+
+
+@dataclass(frozen=True)
+class NumberRange:
+    min: int | None
+    max: int | None
+    next: str
+
+    def contains(self, value: int) -> bool:
+        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+
+    def representative(self) -> int:
+        """One answer that falls in this range (used to walk every path)."""
+        if self.min is not None:
+            return self.min
+        if self.max is not None:
+            return self.max
+        return 0
+
+
+def _as_int(answer: Answer) -> int | None:
+    if isinstance(answer, bool):
+        return None
+    if isinstance(answer, int):
+        return answer
+    if isinstance(answer, str):
+        text = answer.strip()
+        if text.lstrip("-").isdigit():
+            return int(text)
+    return None
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    kind: str
+    text: str
+    help: str
+    source: Source
+    options: tuple[Option, ...] = ()
+    next: dict[str, str] = field(default_factory=dict)
+    ranges: tuple[NumberRange, ...] = ()
+    acute_answers: frozenset[str] = frozenset()
+    referrals: tuple[str, ...] = ()
+    actions: tuple[str, ...] = ()
+    key_positions: tuple[str, ...] = ()
+    verify: bool = False
+    outcome: str | None = None
+
+    # ``next`` is a dict, so the generated hash would fail; steps are
+    # identified by id and kind within a protocol.
+    def __hash__(self) -> int:
+        return hash((self.id, self.kind, self.text))
+
+    @property
+    def is_question(self) -> bool:
+        return self.kind in QUESTION_KINDS
+
+    def option_for(self, answer: Answer) -> Option | None:
+        """The choice option that ``answer`` names (value, label or synonym)."""
+        if not isinstance(answer, str):
+            return None
+        return next((o for o in self.options if o.matches(answer)), None)
+
+    def normalise(self, answer: Answer) -> Answer:
+        """The canonical answer value, or None when it is not understood.
+
+        yes/no -> "ja"/"nee"; choice -> option value; number -> int;
+        text -> the stripped string; instruction/outcome -> None.
+        """
+        if self.kind == "yes_no":
+            if isinstance(answer, bool):
+                return YES if answer else NO
+            if isinstance(answer, str) and answer.strip().casefold() in (YES, NO):
+                return answer.strip().casefold()
+            return None
+        if self.kind == "choice":
+            option = self.option_for(answer)
+            return option.value if option else None
+        if self.kind == "number":
+            return _as_int(answer)
+        if self.kind == "text":
+            if isinstance(answer, str) and answer.strip():
+                return answer.strip()
+            return None
+        return None
+
+    def is_acute(self, answer: Answer) -> bool:
+        """True when ``answer`` means "danger right now"."""
+        value = self.normalise(answer)
+        return isinstance(value, str) and value in self.acute_answers
+
+    def next_for(self, answer: Answer = None) -> str | None:
+        """Id of the step that follows ``answer``, or None (not understood / end)."""
+        if self.kind == "outcome":
+            return None
+        if self.kind == "instruction":
+            return self.next.get(ANY)
+        value = self.normalise(answer)
+        if value is None:
+            return None
+        if self.kind == "number":
+            assert isinstance(value, int)
+            return next((r.next for r in self.ranges if r.contains(value)), None)
+        if self.kind == "text":
+            return self.next.get(ANY)
+        return self.next.get(str(value))
+
+
+@dataclass(frozen=True)
+class Protocol:
+    id: str
+    version: str
+    title: str
+    summary: str
+    intent: str
+    start: str
+    steps: dict[str, Step]
+    required_referrals: tuple[str, ...]
+    forbidden_advice: tuple[str, ...]
+    file: Path
+
+    def __hash__(self) -> int:
+        return hash((self.id, self.version))
+
+    def step(self, step_id: str) -> Step:
+        return self.steps[step_id]
+
+    @property
+    def first_step(self) -> Step:
+        return self.steps[self.start]
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    protocols: dict[str, Protocol]
+    organisations: dict[str, Organisation]
+    sources: dict[str, Source] = field(default_factory=dict)
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def protocol_for_intent(self, intent: str) -> Protocol | None:
+        return next((p for p in self.protocols.values() if p.intent == intent), None)
+
+    def organisation(self, org_id: str) -> Organisation | None:
+        return self.organisations.get(org_id)
