@@ -1,0 +1,30 @@
+"""Action server package (rasa_sdk): `rasa run actions --actions actions`.
+
+One module per concern; the Rasa action classes stay thin:
+
+- ``engine``       the protocol engine, plain Python, driven by the knowledge YAML
+- ``knowledge_cache`` the knowledge loaded once per process
+- ``settings``     configuration read from the environment at call time
+- ``api_client``   the small HTTP client for the API (service credential)
+- ``outbox``       the seam where a record that could not be saved goes
+- ``presenter``    engine output -> dispatcher messages (buttons per contract)
+- ``tracker_utils`` reading metadata, entities and slots from a rasa_sdk Tracker
+- ``protocol_actions`` / ``form_actions`` / ``record_actions`` the Rasa actions
+
+The action classes are imported here so that the rasa_sdk executor, which
+registers every ``Action`` subclass it finds when importing the package, sees
+all of them.
+"""
+
+from actions.form_actions import ActionAskLocation, ActionAskProtocolAnswer, ValidateProtocolForm
+from actions.protocol_actions import ActionAcuteDanger, ActionStartProtocol
+from actions.record_actions import ActionRecordDecision
+
+__all__ = [
+    "ActionAcuteDanger",
+    "ActionAskLocation",
+    "ActionAskProtocolAnswer",
+    "ActionRecordDecision",
+    "ActionStartProtocol",
+    "ValidateProtocolForm",
+]

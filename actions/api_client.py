@@ -1,0 +1,128 @@
+"""A small client for the COA API, used with the action server's service credential.
+
+Synchronous httpx on purpose: ``httpx.Client`` is thread-safe and is not bound to
+an event loop, so one client can be reused for the whole process; the async
+actions call it through ``asyncio.to_thread`` so the action server's loop never
+blocks on the network.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from actions.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+#: Locations change rarely (admins add them); a short cache spares the API a
+#: request for every location question without hiding a new location for long.
+LOCATIONS_TTL_SECONDS = 300.0
+#: Retries on connect errors only (httpx transport semantics): a request that
+#: reached the API is never sent twice by the transport.
+CONNECT_RETRIES = 2
+
+
+class ApiError(RuntimeError):
+    """The API could not be reached or answered with an error status."""
+
+
+class ApiClient:
+    """Talks to the API with one reused ``httpx.Client``."""
+
+    def __init__(self, settings: Settings, *, locations_ttl: float = LOCATIONS_TTL_SECONDS) -> None:
+        self.settings = settings
+        self._locations_ttl = locations_ttl
+        self._locations: list[dict[str, Any]] | None = None
+        self._locations_at = 0.0
+        self._lock = threading.Lock()
+        headers = {"Accept": "application/json"}
+        if settings.service_token:
+            headers["Authorization"] = f"Bearer {settings.service_token}"
+        self._http = httpx.Client(
+            base_url=settings.api_url,
+            headers=headers,
+            timeout=httpx.Timeout(settings.timeout),
+            transport=httpx.HTTPTransport(retries=CONNECT_RETRIES),
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.request(method, API_PREFIX + path, **kwargs)
+            response.raise_for_status()
+            return response.json()
+        except httpx.HTTPStatusError as error:
+            # The body says what the API rejected (e.g. a 422 naming the field);
+            # it never contains the token, so it is safe to log.
+            logger.error("API %s %s -> %s: %s", method, path, error.response.status_code,
+                         error.response.text[:500])
+            raise ApiError(f"{method} {path}: status {error.response.status_code}") from error
+        except (httpx.HTTPError, ValueError) as error:
+            logger.error("API %s %s failed: %s", method, path, error)
+            raise ApiError(f"{method} {path}: {error}") from error
+
+    def record_incident(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """POST the decision; returns the incident (with ``reference``).
+
+        The API answers 200 with the existing incident when the payload's
+        ``idempotency_key`` was seen before, so a retried call is safe.
+        """
+        incident = self._request("POST", "/incidents", json=payload)
+        if not isinstance(incident, dict) or not incident.get("reference"):
+            raise ApiError("POST /incidents: response without a reference")
+        return incident
+
+    def locations(self) -> list[dict[str, Any]]:
+        """``[{"code", "name", "aliases"}]``, cached for ``locations_ttl`` seconds."""
+        with self._lock:
+            fresh = time.monotonic() - self._locations_at < self._locations_ttl
+            if self._locations is not None and fresh:
+                return self._locations
+        locations = self._request("GET", "/locations")
+        if not isinstance(locations, list):
+            raise ApiError("GET /locations: expected a list")
+        with self._lock:
+            self._locations = locations
+            self._locations_at = time.monotonic()
+        return locations
+
+    def key_position_holders(self, location: str) -> list[dict[str, Any]]:
+        """``[{"position", "name", "phone"}]`` for the location's key positions."""
+        holders = self._request("GET", f"/locations/{quote(location, safe='')}/key-positions")
+        if not isinstance(holders, list):
+            raise ApiError("GET key-positions: expected a list")
+        return holders
+
+
+_client: ApiClient | None = None
+_client_lock = threading.Lock()
+
+
+def get_api_client() -> ApiClient:
+    """The process-wide client; rebuilt when the environment settings changed."""
+    global _client
+    settings = get_settings()
+    with _client_lock:
+        if _client is None or _client.settings != settings:
+            if _client is not None:
+                _client.close()
+            _client = ApiClient(settings)
+        return _client
+
+
+def close_api_client() -> None:
+    """Close and forget the process-wide client (shutdown, tests)."""
+    global _client
+    with _client_lock:
+        if _client is not None:
+            _client.close()
+        _client = None

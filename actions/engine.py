@@ -1,0 +1,452 @@
+"""The protocol engine: walks a protocol graph from the knowledge YAML.
+
+Plain Python on purpose (no Rasa imports): the engine is the part that must be
+right, so it is tested on its own against the real protocol files. It knows no
+protocol: every question, answer, referral and outcome comes from the knowledge
+package, so adding a protocol means adding a YAML file.
+
+The conversation state is a small JSON-serialisable value (it lives in the
+Rasa slots ``protocol``, ``protocol_step``, ``protocol_answers`` and ``acute``).
+Everything else (instructions passed, referrals, key positions) is derived by
+replaying the recorded answers over the graph, so the slots cannot disagree
+with each other.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from knowledge import Knowledge, Protocol, Step
+
+Answer = str | int
+
+#: The intent the NLU gives a message that says someone is in danger now.
+ACUTE_INTENT = "acuut_gevaar"
+#: Telling someone to call 112 *is* involving the police, so a decision made
+#: after acute danger was signalled always records that referral, even when
+#: the danger came up outside the protocol's own acute question.
+ACUTE_REFERRAL = "politie"
+#: Intents the NLU gives to yes/no answers (and the Ja/Nee button payloads).
+YES_NO_INTENTS = {"affirm": "ja", "deny": "nee"}
+
+
+class EngineError(RuntimeError):
+    """The stored state does not fit the protocol (unknown id, changed file...)."""
+
+
+# --------------------------------------------------------------------------- state
+
+
+@dataclass
+class ProtocolState:
+    """Where a counsellor is in a protocol. Lives in Rasa slots, hence plain data."""
+
+    protocol: str
+    step: str
+    answers: list[dict[str, Any]] = field(default_factory=list)
+    acute: bool = False
+
+    def to_slots(self) -> dict[str, Any]:
+        return {
+            "protocol": self.protocol,
+            "protocol_step": self.step,
+            "protocol_answers": [dict(a) for a in self.answers],
+            "acute": self.acute,
+        }
+
+    @classmethod
+    def from_slots(cls, slots: Mapping[str, Any]) -> ProtocolState | None:
+        """The state stored in the slots, or None when no protocol is running."""
+        protocol, step = slots.get("protocol"), slots.get("protocol_step")
+        if not protocol or not step:
+            return None
+        answers = slots.get("protocol_answers") or []
+        return cls(
+            protocol=str(protocol),
+            step=str(step),
+            answers=[{"step": a["step"], "answer": a["answer"]} for a in answers],
+            acute=bool(slots.get("acute")),
+        )
+
+
+@dataclass(frozen=True)
+class UserInput:
+    """What the counsellor said, as far as the engine cares."""
+
+    text: str = ""
+    intent: str | None = None
+    #: Value of the ``keuze`` entity (choice buttons send ``/kies{"keuze": ...}``).
+    keuze: str | None = None
+
+
+@dataclass(frozen=True)
+class Turn:
+    """The result of one answer."""
+
+    state: ProtocolState
+    #: The step now waiting for an answer, or the outcome step when finished.
+    step: Step
+    understood: bool
+    answer: Answer | None = None
+    #: This message means danger right now: the reply must start with 112.
+    acute: bool = False
+    #: Instruction steps passed on the way to ``step``, to show before it.
+    instructions: tuple[Step, ...] = ()
+    #: Explanation to give again when the answer was not understood.
+    help: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.step.kind == "outcome"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The result of a finished protocol: what is recorded and what is advised."""
+
+    protocol: str
+    protocol_version: str
+    acute: bool
+    referrals: list[str]
+    steps: list[dict[str, Any]]
+    outcome: str
+    actions: list[str]
+    key_positions: list[str]
+    outcome_step: Step
+
+    def payload(self) -> dict[str, Any]:
+        """The decision fields of ``POST /api/v1/incidents`` (see INTERFACES.md)."""
+        return {
+            "protocol": self.protocol,
+            "protocol_version": self.protocol_version,
+            "acute": self.acute,
+            "referrals": list(self.referrals),
+            "steps": [dict(s) for s in self.steps],
+            "outcome": self.outcome,
+        }
+
+
+# --------------------------------------------------------------------------- text helpers
+
+
+def normalise_text(text: str) -> str:
+    """Case-folded, accents removed, punctuation to spaces, single spaces."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(re.sub(r"[^\w]+", " ", plain).split())
+
+
+_YES = {"ja", "jazeker", "jawel", "jaja", "jep", "jup", "yes", "zeker", "klopt", "inderdaad",
+        "correct", "wel", "absoluut", "natuurlijk", "uiteraard", "akkoord", "j"}
+_NO = {"nee", "neen", "neuh", "nope", "no", "niet", "geen", "nooit", "n"}
+_NEGATIONS = {"niet", "geen", "nee", "nooit"}
+#: Words people put before the answer itself ("ik denk het niet", "dat klopt").
+_FILLERS = {"dat", "het", "ik", "denk", "eh", "uh", "euh", "ehm", "hmm", "nou", "tja", "oh", "o", "nu",
+            "is", "er"}
+
+
+#: Not knowing is not an answer: the help text tells what to answer when in doubt.
+_UNSURE = re.compile(r"\b(geen (flauw )?idee|weet (ik )?(het )?niet|niet zeker|onbekend|twijfel)")
+
+
+def parse_yes_no(text: str) -> str | None:
+    """"ja"/"nee" for a typed yes/no answer, None when it is neither."""
+    if _UNSURE.search(normalise_text(text)):
+        return None
+    words = normalise_text(text).split()
+    while words and words[0] in _FILLERS:
+        words = words[1:]
+    if not words:
+        return None
+    first = words[0]
+    if first in _NO:
+        return "nee"
+    if first in _YES:
+        # "klopt niet", "zeker niet": a yes word that is negated is a no.
+        return "nee" if _NEGATIONS & set(words[1:3]) else "ja"
+    return None
+
+
+_UNITS = {"nul": 0, "een": 1, "twee": 2, "drie": 3, "vier": 4, "vijf": 5, "zes": 6, "zeven": 7,
+          "acht": 8, "negen": 9}
+_SMALL = {**_UNITS, "tien": 10, "elf": 11, "twaalf": 12, "dertien": 13, "veertien": 14,
+          "vijftien": 15, "zestien": 16, "zeventien": 17, "achttien": 18, "negentien": 19}
+_TENS = {"twintig": 20, "dertig": 30, "veertig": 40, "vijftig": 50, "zestig": 60, "zeventig": 70,
+         "tachtig": 80, "negentig": 90}
+_COMPOUND = re.compile(rf"^({'|'.join(_UNITS)})en({'|'.join(_TENS)})$")
+
+
+def _number_word(word: str) -> int | None:
+    if word in _SMALL:
+        return _SMALL[word]
+    if word in _TENS:
+        return _TENS[word]
+    if word == "honderd":
+        return 100
+    match = _COMPOUND.match(word)  # "eenentwintig", "tweeentwintig" (tweeëntwintig)
+    if match:
+        return _UNITS[match.group(1)] + _TENS[match.group(2)]
+    return None
+
+
+def parse_number(text: str) -> int | None:
+    """The number in a typed answer: digits or Dutch number words, else None."""
+    digits = re.search(r"-?\d+", text)
+    if digits:
+        return int(digits.group())
+    words = normalise_text(text).split()
+    if words in (["geen"], ["geen", "een"]):
+        return 0
+    for word in words:
+        # "een" is mostly the article ("een week geleden"); only a bare "een"
+        # or the stressed "één" is the number one.
+        if word == "een" and len(words) > 1 and "één" not in text.casefold():
+            continue
+        value = _number_word(word)
+        if value is not None:
+            return value
+    return None
+
+
+_ORDINALS = {"eerste": 1, "tweede": 2, "derde": 3, "vierde": 4, "vijfde": 5, "zesde": 6,
+             "zevende": 7, "achtste": 8, "negende": 9, "tiende": 10}
+
+
+def parse_choice(step: Step, text: str, keuze: str | None = None) -> str | None:
+    """The option value a choice answer names, None when unclear or ambiguous."""
+    if keuze:
+        option = step.option_for(str(keuze))
+        if option:
+            return option.value
+    if not text.strip() or text.lstrip().startswith("/"):
+        return None
+    wanted = normalise_text(text)
+    names = {normalise_text(n): o.value for o in step.options for n in (o.value, o.label, *o.synonyms)}
+    if wanted in names:
+        return names[wanted]
+
+    # A number or ordinal picks the option by its position on the buttons.
+    words = wanted.split()
+    position = next((_ORDINALS[w] for w in words if w in _ORDINALS), None)
+    if position is None and len(words) <= 3:
+        position = parse_number(text)
+    if position is not None:
+        return step.options[position - 1].value if 1 <= position <= len(step.options) else None
+
+    # An option named inside a sentence ("ze wil naar de vrouwenopvang").
+    padded = f" {wanted} "
+    contained = {value for name, value in names.items() if name and f" {name} " in padded}
+    if len(contained) == 1:
+        return contained.pop()
+    if contained:
+        return None
+
+    # Typos: the whole answer, then its longer words, against every name.
+    candidates = [wanted] + [w for w in words if len(w) >= 4]
+    for candidate in candidates:
+        close = difflib.get_close_matches(candidate, list(names), n=2, cutoff=0.8)
+        if len(close) == 1 or (close and names[close[0]] == names[close[-1]]):
+            return names[close[0]]
+    return None
+
+
+_WEAPONS = re.compile(r"\b(mes|messen|wapen|wapens|pistool|vuurwapen|geweer|bijl|schaar)\b")
+_NOW = re.compile(r"\b(nu|op dit moment|momenteel|op het moment|zojuist|net|direct|meteen)\b")
+_VIOLENCE = re.compile(
+    r"\b(geslagen|slaat|sloeg|aangevallen|valt .{0,20}aan|bedreigd|bedreigt|mishandeld|mishandelt|"
+    r"verkracht|gewurgd|wurgt|gestoken|steekt|opgesloten|sluit .{0,20}op|vastgehouden|gewond|bloedt|"
+    r"achtervolgd|achtervolgt|ontvoerd|meegenomen|in gevaar)\b"
+)
+_ALWAYS_ACUTE = re.compile(
+    r"\b(acuut gevaar|acute dreiging|direct gevaar|levensgevaar|levensbedreigend|doodsbedreiging|"
+    r"vermoorden|vermoord|dood maken|ombrengen|zelfmoord|suicide|suicidaal|112)\b"
+)
+#: "niet in gevaar", "geen wapen", "geen acuut gevaar": a negation switches off
+#: the few words after it.
+_NEGATED = re.compile(r"\b(niet|geen|nooit)( \w+){0,3}")
+
+
+def signals_danger_now(text: str) -> bool:
+    """True when a typed message says someone is in danger right now.
+
+    A conservative backstop for the NLU intent ``acuut_gevaar``: a false alarm
+    costs one extra sentence, a miss could cost a life.
+    """
+    plain = _NEGATED.sub(" ", normalise_text(text))
+    if _ALWAYS_ACUTE.search(plain) or _WEAPONS.search(plain):
+        return True
+    return bool(_NOW.search(plain) and _VIOLENCE.search(plain))
+
+
+# --------------------------------------------------------------------------- engine
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+class ProtocolEngine:
+    """Runs the protocols of one ``Knowledge``; stateless between calls."""
+
+    def __init__(self, knowledge: Knowledge) -> None:
+        self.knowledge = knowledge
+
+    # -- look-ups
+
+    def protocol(self, protocol_id: str) -> Protocol:
+        try:
+            return self.knowledge.protocols[protocol_id]
+        except KeyError:
+            raise EngineError(f"unknown protocol {protocol_id!r}") from None
+
+    def step(self, state: ProtocolState) -> Step:
+        protocol = self.protocol(state.protocol)
+        if state.step not in protocol.steps:
+            raise EngineError(f"protocol {state.protocol!r} has no step {state.step!r}")
+        return protocol.steps[state.step]
+
+    def _pass_instructions(self, protocol: Protocol, step_id: str) -> tuple[Step, tuple[Step, ...]]:
+        """From ``step_id``, skip instruction steps; returns (landing step, instructions)."""
+        passed: list[Step] = []
+        step = protocol.steps[step_id]
+        while step.kind == "instruction":
+            passed.append(step)
+            target = step.next_for(None)
+            if target is None or target not in protocol.steps or len(passed) > len(protocol.steps):
+                raise EngineError(f"{protocol.id}: instruction {step.id!r} leads nowhere")
+            step = protocol.steps[target]
+        return step, tuple(passed)
+
+    def _replay(self, state: ProtocolState) -> list[tuple[Step, Answer | None]]:
+        """Every step visited so far with its answer (None for instructions/current)."""
+        protocol = self.protocol(state.protocol)
+        visited: list[tuple[Step, Answer | None]] = []
+        step, passed = self._pass_instructions(protocol, protocol.start)
+        visited.extend((s, None) for s in passed)
+        for recorded in state.answers:
+            if recorded["step"] != step.id:
+                raise EngineError(f"{protocol.id}: answer for {recorded['step']!r}, expected {step.id!r}")
+            target = step.next_for(recorded["answer"])
+            if target is None or target not in protocol.steps:
+                raise EngineError(f"{protocol.id}: answer {recorded['answer']!r} does not fit {step.id!r}")
+            visited.append((step, recorded["answer"]))
+            step, passed = self._pass_instructions(protocol, target)
+            visited.extend((s, None) for s in passed)
+        if step.id != state.step:
+            raise EngineError(f"{protocol.id}: state is at {state.step!r}, answers lead to {step.id!r}")
+        visited.append((step, None))
+        return visited
+
+    # -- the walk
+
+    def start(self, protocol_id: str, *, acute: bool = False) -> ProtocolState:
+        """A new run of ``protocol_id`` at its first question (instructions passed)."""
+        protocol = self.protocol(protocol_id)
+        step, _ = self._pass_instructions(protocol, protocol.start)
+        return ProtocolState(protocol=protocol.id, step=step.id, answers=[], acute=acute)
+
+    def pending_instructions(self, state: ProtocolState) -> tuple[Step, ...]:
+        """Instruction steps passed since the last answer, to show before the current step."""
+        trail: list[Step] = []
+        for step, _answer in self._replay(state)[:-1]:
+            trail = [*trail, step] if step.kind == "instruction" else []
+        return tuple(trail)
+
+    def interpret(self, step: Step, user: UserInput, *, use_intent: bool = True) -> Answer | None:
+        """The answer value for ``step`` in what the user said, or None."""
+        text = user.text or ""
+        if step.kind == "yes_no":
+            typed = None if text.lstrip().startswith("/") else parse_yes_no(text)
+            if typed is None and use_intent:
+                typed = YES_NO_INTENTS.get(user.intent or "")
+            return typed
+        if step.kind == "choice":
+            return parse_choice(step, text, user.keuze)
+        if step.kind == "number":
+            if user.keuze is not None:
+                text = str(user.keuze)
+            value = parse_number(text)
+            # A number outside every range is not an answer: ask again.
+            return value if value is not None and step.next_for(value) else None
+        if step.kind == "text":
+            stripped = text.strip()
+            return stripped if stripped and not stripped.startswith("/") else None
+        return None
+
+    def signals_danger(self, user: UserInput) -> bool:
+        return user.intent == ACUTE_INTENT or signals_danger_now(user.text or "")
+
+    def answer(self, state: ProtocolState, user: UserInput) -> Turn:
+        """Interpret ``user`` for the current step and advance when understood."""
+        protocol = self.protocol(state.protocol)
+        step = self.step(state)
+        if step.kind == "outcome":
+            return Turn(state=state, step=step, understood=False)
+
+        danger = self.signals_danger(user)
+        if danger:
+            # A step that asks about danger now takes the danger as its acute answer,
+            # even when the message starts with "nee, maar...". Otherwise only a
+            # clear answer in the message counts (acuut_gevaar is not a yes/no), and
+            # a free-text step never swallows the alarm as its answer.
+            value: Answer | None = None
+            if len(step.acute_answers) == 1:
+                (only,) = step.acute_answers
+                value = int(only) if step.kind == "number" and only.lstrip("-").isdigit() else only
+            elif step.kind != "text":
+                value = self.interpret(step, user, use_intent=False)
+            if value is None:
+                acute_state = ProtocolState(state.protocol, state.step, list(state.answers), acute=True)
+                return Turn(state=acute_state, step=step, understood=False, acute=True)
+        else:
+            value = self.interpret(step, user)
+            if value is None:
+                return Turn(state=state, step=step, understood=False, help=step.help or step.text)
+
+        target = step.next_for(value)
+        if target is None or target not in protocol.steps:
+            return Turn(state=state, step=step, understood=False, acute=danger, help=step.help or step.text)
+        acute_answer = step.is_acute(value)
+        landing, passed = self._pass_instructions(protocol, target)
+        new_state = ProtocolState(
+            protocol=state.protocol,
+            step=landing.id,
+            answers=[*state.answers, {"step": step.id, "answer": value}],
+            acute=state.acute or danger or acute_answer,
+        )
+        return Turn(state=new_state, step=landing, understood=True, answer=value,
+                    acute=danger or acute_answer, instructions=passed)
+
+    # -- the result
+
+    def is_finished(self, state: ProtocolState) -> bool:
+        return self.step(state).kind == "outcome"
+
+    def decision(self, state: ProtocolState) -> Decision:
+        """The decision of a finished protocol."""
+        protocol = self.protocol(state.protocol)
+        visited = self._replay(state)
+        outcome = visited[-1][0]
+        if outcome.kind != "outcome":
+            raise EngineError(f"{protocol.id}: not finished (at {outcome.id!r})")
+        steps = [s for s, _ in visited]
+        acute = state.acute or any(s.is_acute(a) for s, a in visited if a is not None)
+        referrals = _unique(org for s in steps for org in s.referrals)
+        if acute and ACUTE_REFERRAL in self.knowledge.organisations and ACUTE_REFERRAL not in referrals:
+            referrals.insert(0, ACUTE_REFERRAL)
+        return Decision(
+            protocol=protocol.id,
+            protocol_version=protocol.version,
+            acute=acute,
+            referrals=referrals,
+            steps=[dict(a) for a in state.answers],
+            outcome=outcome.outcome or outcome.id,
+            actions=_unique(line for s in steps for line in s.actions),
+            key_positions=_unique(kp for s in steps for kp in s.key_positions),
+            outcome_step=outcome,
+        )

@@ -1,0 +1,187 @@
+"""The ``protocol_form``: its validation and the actions that ask its slots.
+
+Form semantics relied on (rasa_sdk 3.6 ``FormValidationAction``, Rasa 3.6.21
+``FormAction``):
+
+- ``validate_<slot>`` is called only for slots set since the form's last
+  ``ActionExecuted`` (``Tracker.slots_to_validate``); its returned dict becomes
+  ``SlotSet`` events, other slots included.
+- Returning ``protocol_answer: None`` keeps the slot empty, so the form asks it
+  again through ``action_ask_protocol_answer``; ``"klaar"`` fills it, the form
+  completes and the domain's rule runs ``action_record_decision``.
+- Returning ``requested_slot: None`` ends the form early (``FormAction.is_done``).
+- ``extract_<slot>`` runs for every required slot on every run of this action,
+  before validation; ``requested_slot`` in the tracker is the slot being asked.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import presenter
+from actions import slots as names
+from actions.engine import EngineError, ProtocolState
+from actions.knowledge_cache import get_engine
+from actions.locations import fallback_code, location_name, match_location
+from actions.lookups import fetch_holders, fetch_locations
+from actions.protocol_actions import utter
+from actions.tracker_utils import latest_entity, latest_intent, user_input
+
+logger = logging.getLogger(__name__)
+
+#: Misunderstood answers in a row after which a person is offered instead.
+MISSES_BEFORE_CONTACT = 2
+#: Actions that may run between the user's message and this validation when the
+#: message is being answered to the form (anything else means the form is
+#: resuming after another action handled that message).
+_FORM_TURN_ACTIONS = {"action_listen", "action_extract_slots", names.FORM, "validate_protocol_form"}
+
+
+def _answers_this_message(tracker: Tracker) -> bool:
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user":
+            return True
+        if kind == "action_execution_rejected":
+            return False
+        if kind == "action" and event.get("name") not in _FORM_TURN_ACTIONS:
+            return False
+    return False
+
+
+class ValidateProtocolForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_protocol_form"
+
+    # -- location
+
+    async def extract_location(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """The answer to the location question: a button, a recognised entity or typed text.
+
+        Works whatever the domain maps to ``location``, so a clicked
+        ``/kies{"keuze": "ZWOLLE"}`` or a typed "Zwolle" always reaches
+        ``validate_location``.
+        """
+        if tracker.get_slot(names.REQUESTED_SLOT) != names.LOCATION or not _answers_this_message(tracker):
+            return {}
+        if names.LOCATION in tracker.slots_to_validate():
+            return {}
+        text = (tracker.latest_message.get("text") or "").strip()
+        value = (latest_entity(tracker, "keuze") or latest_entity(tracker, names.LOCATION)
+                 or (text if not text.startswith("/") else None))
+        return {names.LOCATION: value} if value else {}
+
+    async def validate_location(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = str(value or "").strip()
+        locations = await fetch_locations()
+        if locations is None:
+            # Without the API the location cannot be checked; the advice must not
+            # wait for it. The recording step reports if the API stays down.
+            logger.warning("locations unavailable; accepting %r unchecked", text)
+            return {names.LOCATION: fallback_code(text)}
+        match = match_location(text, locations)
+        if match:
+            return {names.LOCATION: str(match["code"])}
+        dispatcher.utter_message(**presenter.location_unknown(text))
+        return {names.LOCATION: None}
+
+    # -- protocol answers
+
+    async def validate_protocol_answer(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if tracker.get_slot(names.REQUESTED_SLOT) != names.PROTOCOL_ANSWER:
+            # Filled while another slot (the location) was asked: not an answer.
+            return {names.PROTOCOL_ANSWER: None}
+        if latest_intent(tracker) == names.STOP_INTENT:
+            dispatcher.utter_message(**presenter.stopped())
+            return {names.REQUESTED_SLOT: None, **names.cleared_protocol()}
+
+        engine = get_engine()
+        state = ProtocolState.from_slots(tracker.slots)
+        if state is None:
+            dispatcher.utter_message(**presenter.no_protocol())
+            return {names.REQUESTED_SLOT: None, **names.cleared_protocol()}
+        try:
+            turn = engine.answer(state, user_input(tracker))
+        except EngineError:
+            logger.exception("protocol state does not fit the knowledge")
+            dispatcher.utter_message(**presenter.state_lost())
+            return {names.REQUESTED_SLOT: None, **names.cleared_protocol()}
+
+        if turn.acute:
+            # Contract: on danger now the reply starts with 112, whatever else follows.
+            dispatcher.utter_message(**presenter.acute_danger())
+
+        if turn.understood:
+            return {
+                names.PROTOCOL_ANSWER: names.DONE if turn.finished else None,
+                **turn.state.to_slots(),
+                names.MISSES: 0.0,
+            }
+        if turn.help is None:
+            # Danger reported mid-question: 112 was said, the same question is asked again.
+            return {names.PROTOCOL_ANSWER: None, names.ACUTE: True}
+
+        misses = float(tracker.get_slot(names.MISSES) or 0) + 1
+        dispatcher.utter_message(**presenter.not_understood(turn.step))
+        if misses >= MISSES_BEFORE_CONTACT:
+            location = tracker.get_slot(names.LOCATION)
+            holders = await fetch_holders(location)
+            contacts = [h for h in holders or [] if h.get("position") == "contactpersoon_veiligheid"]
+            name = location_name(location, await fetch_locations())
+            dispatcher.utter_message(**presenter.safety_contact(name, contacts))
+        return {names.PROTOCOL_ANSWER: None, names.MISSES: misses}
+
+
+def _end_form() -> list[EventType]:
+    """Ends the form from an ask action: asking again could only loop."""
+    return [ActiveLoop(None), SlotSet(names.REQUESTED_SLOT, None),
+            *(SlotSet(slot, value) for slot, value in names.cleared_protocol().items())]
+
+
+class ActionAskLocation(Action):
+    def name(self) -> str:
+        return "action_ask_location"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        dispatcher.utter_message(**presenter.location_question(await fetch_locations() or []))
+        return []
+
+
+class ActionAskProtocolAnswer(Action):
+    def name(self) -> str:
+        return "action_ask_protocol_answer"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        engine = get_engine()
+        state = ProtocolState.from_slots(tracker.slots)
+        if state is None:
+            dispatcher.utter_message(**presenter.no_protocol())
+            return _end_form()
+        try:
+            step = engine.step(state)
+            # Instructions passed on the way here are shown once, on arrival; a
+            # question asked again after a misunderstanding comes without them.
+            first_ask = not tracker.get_slot(names.MISSES)
+            instructions = engine.pending_instructions(state) if first_ask else ()
+        except EngineError:
+            logger.exception("protocol state does not fit the knowledge")
+            dispatcher.utter_message(**presenter.state_lost())
+            return _end_form()
+        utter(dispatcher, presenter.question(step, instructions=instructions))
+        return []

@@ -1,0 +1,111 @@
+"""Recording the decision of a finished protocol and showing the outcome."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import presenter
+from actions import slots as names
+from actions.engine import Decision, EngineError, ProtocolState
+from actions.knowledge_cache import get_engine
+from actions.locations import location_name
+from actions.lookups import fetch_holders, fetch_locations, record_incident
+from actions.outbox import get_outbox
+from actions.protocol_actions import utter
+from actions.tracker_utils import action_timestamp, message_metadata
+
+logger = logging.getLogger(__name__)
+
+
+def idempotency_key(tracker: Tracker, decision: Decision) -> str:
+    """Same conversation, protocol run and answers -> same key.
+
+    The run is identified by the timestamp of its ``action_start_protocol``
+    event, which is stored in the tracker, so an action that Rasa retries (or
+    a later outbox re-send) posts the same key and the API returns the
+    incident it already has instead of creating a second one. Hashed so that
+    no answer text ends up in the key.
+    """
+    started = action_timestamp(tracker, names.ACTION_START_PROTOCOL)
+    basis = [tracker.sender_id, decision.protocol, repr(started), repr(decision.steps)]
+    digest = hashlib.sha256("\x1f".join(basis).encode("utf-8")).hexdigest()
+    return f"{decision.protocol}:{digest[:40]}"
+
+
+def incident_payload(tracker: Tracker, decision: Decision) -> dict[str, Any]:
+    """The body of ``POST /api/v1/incidents`` (INTERFACES.md)."""
+    payload: dict[str, Any] = {
+        "idempotency_key": idempotency_key(tracker, decision),
+        "conversation_id": tracker.sender_id,
+        "location": tracker.get_slot(names.LOCATION),
+        **decision.payload(),
+    }
+    staff_id = message_metadata(tracker).get("staff_id")
+    if staff_id:
+        # Pseudonymous id from the channel; never a name.
+        payload["staff_id"] = str(staff_id)
+    channel = tracker.get_latest_input_channel()
+    if channel:
+        payload["channel"] = channel
+    return payload
+
+
+class ActionRecordDecision(Action):
+    """Runs when ``protocol_form`` completes: records the decision, then shows the advice.
+
+    Does nothing when no finished protocol is in the slots: the form also
+    completes when the counsellor stops it, and then nothing may be recorded.
+    """
+
+    def name(self) -> str:
+        return names.ACTION_RECORD_DECISION
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        engine = get_engine()
+        state = ProtocolState.from_slots(tracker.slots)
+        if state is None:
+            return []
+        try:
+            if not engine.is_finished(state):
+                logger.warning("action_record_decision before an outcome (step %s)", state.step)
+                return []
+            decision = engine.decision(state)
+            instructions = engine.pending_instructions(state)
+        except EngineError:
+            logger.exception("protocol state does not fit the knowledge")
+            dispatcher.utter_message(**presenter.state_lost())
+            return [SlotSet(slot, value) for slot, value in names.cleared_protocol().items()]
+
+        payload = incident_payload(tracker, decision)
+        incident = await record_incident(payload)
+        if incident is None:
+            get_outbox().defer(payload)
+
+        location = tracker.get_slot(names.LOCATION)
+        holders = await fetch_holders(location)
+        utter(
+            dispatcher,
+            presenter.outcome(
+                decision,
+                engine.knowledge,
+                location_name=location_name(location, await fetch_locations()),
+                holders=holders,
+                instructions=instructions,
+            ),
+        )
+        reference = str(incident["reference"]) if incident else None
+        # The reference closes the outcome (contract); without it, say plainly
+        # that nothing was saved so the counsellor can act on it.
+        dispatcher.utter_message(**(presenter.recorded(reference) if reference else presenter.not_recorded()))
+        return [
+            SlotSet(names.INCIDENT_REFERENCE, reference),
+            *(SlotSet(slot, value) for slot, value in names.cleared_protocol().items()),
+        ]

@@ -1,0 +1,37 @@
+"""Slot, form and action names shared with the Rasa domain (docs/INTERFACES.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+LOCATION = "location"
+PROTOCOL = "protocol"
+PROTOCOL_STEP = "protocol_step"
+PROTOCOL_ANSWERS = "protocol_answers"
+PROTOCOL_ANSWER = "protocol_answer"
+ACUTE = "acute"
+INCIDENT_REFERENCE = "incident_reference"
+MISSES = "misses"
+REQUESTED_SLOT = "requested_slot"
+
+FORM = "protocol_form"
+#: Value of ``protocol_answer`` once an outcome is reached: the form is complete.
+DONE = "klaar"
+
+ACTION_START_PROTOCOL = "action_start_protocol"
+ACTION_ACUTE_DANGER = "action_acute_danger"
+ACTION_RECORD_DECISION = "action_record_decision"
+
+STOP_INTENT = "stop"
+
+
+def cleared_protocol() -> dict[str, Any]:
+    """Slot values of "no protocol running" (location is kept for the conversation)."""
+    return {
+        PROTOCOL: None,
+        PROTOCOL_STEP: None,
+        PROTOCOL_ANSWERS: None,
+        PROTOCOL_ANSWER: None,
+        ACUTE: False,
+        MISSES: 0.0,
+    }

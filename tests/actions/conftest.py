@@ -1,0 +1,154 @@
+"""Fixtures for the action-server tests: the real knowledge, a real local HTTP API
+stand-in, and rasa_sdk trackers built with ``Tracker.from_dict``."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actions import api_client, knowledge_cache
+from actions.engine import ProtocolEngine
+from knowledge import Knowledge, load_knowledge, load_protocol_file
+from tests.actions.helpers import HOLDERS, LOCATIONS, NUMBER_PROTOCOL, SERVICE_TOKEN
+
+
+@pytest.fixture(scope="session")
+def knowledge() -> Knowledge:
+    return load_knowledge()
+
+
+@pytest.fixture(scope="session")
+def engine(knowledge: Knowledge) -> ProtocolEngine:
+    return ProtocolEngine(knowledge)
+
+
+@pytest.fixture(scope="session")
+def test_knowledge(knowledge: Knowledge, tmp_path_factory: pytest.TempPathFactory) -> Knowledge:
+    """The real knowledge plus a small protocol with a number step and a leading instruction."""
+    path = Path(tmp_path_factory.mktemp("protocols")) / "testprotocol.yml"
+    path.write_text(NUMBER_PROTOCOL, encoding="utf-8")
+    extra = load_protocol_file(path, knowledge.organisations, knowledge.sources, check_invariants=False)
+    return Knowledge(protocols={**knowledge.protocols, extra.id: extra},
+                     organisations=knowledge.organisations, sources=knowledge.sources)
+
+
+@pytest.fixture(autouse=True)
+def _real_knowledge_in_actions(knowledge: Knowledge) -> Iterator[None]:
+    knowledge_cache.set_knowledge(knowledge)
+    yield
+    knowledge_cache.set_knowledge(None)
+
+
+# --------------------------------------------------------------------------- fake API
+
+
+@dataclass
+class FakeApi:
+    """A real HTTP server speaking the parts of the API the action server uses."""
+
+    url: str = ""
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    incidents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    fail_status: int | None = None
+    delay: float = 0.0
+
+    def count(self, method: str, path: str) -> int:
+        return sum(1 for r in self.requests if r["method"] == method and r["path"] == path)
+
+
+def _handler(api: FakeApi) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:  # keep the test output quiet
+            pass
+
+        def _reply(self, status: int, body: Any) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _record(self, body: Any = None) -> bool:
+            api.requests.append({"method": self.command, "path": self.path, "body": body,
+                                 "authorization": self.headers.get("Authorization")})
+            if api.delay:
+                threading.Event().wait(api.delay)
+            if self.headers.get("Authorization") != f"Bearer {SERVICE_TOKEN}":
+                self._reply(401, {"detail": "not authenticated"})
+                return False
+            if api.fail_status:
+                self._reply(api.fail_status, {"detail": "broken on purpose"})
+                return False
+            return True
+
+        def do_GET(self) -> None:
+            if not self._record():
+                return
+            if self.path == "/api/v1/locations":
+                self._reply(200, LOCATIONS)
+                return
+            match = re.fullmatch(r"/api/v1/locations/([^/]+)/key-positions", self.path)
+            if match and match.group(1) in HOLDERS:
+                self._reply(200, HOLDERS[match.group(1)])
+                return
+            self._reply(404, {"detail": "not found"})
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length) or b"null")
+            if not self._record(body):
+                return
+            if self.path != "/api/v1/incidents":
+                self._reply(404, {"detail": "not found"})
+                return
+            key = body["idempotency_key"]
+            if key in api.incidents:
+                self._reply(200, api.incidents[key])
+                return
+            incident = {**body, "id": f"id-{len(api.incidents) + 1}",
+                        "reference": f"EGG-20261129-{len(api.incidents) + 1:04d}",
+                        "review_status": "nieuw", "created_at": "2026-11-29T10:00:00Z"}
+            api.incidents[key] = incident
+            self._reply(201, incident)
+
+    return Handler
+
+
+@pytest.fixture
+def fake_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeApi]:
+    api = FakeApi()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(api))
+    api.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    monkeypatch.setenv("COA_API_URL", api.url)
+    monkeypatch.setenv("COA_SERVICE_TOKEN", SERVICE_TOKEN)
+    monkeypatch.setenv("COA_API_TIMEOUT", "2")
+    api_client.close_api_client()
+    yield api
+    api_client.close_api_client()
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def api_down(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """An API URL on which nothing listens (a port that was just freed)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    port = server.server_address[1]
+    server.server_close()
+    monkeypatch.setenv("COA_API_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("COA_SERVICE_TOKEN", SERVICE_TOKEN)
+    monkeypatch.setenv("COA_API_TIMEOUT", "1")
+    api_client.close_api_client()
+    yield
+    api_client.close_api_client()

@@ -1,0 +1,310 @@
+"""The protocol engine on its own (no Rasa), walking the real eergerelateerd_geweld protocol."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from actions.engine import (
+    EngineError,
+    ProtocolEngine,
+    ProtocolState,
+    UserInput,
+    parse_number,
+    parse_yes_no,
+    signals_danger_now,
+)
+from knowledge import Knowledge, iter_paths, load_knowledge, path_key_positions, path_referrals
+
+EGG = "eergerelateerd_geweld"
+
+
+def walk(engine: ProtocolEngine, *inputs: UserInput, protocol: str = EGG) -> ProtocolState:
+    state = engine.start(protocol)
+    for user in inputs:
+        turn = engine.answer(state, user)
+        assert turn.understood, (user, turn)
+        state = turn.state
+    return state
+
+
+def typed(text: str) -> UserInput:
+    return UserInput(text=text)
+
+
+YES = UserInput("/affirm", "affirm")
+NO = UserInput("/deny", "deny")
+
+
+def kies(value: str) -> UserInput:
+    return UserInput(f'/kies{{"keuze": "{value}"}}', "kies", value)
+
+
+# --------------------------------------------------------------------------- state
+
+
+def test_start_is_at_the_first_question_and_the_state_is_json(engine: ProtocolEngine) -> None:
+    state = engine.start(EGG)
+    assert state == ProtocolState(EGG, "acuut_gevaar", [], False)
+    slots = json.loads(json.dumps(state.to_slots()))
+    assert slots == {"protocol": EGG, "protocol_step": "acuut_gevaar", "protocol_answers": [],
+                     "acute": False}
+    assert ProtocolState.from_slots(slots) == state
+    assert ProtocolState.from_slots({"protocol": None, "protocol_step": None}) is None
+
+
+def test_unknown_protocol_is_an_engine_error(engine: ProtocolEngine) -> None:
+    with pytest.raises(EngineError):
+        engine.start("bestaat_niet")
+
+
+def test_a_state_that_does_not_fit_the_graph_is_an_engine_error(engine: ProtocolEngine) -> None:
+    state = ProtocolState(EGG, "gesprek_veilig", [{"step": "acuut_gevaar", "answer": "misschien"}])
+    with pytest.raises(EngineError):
+        engine.pending_instructions(state)
+    with pytest.raises(EngineError):
+        engine.step(ProtocolState(EGG, "geen_stap"))
+
+
+# --------------------------------------------------------------------------- yes/no
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("ja", "ja"), ("Ja.", "ja"), ("jazeker", "ja"), ("ja hoor", "ja"), ("dat klopt", "ja"),
+     ("ik denk het wel", "ja"), ("nee", "nee"), ("nee hoor", "nee"), ("Neen!", "nee"),
+     ("klopt niet", "nee"), ("zeker niet", "nee"), ("ik denk het niet", "nee"),
+     ("misschien", None), ("dat weet ik niet", None), ("geen idee", None), ("weet niet", None),
+     ("", None)],
+)
+def test_typed_yes_no(text: str, expected: str | None) -> None:
+    assert parse_yes_no(text) == expected
+
+
+def test_yes_no_from_intent_and_typed_text(engine: ProtocolEngine) -> None:
+    step = engine.step(engine.start(EGG))
+    assert engine.interpret(step, YES) == "ja"
+    assert engine.interpret(step, NO) == "nee"
+    assert engine.interpret(step, typed("nee hoor")) == "nee"
+    # The typed words win over a misclassified intent.
+    assert engine.interpret(step, UserInput("nee hoor", "affirm")) == "nee"
+    assert engine.interpret(step, UserInput("klopt helemaal", "affirm")) == "ja"
+
+
+def test_acute_answer_flags_acute_and_passes_the_112_instruction(engine: ProtocolEngine) -> None:
+    turn = engine.answer(engine.start(EGG), YES)
+    assert turn.understood and turn.acute and turn.answer == "ja"
+    assert [s.id for s in turn.instructions] == ["bel_112"]
+    assert turn.step.id == "vorm_dreiging"
+    assert turn.state == ProtocolState(EGG, "vorm_dreiging", [{"step": "acuut_gevaar", "answer": "ja"}], True)
+    assert [s.id for s in engine.pending_instructions(turn.state)] == ["bel_112"]
+
+
+def test_not_understood_gives_the_help_text_and_keeps_the_state(engine: ProtocolEngine) -> None:
+    state = engine.start(EGG)
+    turn = engine.answer(state, typed("geen idee eigenlijk hoor"))
+    assert not turn.understood and not turn.acute
+    assert turn.state == state
+    assert turn.help == engine.step(state).help
+    assert "Twijfel je? Antwoord dan ja." in turn.help
+
+
+# --------------------------------------------------------------------------- choice
+
+
+@pytest.mark.parametrize(
+    ("user", "expected"),
+    [(kies("huwelijksdwang"), "huwelijksdwang"),
+     (typed("Huwelijksdwang"), "huwelijksdwang"),
+     (typed("uithuwelijken"), "huwelijksdwang"),
+     (typed("2"), "huwelijksdwang"),
+     (typed("de tweede"), "huwelijksdwang"),
+     (typed("optie twee"), "huwelijksdwang"),
+     (typed("huwelijksdwnag"), "huwelijksdwang"),
+     (typed("ze moet trouwen van haar vader"), "huwelijksdwang"),
+     (typed("verstoting"), "verstoting"),
+     (typed("iets anders"), "anders"),
+     (typed("6"), "anders"),
+     (typed("9"), None),
+     (typed("blabla"), None),
+     (kies("bestaat_niet"), None),
+     (YES, None)],
+)
+def test_choice_answers(engine: ProtocolEngine, user: UserInput, expected: str | None) -> None:
+    state = walk(engine, NO)
+    assert engine.step(state).kind == "choice"
+    assert engine.interpret(engine.step(state), user) == expected
+
+
+def test_choice_passes_instructions_and_collects_their_texts(engine: ProtocolEngine) -> None:
+    turn = engine.answer(walk(engine, NO), kies("achterlating"))
+    assert [s.id for s in turn.instructions] == [
+        "knooppunt_huwelijksdwang", "deskundige_raadplegen", "geen_contact_familie"]
+    assert turn.step.id == "gesprek_veilig"
+
+
+# --------------------------------------------------------------------------- text
+
+
+def test_free_text_takes_anything_non_empty(engine: ProtocolEngine) -> None:
+    state = walk(engine, NO, kies("anders"))
+    step = engine.step(state)
+    assert step.kind == "text"
+    assert engine.interpret(step, typed("  verzoek om maagdelijkheidsverklaring ")) == (
+        "verzoek om maagdelijkheidsverklaring")
+    assert engine.interpret(step, typed("   ")) is None
+    assert engine.interpret(step, YES) is None  # a button payload is not a description
+    turn = engine.answer(state, typed("veel geheimzinnigheid"))
+    assert turn.understood and turn.step.id == "gesprek_veilig"
+
+
+# --------------------------------------------------------------------------- number
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("3", 3), ("ongeveer 12 dagen", 12), ("drie", 3), ("drie dagen", 3), ("elf", 11),
+     ("twintig", 20), ("eenentwintig", 21), ("tweeëntwintig", 22), ("één", 1), ("een", 1),
+     ("geen", 0), ("een week geleden", None), ("weet ik niet", None)],
+)
+def test_parse_number(text: str, expected: int | None) -> None:
+    assert parse_number(text) == expected
+
+
+def test_number_step_uses_its_ranges(test_knowledge: Knowledge) -> None:
+    engine = ProtocolEngine(test_knowledge)
+    state = engine.start("testprotocol")
+    # The leading instruction is passed and pending for the first question.
+    assert state.step == "dagen"
+    assert [s.id for s in engine.pending_instructions(state)] == ["welkom"]
+    assert engine.answer(state, typed("vijf")).step.id == "kort"
+    assert engine.answer(state, typed("negen dagen")).step.id == "lang"
+    assert engine.answer(state, UserInput('/kies{"keuze": "3"}', "kies", "3")).step.id == "kort"
+    missed = engine.answer(state, typed("-4"))  # in no range: asked again
+    assert not missed.understood and missed.help == "Typ het aantal dagen als getal."
+    finished = engine.answer(state, typed("10")).state
+    decision = engine.decision(finished)
+    assert decision.outcome == "na_een_week"
+    assert decision.steps == [{"step": "dagen", "answer": 10}]
+    assert decision.referrals == ["slachtofferhulp"]
+
+
+# --------------------------------------------------------------------------- acute danger
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["help hij staat nu met een mes voor haar deur", "Er is acuut gevaar!", "ze wordt nu geslagen",
+     "hij dreigt haar te vermoorden", "we hebben 112 al gebeld", "hij slaat haar op dit moment"],
+)
+def test_danger_now_in_typed_text(text: str) -> None:
+    assert signals_danger_now(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["een bewoonster vertelt dat haar broer haar bedreigt omdat ze niet met haar neef wil trouwen",
+     "Bwn wordt door haar vader bedreigd ivm eer, hij wil haar uithuwelijken",
+     "er is geen acuut gevaar", "ze is nu niet in gevaar", "nee", "huwelijksdwang", "ja"],
+)
+def test_no_danger_now_in_typed_text(text: str) -> None:
+    assert not signals_danger_now(text)
+
+
+def test_danger_mid_question_marks_acute_and_repeats_the_question(engine: ProtocolEngine) -> None:
+    state = walk(engine, NO, kies("bedreiging"))
+    assert state.step == "gesprek_veilig" and not state.acute
+    turn = engine.answer(state, typed("help hij staat nu met een mes voor haar deur"))
+    assert turn.acute and not turn.understood and turn.help is None
+    assert turn.step.id == "gesprek_veilig"
+    assert turn.state == ProtocolState(EGG, "gesprek_veilig", state.answers, acute=True)
+
+
+def test_danger_intent_on_a_free_text_question_is_not_taken_as_the_answer(engine: ProtocolEngine) -> None:
+    state = walk(engine, NO, kies("anders"))
+    turn = engine.answer(state, UserInput("hij komt eraan", "acuut_gevaar"))
+    assert turn.acute and not turn.understood and turn.state.step == "vorm_anders"
+
+
+def test_danger_with_a_clear_answer_answers_and_flags(engine: ProtocolEngine) -> None:
+    state = walk(engine, NO, kies("bedreiging"))
+    turn = engine.answer(state, UserInput("ja, maar hij staat nu met een mes voor de deur", "acuut_gevaar"))
+    assert turn.understood and turn.acute and turn.answer == "ja"
+    assert turn.state.acute
+    assert [s.id for s in turn.instructions] == ["gesprek_voeren", "risico_inschatting"]
+
+
+def test_danger_at_the_danger_question_is_its_acute_answer(engine: ProtocolEngine) -> None:
+    turn = engine.answer(engine.start(EGG), UserInput("nee maar hij staat nu met een mes", "acuut_gevaar"))
+    assert turn.understood and turn.acute and turn.answer == "ja"
+    assert turn.step.id == "vorm_dreiging"
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+def test_decision_of_a_full_walk(engine: ProtocolEngine) -> None:
+    state = walk(engine, YES, typed("huwelijksdwang"), typed("nee hoor"), typed("ja"), typed("jazeker"),
+                 YES)
+    assert engine.is_finished(state)
+    decision = engine.decision(state)
+    assert decision.payload() == {
+        "protocol": EGG,
+        "protocol_version": "1.0.0",
+        "acute": True,
+        "referrals": ["politie", "landelijk_knooppunt_huwelijksdwang", "veilig_thuis", "lec_egg",
+                      "vrouwenopvang", "slachtofferhulp"],
+        "steps": [{"step": "acuut_gevaar", "answer": "ja"},
+                  {"step": "vorm_dreiging", "answer": "huwelijksdwang"},
+                  {"step": "gesprek_veilig", "answer": "nee"},
+                  {"step": "afweging_vermoeden", "answer": "ja"},
+                  {"step": "afweging_onveilig", "answer": "ja"},
+                  {"step": "veilige_opvang", "answer": "ja"}],
+        "outcome": "melding_veilig_thuis_opvang",
+    }
+    assert decision.key_positions == ["contactpersoon_veiligheid", "aandachtsfunctionaris"]
+    assert decision.actions[0].startswith("Meld nu bij Veilig Thuis")
+    assert json.loads(json.dumps(decision.payload())) == decision.payload()
+
+
+def test_danger_flagged_outside_the_graph_records_the_police_referral(test_knowledge: Knowledge) -> None:
+    engine = ProtocolEngine(test_knowledge)
+    state = walk(engine, typed("3"), protocol="testprotocol")
+    assert engine.decision(state).referrals == ["centrum_seksueel_geweld"]
+    state.acute = True  # e.g. "Bel nu eerst 112" was given for a message mid-protocol
+    decision = engine.decision(state)
+    assert decision.acute is True
+    assert decision.referrals == ["politie", "centrum_seksueel_geweld"]
+
+
+def test_decision_before_the_outcome_is_an_error(engine: ProtocolEngine) -> None:
+    with pytest.raises(EngineError):
+        engine.decision(engine.start(EGG))
+
+
+@pytest.mark.parametrize("protocol_id", sorted(load_knowledge().protocols))
+def test_every_path_of_every_protocol_walks_to_its_decision(engine: ProtocolEngine, knowledge: Knowledge,
+                                                           protocol_id: str) -> None:
+    protocol = knowledge.protocols[protocol_id]
+    paths = list(iter_paths(protocol))
+    assert paths
+    for path in paths:
+        state = engine.start(protocol_id)
+        for item in path[:-1]:
+            if item.step.kind == "instruction":
+                continue
+            answer = "vrije tekst" if item.step.kind == "text" else item.answer
+            turn = engine.answer(state, UserInput(text=str(answer), keuze=str(answer)))
+            assert turn.understood, (item.step.id, answer)
+            state = turn.state
+        decision = engine.decision(state)
+        acute = any(i.step.is_acute(i.answer) for i in path if i.answer is not None)
+        assert decision.outcome == path[-1].step.outcome
+        assert decision.acute is acute
+        expected = path_referrals(path)
+        if acute and "politie" not in expected:
+            expected.insert(0, "politie")
+        assert decision.referrals == expected
+        assert decision.key_positions == path_key_positions(path)
+        assert set(protocol.required_referrals) <= set(decision.referrals)

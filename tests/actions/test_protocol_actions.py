@@ -1,0 +1,102 @@
+"""action_start_protocol and action_acute_danger, with exact events and messages."""
+
+from __future__ import annotations
+
+from rasa_sdk.events import SlotSet
+
+from actions import ActionAcuteDanger, ActionStartProtocol
+from actions.presenter import ACUTE_TEXT
+from knowledge import Knowledge
+from tests.actions.helpers import action_event, make_tracker, run, texts
+
+REPORT = "een bewoonster vertelt dat haar broer haar bedreigt omdat ze niet met haar neef wil trouwen"
+
+
+def fresh_slots(acute: bool = False, location: str | None = "TERAPEL") -> list[dict]:
+    events = [
+        SlotSet("protocol", "eergerelateerd_geweld"),
+        SlotSet("protocol_step", "acuut_gevaar"),
+        SlotSet("protocol_answers", []),
+        SlotSet("acute", acute),
+        SlotSet("protocol_answer", None),
+        SlotSet("misses", 0.0),
+        SlotSet("incident_reference", None),
+    ]
+    return [*events, SlotSet("location", location)] if location else events
+
+
+def test_start_resets_the_protocol_slots_and_takes_the_location_from_metadata() -> None:
+    tracker = make_tracker(text=REPORT, intent="melding_eergerelateerd_geweld",
+                           metadata={"location": "TERAPEL"},
+                           slots={"protocol_answers": [{"step": "x", "answer": "ja"}], "misses": 2.0,
+                                  "incident_reference": "EGG-OLD"})
+    events, messages = run(ActionStartProtocol(), tracker)
+    assert events == fresh_slots()
+    assert messages == []
+
+
+def test_start_without_metadata_keeps_the_location_slot_for_the_form() -> None:
+    tracker = make_tracker(text=REPORT, intent="melding_eergerelateerd_geweld", slots={"location": "BUDEL"})
+    events, _ = run(ActionStartProtocol(), tracker)
+    assert events == fresh_slots(location=None)
+
+
+def test_start_falls_back_to_the_session_start_metadata() -> None:
+    tracker = make_tracker(text=REPORT, intent="melding_eergerelateerd_geweld",
+                           slots={"session_started_metadata": {"location": "ZWOLLE"}})
+    events, _ = run(ActionStartProtocol(), tracker)
+    assert events == fresh_slots(location="ZWOLLE")
+
+
+def test_start_keeps_acute_flagged_just_before_by_action_acute_danger() -> None:
+    tracker = make_tracker(text="/melding_eergerelateerd_geweld", intent="melding_eergerelateerd_geweld",
+                           metadata={"location": "TERAPEL"}, slots={"acute": True},
+                           events_before=[action_event("action_acute_danger"), action_event("action_listen")])
+    events, messages = run(ActionStartProtocol(), tracker)
+    assert events == fresh_slots(acute=True)
+    assert messages == []
+
+
+def test_start_does_not_keep_acute_of_an_earlier_recorded_run() -> None:
+    tracker = make_tracker(text=REPORT, intent="melding_eergerelateerd_geweld",
+                           metadata={"location": "TERAPEL"}, slots={"acute": True},
+                           events_before=[action_event("action_acute_danger", 10.0),
+                                          action_event("action_record_decision", 20.0)])
+    events, _ = run(ActionStartProtocol(), tracker)
+    assert events == fresh_slots(acute=False)
+
+
+def test_a_report_that_says_the_danger_is_now_gets_112_first() -> None:
+    tracker = make_tracker(text="haar broer staat nu met een mes voor haar deur, hij wil haar uithuwelijken",
+                           intent="melding_eergerelateerd_geweld", metadata={"location": "TERAPEL"})
+    events, messages = run(ActionStartProtocol(), tracker)
+    assert texts(messages) == [ACUTE_TEXT]
+    assert "Bel nu eerst 112" in messages[0]["text"]
+    assert events == fresh_slots(acute=True)
+
+
+def test_start_with_an_intent_without_protocol_says_so() -> None:
+    events, messages = run(ActionStartProtocol(), make_tracker(text="hallo", intent="greet"))
+    assert events == []
+    assert len(messages) == 1 and "welk protocol" in messages[0]["text"]
+
+
+def test_acute_danger_outside_a_protocol_says_112_first_then_asks_the_topic(knowledge: Knowledge) -> None:
+    tracker = make_tracker(text="hij staat met een mes voor de deur", intent="acuut_gevaar")
+    events, messages = run(ActionAcuteDanger(), tracker)
+    assert events == [SlotSet("acute", True)]
+    assert messages[0]["text"] == ACUTE_TEXT
+    assert messages[0]["text"].startswith("Bel nu eerst 112")
+    assert messages[1]["text"] == "Daarna help ik je verder. Waar gaat het om?"
+    assert messages[1]["buttons"] == [{"title": p.title, "payload": f"/{p.intent}"}
+                                      for p in knowledge.protocols.values()]
+    egg = {"title": "Eergerelateerd geweld", "payload": "/melding_eergerelateerd_geweld"}
+    assert egg in messages[1]["buttons"]
+    assert len(messages) == 2
+
+
+def test_metadata_is_read_from_the_latest_user_event_when_latest_message_lacks_it() -> None:
+    tracker = make_tracker(text=REPORT, intent="melding_eergerelateerd_geweld")
+    tracker.events[-1]["metadata"] = {"location": "GILZE"}
+    events, _ = run(ActionStartProtocol(), tracker)
+    assert events[-1] == SlotSet("location", "GILZE")

@@ -1,0 +1,133 @@
+"""action_record_decision: the recorded payload, the outcome messages and the events."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from rasa_sdk.events import SlotSet
+
+from actions import ActionRecordDecision
+from knowledge import Knowledge
+from tests.actions.conftest import FakeApi
+from tests.actions.helpers import SERVICE_TOKEN, action_event, make_tracker, run, texts
+
+EGG = "eergerelateerd_geweld"
+ANSWERS = [{"step": "acuut_gevaar", "answer": "ja"},
+           {"step": "vorm_dreiging", "answer": "bedreiging"},
+           {"step": "gesprek_veilig", "answer": "ja"},
+           {"step": "afweging_vermoeden", "answer": "ja"},
+           {"step": "afweging_onveilig", "answer": "ja"},
+           {"step": "veilige_opvang", "answer": "nee"}]
+FINISHED = {"protocol": EGG, "protocol_step": "melding_veilig_thuis_acuut", "protocol_answers": ANSWERS,
+            "acute": True, "location": "TERAPEL", "protocol_answer": "klaar", "misses": 0.0}
+RESET = [SlotSet("protocol", None), SlotSet("protocol_step", None), SlotSet("protocol_answers", None),
+         SlotSet("protocol_answer", None), SlotSet("acute", False), SlotSet("misses", 0.0)]
+
+
+def finished_tracker(slots: dict[str, Any] = FINISHED, sender_id: str = "conv-1"):
+    return make_tracker(text="/affirm", intent="affirm", slots=slots, sender_id=sender_id,
+                        metadata={"location": "TERAPEL"},
+                        events_before=[action_event("action_start_protocol", 42.5)])
+
+
+def test_records_the_decision_and_ends_with_the_reference(fake_api: FakeApi, knowledge: Knowledge) -> None:
+    events, messages = run(ActionRecordDecision(), finished_tracker())
+    assert events == [SlotSet("incident_reference", "EGG-20261129-0001"), *RESET]
+
+    (post,) = [r for r in fake_api.requests if r["method"] == "POST"]
+    assert post["path"] == "/api/v1/incidents"
+    assert post["authorization"] == f"Bearer {SERVICE_TOKEN}"
+    body = post["body"]
+    assert body.pop("idempotency_key").startswith(f"{EGG}:")
+    assert body == {
+        "conversation_id": "conv-1", "location": "TERAPEL", "protocol": EGG, "protocol_version": "1.0.0",
+        "acute": True, "referrals": ["politie", "veilig_thuis", "lec_egg", "slachtofferhulp"],
+        "steps": ANSWERS, "outcome": "melding_veilig_thuis_acuut", "channel": "rest"}
+
+    outcome = knowledge.protocols[EGG].steps["melding_veilig_thuis_acuut"]
+    said = texts(messages)
+    assert said[0] == f"Uitkomst: {outcome.text}\n\nBron: {outcome.source.title}"
+    assert said[1] == "Wat je nu doet:\n" + "\n".join(f"- {a}" for a in outcome.actions)
+    assert said[2].splitlines() == [
+        "Neem contact op met:",
+        "- Politie: 112 (spoed; geen spoed: 0900-8844)",
+        "- Veilig Thuis: 0800-2000 (gratis, 24/7; bij spoed eerst 112)",
+        "- Landelijk Expertisecentrum Eergerelateerd Geweld (LEC EGG): 088-9648550 (nummer verifiëren)",
+        "- Slachtofferhulp Nederland: 0900-0101",
+    ]
+    assert said[3].splitlines() == [
+        "Betrek op Ter Apel:",
+        "- contactpersoon veiligheid: Ineke Veldman (06-11111111)",
+        "- aandachtsfunctionaris huiselijk geweld en kindermishandeling: Sanne Bakker",
+        "Ik geef advies; het besluit neem je samen met hen.",
+    ]
+    assert said[-1] == "Referentie van het vastgelegde besluit: EGG-20261129-0001"
+    assert len(said) == 5
+
+
+def test_instructions_passed_just_before_the_outcome_are_shown_first(fake_api: FakeApi) -> None:
+    slots = {**FINISHED, "protocol_step": "melding_veilig_thuis_hulp_volgen", "acute": False,
+             "protocol_answers": [{"step": "acuut_gevaar", "answer": "nee"},
+                                  {"step": "vorm_dreiging", "answer": "bedreiging"},
+                                  {"step": "gesprek_veilig", "answer": "ja"},
+                                  {"step": "afweging_vermoeden", "answer": "ja"},
+                                  {"step": "afweging_onveilig", "answer": "nee"},
+                                  {"step": "afweging_hulp", "answer": "ja"},
+                                  {"step": "afweging_aanvaard", "answer": "ja"},
+                                  {"step": "afweging_duurzaam", "answer": "ja"}]}
+    _, messages = run(ActionRecordDecision(), finished_tracker(slots))
+    assert texts(messages)[0].startswith("Uitkomst: Meld bij Veilig Thuis en ga door met de hulp")
+
+
+def test_a_retried_action_does_not_duplicate_the_incident(fake_api: FakeApi) -> None:
+    first, _ = run(ActionRecordDecision(), finished_tracker())
+    again, _ = run(ActionRecordDecision(), finished_tracker())
+    assert first == again
+    keys = [r["body"]["idempotency_key"] for r in fake_api.requests if r["method"] == "POST"]
+    assert len(keys) == 2 and keys[0] == keys[1]
+    assert len(fake_api.incidents) == 1
+
+
+def test_another_run_in_the_same_conversation_is_a_new_incident(fake_api: FakeApi) -> None:
+    run(ActionRecordDecision(), finished_tracker())
+    later = finished_tracker()
+    later.events.insert(-1, action_event("action_start_protocol", 99.0))
+    events, _ = run(ActionRecordDecision(), later)
+    assert events[0] == SlotSet("incident_reference", "EGG-20261129-0002")
+
+
+def test_when_the_api_fails_the_advice_is_still_given_and_the_counsellor_is_told(
+    fake_api: FakeApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake_api.fail_status = 500
+    with caplog.at_level(logging.ERROR, logger="actions.outbox"):
+        events, messages = run(ActionRecordDecision(), finished_tracker())
+    assert events == [SlotSet("incident_reference", None), *RESET]
+    said = texts(messages)
+    assert said[0].startswith("Uitkomst: ")
+    assert "0800-2000" in said[2]
+    assert "- contactpersoon veiligheid (namen konden niet worden opgehaald)" in said[3]
+    assert said[-1].startswith("Let op: het besluit kon nog niet worden vastgelegd")
+    assert not any("Referentie" in t for t in said)
+    assert "decision NOT recorded" in caplog.text and "melding_veilig_thuis_acuut" not in caplog.text
+
+
+def test_when_the_api_is_down_the_advice_is_still_given(api_down: None) -> None:
+    events, messages = run(ActionRecordDecision(), finished_tracker())
+    assert events[0] == SlotSet("incident_reference", None)
+    assert "Betrek op TERAPEL:" in texts(messages)[3]
+    assert texts(messages)[-1].startswith("Let op: het besluit kon nog niet worden vastgelegd")
+
+
+def test_nothing_is_recorded_after_a_stop(fake_api: FakeApi) -> None:
+    slots = {"location": "TERAPEL", "protocol": None, "protocol_step": None, "protocol_answers": None}
+    events, messages = run(ActionRecordDecision(), finished_tracker(slots))
+    assert (events, messages, fake_api.requests) == ([], [], [])
+
+
+def test_nothing_is_recorded_before_an_outcome(fake_api: FakeApi) -> None:
+    slots = {**FINISHED, "protocol_step": "acuut_gevaar", "protocol_answers": []}
+    events, messages = run(ActionRecordDecision(), finished_tracker(slots))
+    assert (events, messages, fake_api.requests) == ([], [], [])
