@@ -45,8 +45,31 @@ def all_paths(protocol: Protocol):
     return paths
 
 
-def test_the_first_contract_protocol_exists():
-    assert "eergerelateerd_geweld" in PROTOCOL_IDS
+#: Protocol ids fixed by the design contract, with the Rasa intent that starts each.
+CONTRACT_PROTOCOLS = {
+    "eergerelateerd_geweld": "melding_eergerelateerd_geweld",
+    "seksueel_geweld": "melding_seksueel_geweld",
+    "ongewenste_zwangerschap": "melding_ongewenste_zwangerschap",
+    "lhbti_ondersteuning": "melding_lhbti",
+}
+
+#: Numbers marked [check] in DOMAIN.md and legal facts that must be verified
+#: with GZA: a step that says them must be marked ``verify: true``.
+MUST_VERIFY = re.compile(r"088-9648550|088-1122112|\b24 weken\b|bedenktijd", re.IGNORECASE)
+
+CONTACT = re.compile(
+    r"contact|\bbel\b|\bbellen\b|informeer|inlicht|vertel|spreek|gesprek|praat|overleg|benader|bezoek|vraag",
+    re.IGNORECASE,
+)
+MEDIATE = re.compile(r"bemiddel|verzoen", re.IGNORECASE)
+
+
+def test_all_contract_protocols_exist(kb):
+    assert set(CONTRACT_PROTOCOLS) <= set(PROTOCOL_IDS)
+    for protocol_id, intent in CONTRACT_PROTOCOLS.items():
+        protocol = kb.protocols[protocol_id]
+        assert kb.protocol_for_intent(intent) is protocol
+        assert re.fullmatch(r"\d+\.\d+\.\d+", protocol.version), protocol_id
 
 
 def test_loader_accepts_every_protocol(kb):
@@ -99,8 +122,8 @@ def test_every_path_has_the_required_referrals(protocol):
 
 @pytest.mark.parametrize("protocol_id", sorted(ALWAYS_VEILIG_THUIS))
 def test_veilig_thuis_on_every_path(kb, protocol_id):
-    if protocol_id not in kb.protocols:
-        pytest.skip(f"{protocol_id} not written yet")
+    # no skip: both protocols are part of the contract and must exist
+    assert protocol_id in kb.protocols, f"{protocol_id} is missing"
     for path in all_paths(kb.protocols[protocol_id]):
         assert "veilig_thuis" in path_referrals(path), [p.step.id for p in path]
         assert "veilig_thuis" in path[-1].step.referrals
@@ -140,6 +163,62 @@ def test_egg_has_an_explicit_no_family_contact_instruction(kb):
             and NEGATION.search(item.step.text)
             for item in path
         ), [p.step.id for p in path]
+
+
+def family_contact_violations(protocol: Protocol) -> list[str]:
+    """Sentences, in any protocol, that mention the family together with contact
+    or mediation without a negation: such advice is never given (EGG advice)."""
+    found = []
+    for step in protocol.steps.values():
+        lines = [step.text, step.help, *step.actions]
+        for line in lines:
+            for sentence in re.split(r"(?<=[.!?;:])\s+|\n+", line):
+                advice = FAMILY.search(sentence) and (CONTACT.search(sentence) or MEDIATE.search(sentence))
+                if advice and not NEGATION.search(sentence):
+                    found.append(f"{step.id}: {sentence!r}")
+    return found
+
+
+def test_no_protocol_advises_contact_with_the_family(protocol):
+    assert family_contact_violations(protocol) == []
+
+
+def test_family_contact_advice_is_detected_in_any_protocol(kb):
+    protocol = kb.protocols["lhbti_ondersteuning"]
+    step = protocol.steps["uitkomst_steun"]
+    for advice in (
+        "Bel de familie om te vertellen wat er speelt.",
+        "Bemiddel tussen de bewoner en zijn ouders.",
+    ):
+        changed = dataclasses.replace(step, actions=(*step.actions, advice))
+        broken = dataclasses.replace(protocol, steps={**protocol.steps, step.id: changed})
+        assert family_contact_violations(broken), advice
+
+
+def test_unverified_facts_only_on_verify_steps(protocol):
+    """[check] numbers and the legal week limit / reflection period are never
+    shown as fact: only on steps marked verify, whose text says so."""
+    for step in protocol.steps.values():
+        lines = [step.text, step.help, *step.actions]
+        lines += [o.label for o in step.options] + [s for o in step.options for s in o.synonyms]
+        if any(MUST_VERIFY.search(line) for line in lines):
+            assert step.verify, f"{step.id} states a [check] fact without verify: true"
+            assert re.search(r"verifi[eë]ren", step.text, re.IGNORECASE), step.id
+
+
+def test_first_question_is_acute_danger(protocol):
+    first = protocol.first_step
+    assert first.kind == "yes_no" and first.acute_answers == {"ja"}, protocol.id
+    target = protocol.steps[first.next_for("ja")]
+    assert target.kind == "instruction" and target.text.startswith("Bel nu 112"), target.id
+    assert target.referrals[0] == "politie"
+
+
+def test_every_outcome_has_actions_and_referrals(protocol):
+    for step in protocol.steps.values():
+        if step.kind == "outcome":
+            assert step.actions, f"{step.id} has no actions"
+            assert step.referrals, f"{step.id} refers to no organisation"
 
 
 def test_acute_answers_lead_to_112_first(protocol):
