@@ -65,7 +65,6 @@ class Stack:
         api_url = f"http://127.0.0.1:{self.ports.api}"
         self.env.setdefault("COA_API_URL", api_url)
         self.env["COA_SERVICE_TOKEN"] = self.service_token()
-        self.env["ACTION_ENDPOINT_URL"] = f"http://127.0.0.1:{self.ports.actions}/webhook"
         self.env.setdefault("PYTHONUNBUFFERED", "1")
         # rasa_sdk binds to 0.0.0.0 unless told otherwise: keep it on loopback.
         self.env["SANIC_HOST"] = "127.0.0.1"
@@ -84,7 +83,8 @@ class Stack:
             ),
             Process(
                 "rasa",
-                [str(RASA_VENV / "bin" / "rasa"), "run", "--model", str(self.current_model()),
+                [str(RASA_VENV / "bin" / "python"), "-m", "assistant.server", "run",
+                 "--model", str(self.current_model()),
                  "--endpoints", "assistant/endpoints.yml",
                  "--credentials", "assistant/credentials.yml",
                  "--interface", "127.0.0.1", "--port", str(self.ports.rasa)],

@@ -26,7 +26,7 @@ def finish_protocol(chat: Conversation, replies: list[dict], max_turns: int = 30
             return replies
         buttons = chat.buttons(replies)
         replies = chat.say(buttons[0]["payload"] if buttons else "dat weet ik niet")
-    raise AssertionError("no recorded decision after %d turns:\n%s" % (max_turns, chat.dump()))
+    raise AssertionError(f"no recorded decision after {max_turns} turns:\n{chat.dump()}")
 
 
 def incidents(conversation_id: str, token: str) -> dict:

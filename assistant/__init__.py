@@ -1,0 +1,1 @@
+"""The Rasa assistant: config, domain, channels and the server entry point."""
