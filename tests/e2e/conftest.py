@@ -7,6 +7,7 @@ contract check runs against the same stack.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
 import subprocess
@@ -41,6 +42,9 @@ def _recreate_database() -> str:
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
+    # The stack uses the contract ports: runs on one machine take turns.
+    lock = open("/tmp/coa-e2e.lock", "w")  # noqa: SIM115 - held for the whole session
+    fcntl.flock(lock, fcntl.LOCK_EX)
     busy = [p for p in (5005, 5055, 8000) if _port_in_use(p)]
     if busy:
         pytest.fail(f"ports {busy} are in use: stop `make run` before `make test`")
@@ -55,6 +59,7 @@ def stack() -> Iterator[Stack]:
         yield running
     finally:
         running.stop()
+        lock.close()
 
 
 def make_token(role: str, location: str | None = None) -> str:

@@ -138,11 +138,10 @@ def test_no_forbidden_advice_on_any_path(protocol):
                 assert all(advice not in line for line in lines), f"{item.step.id}: {advice}"
 
 
-def test_egg_never_advises_contact_with_the_family(protocol):
-    if protocol.id not in FAMILY_SENSITIVE and not protocol.forbidden_advice:
-        pytest.skip("no family-related restrictions in this protocol")
-    if protocol.id == "eergerelateerd_geweld":
-        assert {"contact_familie", "bemiddeling_familie"} <= set(protocol.forbidden_advice)
+@pytest.mark.parametrize("protocol_id", sorted(FAMILY_SENSITIVE))
+def test_egg_never_advises_contact_with_the_family(protocol_id, kb):
+    protocol = load_unchecked(PACKAGE_DIR / "protocols" / f"{protocol_id}.yml", kb)
+    assert {"contact_familie", "bemiddeling_familie"} <= set(protocol.forbidden_advice)
     for path in all_paths(protocol):
         for item in path:
             step = item.step
