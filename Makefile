@@ -14,7 +14,7 @@ LOCATION  ?=
 -include var/dev.env
 export COA_JWT_SECRET
 
-.PHONY: help envs model db setup run test token lint bench clean
+.PHONY: help envs model db setup run test token lint bench clean browser
 
 help:
 	@echo "make run    start API, action server and Rasa (does all set-up first)"
@@ -34,7 +34,17 @@ $(API_VENV)/.stamp: requirements/api.in requirements/api.lock scripts/make_venv.
 	scripts/make_venv.sh $(API_VENV) "$(PY311)" requirements/api.in requirements/api.lock
 	@touch $@
 
-envs: $(RASA_VENV)/.stamp $(API_VENV)/.stamp var/dev.env
+# Front-end libraries (charts, flowcharts, chat client) come from the npm registry
+# and are served by the API itself: nothing is fetched from a CDN at run time.
+node_modules/.stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Browser tests drive Debian's chromium (a browser download is not possible here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+
+envs: $(RASA_VENV)/.stamp $(API_VENV)/.stamp var/dev.env $(if $(wildcard package.json),node_modules/.stamp)
 
 model: $(RASA_VENV)/.stamp
 	$(RASA_VENV)/bin/python scripts/train.py
@@ -48,7 +58,7 @@ setup: envs model db
 run: setup
 	@$(API_VENV)/bin/python scripts/run.py
 
-test: setup
+test: setup browser
 	@scripts/test.sh
 
 token: $(API_VENV)/.stamp var/dev.env
