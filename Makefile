@@ -69,3 +69,8 @@ lint: $(API_VENV)/.stamp
 
 clean:
 	rm -rf $(RASA_VENV) $(API_VENV) models build var
+
+# Turn latency against Rasa's starter bot, NLU floor, training and load time, RSS.
+# Not part of `make test`: it takes several minutes and wants a quiet machine.
+bench: setup
+	flock /tmp/coa-e2e.lock $(API_VENV)/bin/python bench/turns.py

@@ -45,6 +45,7 @@ class Stack:
     ports: Ports = field(default_factory=Ports)
     log_dir: Path = ROOT / "var" / "log"
     processes: list[Process] = field(default_factory=list)
+    rasa_extra_args: list[str] = field(default_factory=list)
 
     def current_model(self) -> Path:
         marker = ROOT / "models" / "current"
@@ -87,7 +88,7 @@ class Stack:
                  "--model", str(self.current_model()),
                  "--endpoints", "assistant/endpoints.yml",
                  "--credentials", "assistant/credentials.yml",
-                 "--interface", "127.0.0.1", "--port", str(self.ports.rasa)],
+                 "--interface", "127.0.0.1", "--port", str(self.ports.rasa), *self.rasa_extra_args],
                 f"http://127.0.0.1:{self.ports.rasa}/",
             ),
         ]

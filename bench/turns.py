@@ -1,0 +1,216 @@
+"""`make bench`: turn latency of our assistant against Rasa's own starter bot.
+
+One run on this machine: (a) the starter assistant of `rasa init --no-prompt` and
+(b) our assistant (Rasa + action server + API, real protocol turns that record
+incidents), each served by `rasa run` and driven by the same client: 200 sequential
+turns and 200 turns over 10 concurrent conversations. Prints p50/p95 and throughput
+per row, the p50 ratio ours/starter, the NLU floor (/model/parse), training time
+from scratch, model load time and the peak RSS of each process.
+
+Compare ratios, not absolute figures: the machine is shared and noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from stack import RASA_VENV, Stack  # noqa: E402
+
+RASA = str(RASA_VENV / "bin" / "rasa")
+ENV = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
+STARTER_PORT = 15006
+
+
+def peak_rss_mb(pid: int) -> float:
+    """Peak resident set size (VmHWM) of a process and its children, in MB."""
+    total = 0
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    for p in pids:
+        status = Path(f"/proc/{p}/status")
+        if status.exists():
+            for line in status.read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1])
+    return total / 1024
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+class Conversations:
+    """Scripted conversations; each call of `next_message` gives a sender and a text."""
+
+    def __init__(self, url: str, opening: list[str], answer: Callable[[list[dict]], str | None]) -> None:
+        self.url = url
+        self.opening = opening
+        self.answer = answer
+        self.client = httpx.Client(timeout=60)
+
+    def run_turns(self, turns: int, sender_prefix: str) -> list[float]:
+        latencies: list[float] = []
+        sender, queue = None, []
+        while len(latencies) < turns:
+            if not queue:
+                sender = f"{sender_prefix}-{uuid.uuid4().hex[:8]}"
+                queue = list(self.opening)
+            text = queue.pop(0)
+            started = time.perf_counter()
+            response = self.client.post(self.url, json={"sender": sender, "message": text,
+                                                         "metadata": {"location": "TERAPEL"}})
+            latencies.append(time.perf_counter() - started)
+            response.raise_for_status()
+            follow_up = self.answer(response.json())
+            if follow_up:
+                queue.insert(0, follow_up)
+        return latencies
+
+
+def ours_answer(replies: list[dict]) -> str | None:
+    if any("Referentie" in (r.get("text") or "") for r in replies):
+        return None
+    buttons = [b for r in replies for b in r.get("buttons", [])]
+    return buttons[0]["payload"] if buttons else None
+
+
+def measure(make: Callable[[], Conversations], label: str) -> dict[str, float]:
+    sequential = make().run_turns(200, f"{label}-seq")
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        parts = list(pool.map(lambda i: make().run_turns(20, f"{label}-c{i}"), range(10)))
+    wall = time.perf_counter() - started
+    concurrent = [x for part in parts for x in part]
+    return {
+        "seq_p50": percentile(sequential, 0.5) * 1000, "seq_p95": percentile(sequential, 0.95) * 1000,
+        "seq_tput": len(sequential) / sum(sequential),
+        "con_p50": percentile(concurrent, 0.5) * 1000, "con_p95": percentile(concurrent, 0.95) * 1000,
+        "con_tput": len(concurrent) / wall,
+    }
+
+
+def nlu_floor(base: str, token: str, texts: list[str]) -> float:
+    client = httpx.Client(timeout=60)
+    latencies = []
+    for i in range(100):
+        started = time.perf_counter()
+        client.post(f"{base}/model/parse", params={"token": token},
+                    json={"text": texts[i % len(texts)]}).raise_for_status()
+        latencies.append(time.perf_counter() - started)
+    return statistics.median(latencies) * 1000
+
+
+def wait_up(url: str, proc: subprocess.Popen, timeout: float = 300) -> float:
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url} process exited")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return time.perf_counter() - started
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} not up")
+
+
+def starter_bot(workdir: Path, token: str) -> dict[str, float]:
+    started = time.perf_counter()
+    subprocess.run([RASA, "init", "--no-prompt", "--init-dir", str(workdir)], cwd=workdir, env=ENV,
+                   check=True, capture_output=True, timeout=900)
+    train_s = time.perf_counter() - started
+    model = next((workdir / "models").glob("*.tar.gz"))
+    proc = subprocess.Popen([RASA, "run", "--enable-api", "--auth-token", token, "-i", "127.0.0.1",
+                             "-p", str(STARTER_PORT), "--model", str(model)],
+                            cwd=workdir, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        load_s = wait_up(f"http://127.0.0.1:{STARTER_PORT}/", proc)
+        url = f"http://127.0.0.1:{STARTER_PORT}/webhooks/rest/webhook"
+        row = measure(lambda: Conversations(url, ["hello", "I am sad", "yes", "bye"], lambda r: None), "starter")
+        row["nlu_ms"] = nlu_floor(f"http://127.0.0.1:{STARTER_PORT}", token, ["hello", "I am sad", "great"])
+        row.update(train_s=train_s, load_s=load_s, rss_mb=peak_rss_mb(proc.pid))
+        return row
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def our_training_time(workdir: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run([RASA, "train", "--force", "--config", "assistant/config.yml", "--domain", "assistant/domain",
+                    "--data", "data/nlu", "data/rules", "data/stories", "--out", str(workdir)],
+                   cwd=ROOT, env=ENV, check=True, capture_output=True, timeout=1200)
+    return time.perf_counter() - started
+
+
+def ours(token: str) -> dict[str, float]:
+    stack = Stack(env=dict(ENV), log_dir=ROOT / "var" / "log" / "bench",
+                  rasa_extra_args=["--enable-api", "--auth-token", token])
+    started = time.perf_counter()
+    stack.start()
+    load_s = time.perf_counter() - started
+    try:
+        url = f"http://127.0.0.1:{stack.ports.rasa}/webhooks/rest/webhook"
+        opening = ["een bewoonster wordt door haar broer bedreigd omdat ze niet wil trouwen", "nee"]
+        row = measure(lambda: Conversations(url, opening, ours_answer), "ours")
+        row["nlu_ms"] = nlu_floor(f"http://127.0.0.1:{stack.ports.rasa}", token,
+                                  ["haar broer bedreigt haar", "ja", "nee hoor"])
+        row["load_s"] = load_s
+        for proc in stack.processes:
+            row[f"rss_{proc.name}_mb"] = peak_rss_mb(proc.popen.pid)
+        row["rss_mb"] = row["rss_rasa_mb"]
+        return row
+    finally:
+        stack.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--skip-training", action="store_true", help="do not time training from scratch")
+    args = parser.parse_args()
+    token = secrets.token_urlsafe(24)
+    workdir = Path(tempfile.mkdtemp(prefix="coa-bench-"))
+    try:
+        (workdir / "starter").mkdir()
+        starter = starter_bot(workdir / "starter", token)
+        mine = ours(token)
+        mine["train_s"] = float("nan") if args.skip_training else our_training_time(workdir / "models")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(f"\nmachine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d')}")
+    header = (f"{'bot':8} {'seq p50':>8} {'seq p95':>8} {'seq t/s':>8} {'10c p50':>8} {'10c p95':>8} "
+              f"{'10c t/s':>8} {'nlu p50':>8} {'train s':>8} {'load s':>7} {'rss MB':>7}")
+    print(header)
+    for name, row in (("starter", starter), ("ours", mine)):
+        print(f"{name:8} {row['seq_p50']:8.1f} {row['seq_p95']:8.1f} {row['seq_tput']:8.1f} "
+              f"{row['con_p50']:8.1f} {row['con_p95']:8.1f} {row['con_tput']:8.1f} {row['nlu_ms']:8.1f} "
+              f"{row['train_s']:8.0f} {row['load_s']:7.1f} {row['rss_mb']:7.0f}")
+    print(f"ours: action server peak RSS {mine['rss_actions_mb']:.0f} MB, API {mine['rss_api_mb']:.0f} MB")
+    print(f"p50 ratio ours/starter (sequential): {mine['seq_p50'] / starter['seq_p50']:.2f} (target <= 1.3)")
+    print(f"p95 ours single user: {mine['seq_p95']:.1f} ms (target <= 100 ms)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
