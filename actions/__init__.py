@@ -10,6 +10,7 @@ One module per concern; the Rasa action classes stay thin:
 - ``presenter``    engine output -> dispatcher messages (buttons per contract)
 - ``tracker_utils`` reading metadata, entities and slots from a rasa_sdk Tracker
 - ``protocol_actions`` / ``form_actions`` / ``record_actions`` the Rasa actions
+- ``lookup_actions`` look-ups for contact persons (steps, organisations, key positions)
 
 The action classes are imported here so that the rasa_sdk executor, which
 registers every ``Action`` subclass it finds when importing the package, sees
@@ -17,6 +18,13 @@ all of them.
 """
 
 from actions.form_actions import ActionAskLocation, ActionAskProtocolAnswer, ValidateProtocolForm
+from actions.lookup_actions import (
+    ActionLookupKeyPosition,
+    ActionLookupOrganisation,
+    ActionLookupStep,
+    ActionLookupSteps,
+    ActionLookupWhenToReport,
+)
 from actions.protocol_actions import ActionAcuteDanger, ActionStartProtocol
 from actions.record_actions import ActionRecordDecision
 
@@ -24,6 +32,11 @@ __all__ = [
     "ActionAcuteDanger",
     "ActionAskLocation",
     "ActionAskProtocolAnswer",
+    "ActionLookupKeyPosition",
+    "ActionLookupOrganisation",
+    "ActionLookupStep",
+    "ActionLookupSteps",
+    "ActionLookupWhenToReport",
     "ActionRecordDecision",
     "ActionStartProtocol",
     "ValidateProtocolForm",

@@ -29,6 +29,29 @@ LOCATIONS_TTL_SECONDS = 300.0
 CONNECT_RETRIES = 2
 
 
+def _safe_detail(response: httpx.Response) -> str:
+    """What the API rejected, without the values that were sent.
+
+    A FastAPI 422 echoes the rejected ``input``, which may hold a protocol
+    answer (special-category data): only the field location and message are
+    logged.
+    """
+    try:
+        detail = response.json().get("detail")
+    except (ValueError, AttributeError):
+        return "(body not logged)"
+    if isinstance(detail, str):
+        return detail[:300]
+    if isinstance(detail, list):
+        parts = []
+        for item in detail[:10]:
+            if isinstance(item, dict):
+                where = ".".join(str(p) for p in item.get("loc") or [])
+                parts.append(f"{where}: {item.get('msg', '')}"[:200])
+        return "; ".join(parts) or "(body not logged)"
+    return "(body not logged)"
+
+
 class ApiError(RuntimeError):
     """The API could not be reached or answered with an error status."""
 
@@ -61,10 +84,8 @@ class ApiClient:
             response.raise_for_status()
             return response.json()
         except httpx.HTTPStatusError as error:
-            # The body says what the API rejected (e.g. a 422 naming the field);
-            # it never contains the token, so it is safe to log.
             logger.error("API %s %s -> %s: %s", method, path, error.response.status_code,
-                         error.response.text[:500])
+                         _safe_detail(error.response))
             raise ApiError(f"{method} {path}: status {error.response.status_code}") from error
         except (httpx.HTTPError, ValueError) as error:
             logger.error("API %s %s failed: %s", method, path, error)

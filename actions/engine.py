@@ -217,6 +217,26 @@ _ORDINALS = {"eerste": 1, "tweede": 2, "derde": 3, "vierde": 4, "vijfde": 5, "ze
              "zevende": 7, "achtste": 8, "negende": 9, "tiende": 10}
 
 
+def parse_step_number(text: str) -> int | None:
+    """The step number asked for: "stap 4", "stap vier", "de vierde stap", "4e stap"."""
+    words = normalise_text(text).split()
+    for word in words:
+        if word in _ORDINALS:
+            return _ORDINALS[word]
+        ordinal = re.fullmatch(r"(\d+)(e|de|ste)?", word)
+        if ordinal:
+            return int(ordinal.group(1))
+    for index, word in enumerate(words[:-1]):
+        if word == "stap":
+            following = words[index + 1]
+            # After "stap" the word "een" (één) is the number one, not the article.
+            value = 1 if following == "een" else _number_word(following)
+            if value is not None:
+                return value
+    values = [_number_word(w) for w in words if w != "een"]
+    return next((v for v in values if v is not None), None)
+
+
 def parse_choice(step: Step, text: str, keuze: str | None = None) -> str | None:
     """The option value a choice answer names, None when unclear or ambiguous."""
     if keuze:
@@ -333,7 +353,8 @@ class ProtocolEngine:
                 raise EngineError(f"{protocol.id}: answer for {recorded['step']!r}, expected {step.id!r}")
             target = step.next_for(recorded["answer"])
             if target is None or target not in protocol.steps:
-                raise EngineError(f"{protocol.id}: answer {recorded['answer']!r} does not fit {step.id!r}")
+                # Never the answer itself in the message: it may be special-category data.
+                raise EngineError(f"{protocol.id}: the recorded answer does not fit {step.id!r}")
             visited.append((step, recorded["answer"]))
             step, passed = self._pass_instructions(protocol, target)
             visited.extend((s, None) for s in passed)
@@ -349,6 +370,26 @@ class ProtocolEngine:
         protocol = self.protocol(protocol_id)
         step, _ = self._pass_instructions(protocol, protocol.start)
         return ProtocolState(protocol=protocol.id, step=step.id, answers=[], acute=acute)
+
+    def restart(self, state: ProtocolState) -> ProtocolState:
+        """``opnieuw``: the same protocol from its first question, answers gone.
+
+        Danger already signalled stays signalled: 112 was said, and the record
+        must show that the situation was acute.
+        """
+        return self.start(state.protocol, acute=state.acute)
+
+    def back(self, state: ProtocolState) -> ProtocolState | None:
+        """``terug``: the previous question again, its answer undone; None at the first question.
+
+        The acute flag stays as it was (see ``restart``).
+        """
+        self._replay(state)  # the state must fit the protocol
+        if not state.answers:
+            return None
+        previous = state.answers[-1]["step"]
+        return ProtocolState(protocol=state.protocol, step=previous,
+                             answers=[dict(a) for a in state.answers[:-1]], acute=state.acute)
 
     def pending_instructions(self, state: ProtocolState) -> tuple[Step, ...]:
         """Instruction steps passed since the last answer, to show before the current step."""
@@ -427,6 +468,14 @@ class ProtocolEngine:
     def is_finished(self, state: ProtocolState) -> bool:
         return self.step(state).kind == "outcome"
 
+    @staticmethod
+    def _may_record(protocol: Protocol, step_id: str, answered: Mapping[str, Answer | None]) -> bool:
+        """An answer to a consent-gated step (``recorded_only_if``) is recorded only
+        when the consent step was answered "ja" in this run (AVG art. 9)."""
+        step = protocol.steps.get(step_id)
+        consent = step.recorded_only_if if step is not None else None
+        return consent is None or answered.get(consent) == "ja"
+
     def decision(self, state: ProtocolState) -> Decision:
         """The decision of a finished protocol."""
         protocol = self.protocol(state.protocol)
@@ -435,6 +484,7 @@ class ProtocolEngine:
         if outcome.kind != "outcome":
             raise EngineError(f"{protocol.id}: not finished (at {outcome.id!r})")
         steps = [s for s, _ in visited]
+        answered = {s.id: a for s, a in visited if a is not None}
         acute = state.acute or any(s.is_acute(a) for s, a in visited if a is not None)
         referrals = _unique(org for s in steps for org in s.referrals)
         if acute and ACUTE_REFERRAL in self.knowledge.organisations and ACUTE_REFERRAL not in referrals:
@@ -444,7 +494,7 @@ class ProtocolEngine:
             protocol_version=protocol.version,
             acute=acute,
             referrals=referrals,
-            steps=[dict(a) for a in state.answers],
+            steps=[dict(a) for a in state.answers if self._may_record(protocol, a["step"], answered)],
             outcome=outcome.outcome or outcome.id,
             actions=_unique(line for s in steps for line in s.actions),
             key_positions=_unique(kp for s in steps for kp in s.key_positions),

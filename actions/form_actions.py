@@ -26,17 +26,22 @@ from rasa_sdk.types import DomainDict
 
 from actions import presenter
 from actions import slots as names
-from actions.engine import EngineError, ProtocolState
+from actions.engine import EngineError, ProtocolState, UserInput
 from actions.knowledge_cache import get_engine
 from actions.locations import fallback_code, location_name, match_location
+from actions.lookup_actions import LOOKUPS
 from actions.lookups import fetch_holders, fetch_locations
 from actions.protocol_actions import utter
 from actions.tracker_utils import latest_entity, latest_intent, user_input
+from knowledge import Protocol
 
 logger = logging.getLogger(__name__)
 
 #: Misunderstood answers in a row after which a person is offered instead.
 MISSES_BEFORE_CONTACT = 2
+#: A message of at most this many words that answers the question is an answer,
+#: whatever intent the NLU gave it ("4" is not a look-up of step 4).
+SHORT_ANSWER_WORDS = 3
 #: Actions that may run between the user's message and this validation when the
 #: message is being answered to the form (anything else means the form is
 #: resuming after another action handled that message).
@@ -100,20 +105,37 @@ class ValidateProtocolForm(FormValidationAction):
     async def validate_protocol_answer(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        """Every message while a protocol question is open.
+
+        In this order: acute danger (112 first, always); stop / opnieuw / terug;
+        a look-up question (answered, then the question is asked again); a
+        report that belongs to another protocol (noted as a second topic); the
+        answer itself; not understood (explained, and after two misses the
+        location's contactpersoon veiligheid is offered).
+        """
         if tracker.get_slot(names.REQUESTED_SLOT) != names.PROTOCOL_ANSWER:
             # Filled while another slot (the location) was asked: not an answer.
             return {names.PROTOCOL_ANSWER: None}
-        if latest_intent(tracker) == names.STOP_INTENT:
+        intent = latest_intent(tracker)
+        engine = get_engine()
+        user = user_input(tracker)
+        danger = engine.signals_danger(user)
+        if intent == names.STOP_INTENT:
+            if danger:
+                dispatcher.utter_message(**presenter.acute_danger())
             dispatcher.utter_message(**presenter.stopped())
             return {names.REQUESTED_SLOT: None, **names.cleared_protocol()}
 
-        engine = get_engine()
         state = ProtocolState.from_slots(tracker.slots)
         if state is None:
             dispatcher.utter_message(**presenter.no_protocol())
             return {names.REQUESTED_SLOT: None, **names.cleared_protocol()}
         try:
-            turn = engine.answer(state, user_input(tracker))
+            if not danger:
+                handled = await self._not_an_answer(intent, state, user, dispatcher, tracker)
+                if handled is not None:
+                    return handled
+            turn = engine.answer(state, user)
         except EngineError:
             logger.exception("protocol state does not fit the knowledge")
             dispatcher.utter_message(**presenter.state_lost())
@@ -128,6 +150,7 @@ class ValidateProtocolForm(FormValidationAction):
                 names.PROTOCOL_ANSWER: names.DONE if turn.finished else None,
                 **turn.state.to_slots(),
                 names.MISSES: 0.0,
+                **self._second_topic(intent, state, dispatcher, tracker),
             }
         if turn.help is None:
             # Danger reported mid-question: 112 was said, the same question is asked again.
@@ -142,6 +165,84 @@ class ValidateProtocolForm(FormValidationAction):
             name = location_name(location, await fetch_locations())
             dispatcher.utter_message(**presenter.safety_contact(name, contacts))
         return {names.PROTOCOL_ANSWER: None, names.MISSES: misses}
+
+    async def _not_an_answer(
+        self, intent: str | None, state: ProtocolState, user: UserInput, dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+    ) -> dict[str, Any] | None:
+        """Slot values for a message that is no answer (control, look-up, second
+        topic), or None when the message is to be read as an answer."""
+        engine = get_engine()
+        protocol = engine.protocol(state.protocol)
+        if intent == names.RESTART_INTENT:
+            restarted = engine.restart(state)
+            dispatcher.utter_message(**presenter.restarted(protocol))
+            return {names.PROTOCOL_ANSWER: None, **restarted.to_slots(), names.MISSES: 0.0}
+        if intent == names.BACK_INTENT:
+            previous = engine.back(state)
+            if previous is None:
+                dispatcher.utter_message(**presenter.at_first_question())
+                return {names.PROTOCOL_ANSWER: None}
+            dispatcher.utter_message(**presenter.went_back())
+            return {names.PROTOCOL_ANSWER: None, **previous.to_slots(), names.MISSES: 0.0}
+        step = engine.step(state)
+        if intent in LOOKUPS and not _short_answer(engine.interpret(step, user, use_intent=False), user):
+            utter(dispatcher, await LOOKUPS[intent](tracker))
+            return {names.PROTOCOL_ANSWER: None}
+        other = _other_protocol(intent, state, tracker)
+        if other is not None and (step.kind == "text" or engine.interpret(step, user, use_intent=False) is None):
+            # Not (also) an answer to this question: note the topic, ask the question again.
+            return {names.PROTOCOL_ANSWER: None, **self._second_topic(intent, state, dispatcher, tracker)}
+        return None
+
+    @staticmethod
+    def _second_topic(
+        intent: str | None, state: ProtocolState, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> dict[str, Any]:
+        """``pending_protocol`` when the message reports another protocol's situation."""
+        other = _other_protocol(intent, state, tracker)
+        if other is None:
+            return {}
+        knowledge = get_engine().knowledge
+        pending = tracker.get_slot(names.PENDING_PROTOCOL)
+        if pending and pending != other.id and pending in knowledge.protocols:
+            dispatcher.utter_message(**presenter.second_topic_not_kept(knowledge.protocols[pending], other))
+            return {}
+        dispatcher.utter_message(**presenter.second_topic_noted(other))
+        return {names.PENDING_PROTOCOL: other.id}
+
+
+def _other_protocol(intent: str | None, state: ProtocolState, tracker: Tracker) -> Protocol | None:
+    """The other protocol this message reports: by its report intent, or (when the
+    message is no look-up) by a ``protocol`` entity naming it ("ze is ook zwanger")."""
+    knowledge = get_engine().knowledge
+    protocol = knowledge.protocol_for_intent(intent or "")
+    if protocol is None and intent not in LOOKUPS:
+        protocol = knowledge.protocols.get(latest_entity(tracker, names.PROTOCOL) or "")
+    return protocol if protocol is not None and protocol.id != state.protocol else None
+
+
+def _short_answer(answer: Any, user: UserInput) -> bool:
+    """A few words that answer the question ("4", "ja hoor") beat a look-up intent."""
+    return answer is not None and len(user.text.split()) <= SHORT_ANSWER_WORDS
+
+
+def asked_again(tracker: Tracker) -> bool:
+    """The form handled this message without moving to another step.
+
+    Since the latest user message the form ran (``ActionExecuted(protocol_form)``)
+    and no ``protocol_step`` was set: the same question is being asked again.
+    """
+    form_ran = False
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user":
+            break
+        if kind == "slot" and event.get("name") == names.PROTOCOL_STEP:
+            return False
+        if kind == "action" and event.get("name") == names.FORM:
+            form_ran = True
+    return form_ran
 
 
 def _end_form() -> list[EventType]:
@@ -176,8 +277,9 @@ class ActionAskProtocolAnswer(Action):
         try:
             step = engine.step(state)
             # Instructions passed on the way here are shown once, on arrival; a
-            # question asked again after a misunderstanding comes without them.
-            first_ask = not tracker.get_slot(names.MISSES)
+            # question asked again (after a misunderstanding, a look-up, a second
+            # topic or danger) comes without them.
+            first_ask = not tracker.get_slot(names.MISSES) and not asked_again(tracker)
             instructions = engine.pending_instructions(state) if first_ask else ()
         except EngineError:
             logger.exception("protocol state does not fit the knowledge")

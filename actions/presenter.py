@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from actions.engine import Decision
-from knowledge import Knowledge, NumberRange, Organisation, Protocol, Step
+from knowledge import Knowledge, NumberRange, Organisation, Protocol, Reference, ReferenceItem, Source, Step
 
 Message = dict[str, Any]
 
@@ -237,3 +237,179 @@ def not_recorded() -> Message:
         "bereikbaar). Het advies hierboven blijft gelden. Leg het besluit zelf vast of meld het "
         "aan de contactpersoon veiligheid."
     }
+
+
+# --------------------------------------------------------------------------- conversation control
+
+
+def restarted(protocol: Protocol) -> Message:
+    return {"text": f"We beginnen opnieuw met het protocol {protocol.title}. Eerdere antwoorden tellen niet mee."}
+
+
+def went_back() -> Message:
+    return {"text": "Terug naar de vorige vraag. Je vorige antwoord is gewist."}
+
+
+def at_first_question() -> Message:
+    return {"text": "Dit is de eerste vraag van het protocol; er is geen vorige vraag."}
+
+
+def second_topic_noted(protocol: Protocol) -> Message:
+    return {"text": f"Ik heb ook {protocol.title} genoteerd; dat bieden we aan na dit protocol."}
+
+
+def second_topic_not_kept(pending: Protocol, other: Protocol) -> Message:
+    return {
+        "text": f"Ik heb al {pending.title} genoteerd om na dit protocol aan te bieden. Start daarna ook "
+        f"{other.title} door de situatie kort te beschrijven."
+    }
+
+
+def offer_pending(protocol: Protocol) -> Message:
+    return {
+        "text": f"Wilt u nu ook het protocol {protocol.title} doorlopen?",
+        "buttons": [{"title": f"Start: {protocol.title}", "payload": f"/{protocol.intent}"},
+                    {"title": "Nu niet", "payload": "/deny"}],
+    }
+
+
+# --------------------------------------------------------------------------- look-ups
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:] if text[:1].isupper() and not text[1:2].isupper() else text
+
+
+def _source_line(source: Source) -> str:
+    url = f" ({source.url})" if source.url.startswith("http") else ""
+    return f"Bron: {source.title}{url}"
+
+
+def reference_step(reference: Reference, item: ReferenceItem) -> list[Message]:
+    text = f"Stap {item.number} van de {_lower_first(reference.title)}: {item.title}.\n{item.text}"
+    messages: list[Message] = [{"text": f"{text}\n\n{_source_line(item.source)}"}]
+    if reference.questions and "afwegingskader" in item.text.casefold():
+        messages.append(afwegingskader(reference))
+    return messages
+
+
+def afwegingskader(reference: Reference) -> Message:
+    lines = [f"{q.number}. {q.title} {q.text}" for q in reference.questions]
+    sources = _unique_sources(q.source for q in reference.questions)
+    return {"text": f"{reference.questions_title}:\n" + "\n".join(lines) + "\n\n" + sources}
+
+
+def _unique_sources(sources: Iterable[Source]) -> str:
+    titles = list(dict.fromkeys(s.title for s in sources))
+    return ("Bron: " if len(titles) == 1 else "Bronnen: ") + "; ".join(titles)
+
+
+def reference_steps(reference: Reference, *, intro: str = "") -> Message:
+    lines = [f"{s.number}. {s.title}" for s in reference.steps]
+    head = intro or f"De stappen van de {_lower_first(reference.title)}:"
+    return {"text": head + "\n" + "\n".join(lines) + "\n\n" + _unique_sources(s.source for s in reference.steps)}
+
+
+_KIND_LABELS = {"yes_no": "vraag", "choice": "vraag", "number": "vraag", "text": "vraag",
+                "instruction": "wat je doet"}
+
+
+def _first_sentence(text: str) -> str:
+    head = text.split(". ", 1)[0].rstrip(".")
+    return head + ("." if not head.endswith("?") else "")
+
+
+def protocol_step(protocol: Protocol, number: int, step: Step) -> Message:
+    kind = _KIND_LABELS.get(step.kind, step.kind)
+    text = f"Stap {number} van het protocol {protocol.title} ({kind}): {step.text}"
+    if step.is_question and step.help:
+        text += f"\nToelichting: {step.help}"
+    return {"text": cite(text, step)}
+
+
+def protocol_steps(protocol: Protocol, steps: Sequence[Step], *, intro: str = "") -> Message:
+    lines = [f"{n}. {_first_sentence(step.text)}" for n, step in enumerate(steps, start=1)]
+    head = intro or f"De hoofdstappen van het protocol {protocol.title} (versie {protocol.version}):"
+    tail = "Daarna volgt het advies dat bij de antwoorden past. Start het protocol door de situatie te beschrijven."
+    return {"text": head + "\n" + "\n".join(lines) + f"\n{tail}\n\n" + _unique_sources(s.source for s in steps)}
+
+
+def step_number_unknown(title: str, count: int) -> str:
+    return f"Ik weet niet welke stap u bedoelt; {title} heeft {count} hoofdstappen:"
+
+
+def which_protocol(protocols: Iterable[Protocol], reference: Reference | None, intent: str) -> Message:
+    buttons = [{"title": p.title, "payload": f"/{intent}" + json.dumps({"protocol": p.id})} for p in protocols]
+    if reference is not None:
+        buttons.append({"title": reference.title, "payload": f"/{intent}" + json.dumps({"protocol": reference.id})})
+    return {"text": "Van welk protocol wilt u de stappen zien?", "buttons": buttons}
+
+
+def organisation_info(org: Organisation) -> Message:
+    lines = [f"{org.name}: {org.description}"]
+    if org.when:
+        lines.append(f"Wanneer: {org.when}")
+    if org.phone:
+        phone = f"Telefoon: {org.phone}" + (f" ({org.phone_note})" if org.phone_note else "")
+        lines.append(phone + (f" {VERIFY_NOTE}" if org.verify else ""))
+    if org.website:
+        lines.append(f"Website: {org.website}")
+    return {"text": "\n".join(lines) + f"\n\n{_source_line(org.source)}"}
+
+
+def which_organisation(organisations: Iterable[Organisation]) -> Message:
+    return {
+        "text": "Over welke organisatie wilt u meer weten?",
+        "buttons": [{"title": o.name, "payload": "/vraag_organisatie" + json.dumps({"organisation": o.id})}
+                    for o in organisations],
+    }
+
+
+def when_to_report(org: Organisation, reference: Reference | None) -> list[Message]:
+    phone = f" ({org.phone})" if org.phone else ""
+    when = org.when or org.description
+    messages: list[Message] = [{"text": f"Wanneer schakel je {org.name}{phone} in?\n{when}\n\n"
+                                        f"{_source_line(org.source)}"}]
+    if org.id == "veilig_thuis" and reference is not None and reference.questions:
+        messages.append(afwegingskader(reference))
+        if reference.definitions:
+            lines = [f"- {d.term}: {d.text}" for d in reference.definitions]
+            messages.append({"text": "\n".join(lines) + "\n\n"
+                             + _unique_sources(d.source for d in reference.definitions)})
+    return messages
+
+
+def key_position_label(position: str) -> str:
+    return KEY_POSITION_LABELS.get(position, position.replace("_", " "))
+
+
+def key_position_holders(position: str | None, location_name: str,
+                         holders: Sequence[Mapping[str, Any]]) -> Message:
+    if position is None:
+        if not holders:
+            return {"text": f"Voor {location_name} zijn geen sleutelposities bekend."}
+        lines = [f"- {key_position_label(h.get('position') or '')}: {_holders_text([h])}" for h in holders]
+        return {"text": f"Sleutelposities op {location_name}:\n" + "\n".join(lines)}
+    label = key_position_label(position)
+    mine = [h for h in holders if h.get("position") == position]
+    if not mine:
+        return {"text": f"Op {location_name} is geen {label} bekend. Vraag het de locatiemanager of de "
+                        "contactpersoon veiligheid."}
+    return {"text": f"De {label} op {location_name}: {_holders_text(mine)}."}
+
+
+def key_positions_unavailable() -> Message:
+    return {"text": "Ik kan de sleutelposities nu niet opvragen: de registratie is niet bereikbaar. "
+                    "Probeer het later opnieuw of vraag het de locatiemanager. Bij direct gevaar: bel 112."}
+
+
+def which_location(locations: Sequence[Mapping[str, Any]], position: str | None) -> Message:
+    message: Message = {"text": "Over welke COA-locatie gaat het? Kies de locatie of noem de naam."}
+    if locations:
+        entities = {"key_position": position} if position else {}
+        message["buttons"] = [
+            {"title": str(loc.get("name") or loc["code"]),
+             "payload": "/vraag_sleutelpersoon" + json.dumps({**entities, "location": str(loc["code"])})}
+            for loc in locations
+        ]
+    return message

@@ -53,6 +53,9 @@ class ActionStartProtocol(Action):
             names.MISSES: 0.0,
             names.INCIDENT_REFERENCE: None,
         }
+        if tracker.get_slot(names.PENDING_PROTOCOL) == protocol.id:
+            # The second topic noted earlier is the one being started now.
+            values[names.PENDING_PROTOCOL] = None
         location = metadata_location(tracker)
         if location:
             # Raw value: the form validates it (validate_location) when it activates.

@@ -72,7 +72,8 @@ class ActionRecordDecision(Action):
         engine = get_engine()
         state = ProtocolState.from_slots(tracker.slots)
         if state is None:
-            return []
+            # Stopped: nothing to record, but a second topic noted on the way is still offered.
+            return offer_pending(dispatcher, tracker, None)
         try:
             if not engine.is_finished(state):
                 logger.warning("action_record_decision before an outcome (step %s)", state.step)
@@ -108,4 +109,16 @@ class ActionRecordDecision(Action):
         return [
             SlotSet(names.INCIDENT_REFERENCE, reference),
             *(SlotSet(slot, value) for slot, value in names.cleared_protocol().items()),
+            *offer_pending(dispatcher, tracker, decision.protocol),
         ]
+
+
+def offer_pending(dispatcher: CollectingDispatcher, tracker: Tracker, finished: str | None) -> list[EventType]:
+    """After the decision: offer the second topic noticed during the protocol, once."""
+    pending = tracker.get_slot(names.PENDING_PROTOCOL)
+    if not pending:
+        return []
+    protocol = get_engine().knowledge.protocols.get(str(pending))
+    if protocol is not None and protocol.id != finished:
+        dispatcher.utter_message(**presenter.offer_pending(protocol))
+    return [SlotSet(names.PENDING_PROTOCOL, None)]

@@ -12,6 +12,7 @@ PROTOCOL_ANSWER = "protocol_answer"
 ACUTE = "acute"
 INCIDENT_REFERENCE = "incident_reference"
 MISSES = "misses"
+PENDING_PROTOCOL = "pending_protocol"
 REQUESTED_SLOT = "requested_slot"
 
 FORM = "protocol_form"
@@ -23,6 +24,8 @@ ACTION_ACUTE_DANGER = "action_acute_danger"
 ACTION_RECORD_DECISION = "action_record_decision"
 
 STOP_INTENT = "stop"
+RESTART_INTENT = "opnieuw"
+BACK_INTENT = "terug"
 
 
 def cleared_protocol() -> dict[str, Any]:

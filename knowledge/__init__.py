@@ -5,23 +5,27 @@ Standard library + PyYAML only: imported by both the Rasa action server
 (Python 3.10) and the API (Python 3.11+).
 """
 
-from .graph import PathStep, iter_paths, path_key_positions, path_referrals
+from .graph import PathStep, iter_paths, main_path, path_key_positions, path_referrals
 from .loader import (
     PACKAGE_DIR,
     load_knowledge,
     load_organisations,
     load_protocol_file,
+    load_reference_file,
     load_sources,
 )
 from .model import (
     KEY_POSITIONS,
     STEP_KINDS,
+    Definition,
     Knowledge,
     KnowledgeError,
     NumberRange,
     Option,
     Organisation,
     Protocol,
+    Reference,
+    ReferenceItem,
     Source,
     Step,
 )
@@ -30,6 +34,7 @@ __all__ = [
     "KEY_POSITIONS",
     "PACKAGE_DIR",
     "STEP_KINDS",
+    "Definition",
     "Knowledge",
     "KnowledgeError",
     "NumberRange",
@@ -37,13 +42,17 @@ __all__ = [
     "Organisation",
     "PathStep",
     "Protocol",
+    "Reference",
+    "ReferenceItem",
     "Source",
     "Step",
     "iter_paths",
     "load_knowledge",
     "load_organisations",
     "load_protocol_file",
+    "load_reference_file",
     "load_sources",
+    "main_path",
     "path_key_positions",
     "path_referrals",
 ]

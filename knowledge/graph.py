@@ -68,3 +68,58 @@ def path_key_positions(path: tuple[PathStep, ...] | list[PathStep]) -> list[str]
         for position in item.step.key_positions:
             seen.setdefault(position, None)
     return list(seen)
+
+
+def _reachable(protocol: Protocol, start: str) -> set[str]:
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        step_id = todo.pop()
+        if step_id in seen or step_id not in protocol.steps:
+            continue
+        seen.add(step_id)
+        todo.extend(target for _, target in answers_of(protocol.steps[step_id]))
+    return seen
+
+
+def _longest(protocol: Protocol, step_id: str, memo: dict[str, int]) -> int:
+    if step_id not in memo:
+        memo[step_id] = 0  # cycle guard; the graph is validated to be acyclic
+        step = protocol.steps[step_id]
+        memo[step_id] = 1 + max((_longest(protocol, t, memo) for _, t in answers_of(step)
+                                 if t in protocol.steps), default=0)
+    return memo[step_id]
+
+
+def main_path(protocol: Protocol) -> tuple[Step, ...]:
+    """The protocol's main line: the steps a counsellor typically passes, in order,
+    without the outcome. Used to number the steps ("stap 2 bij ...").
+
+    At a branch: acute answers are detours (unless every answer is acute); an
+    answer whose next step leads into another answer's next step is a detour
+    too (an extra step that rejoins the line; reaching an outcome is no
+    rejoining); of the rest, the next step most
+    answers share wins, then the one with the longer remaining path, then
+    the first in file order.
+    """
+    memo: dict[str, int] = {}
+    path: list[Step] = []
+    step = protocol.steps[protocol.start]
+    while step.kind != "outcome" and len(path) <= len(protocol.steps):
+        path.append(step)
+        exits = [(answer, target) for answer, target in answers_of(step) if target in protocol.steps]
+        if not exits:
+            break
+        calm = [(a, t) for a, t in exits if not (isinstance(a, str) and a in step.acute_answers)]
+        exits = calm or exits
+        targets = list(dict.fromkeys(t for _, t in exits))
+        reach = {t: _reachable(protocol, t) for t in targets}
+        direct = [t for t in targets
+                  if not any(u != t and u in reach[t] and protocol.steps[u].kind != "outcome"
+                             for u in targets)] or targets
+        counts = {t: sum(1 for _, x in exits if x == t) for t in direct}
+        if step.kind == "choice" and len(direct) > 1 and max(counts.values()) == 1:
+            break  # the choice splits the protocol (e.g. her own wish): no main line after it
+        best = max(direct, key=lambda t: (counts[t], _longest(protocol, t, memo), -direct.index(t)))
+        step = protocol.steps[best]
+    return tuple(path)

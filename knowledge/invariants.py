@@ -208,9 +208,27 @@ def check_forbidden_advice(protocol: Protocol) -> list[str]:
     return problems
 
 
+def check_consent(protocol: Protocol) -> list[str]:
+    """A step recorded only with consent (``recorded_only_if``) is reached only
+    after its consent step was answered "ja", on every path."""
+    problems: list[str] = []
+    gated = {s.id: s.recorded_only_if for s in protocol.steps.values() if s.recorded_only_if}
+    if not gated:
+        return problems
+    for path in iter_paths(protocol):
+        answered = {item.step.id: item.answer for item in path}
+        for item in path:
+            consent = gated.get(item.step.id)
+            if consent is not None and answered.get(consent) != "ja":
+                problems.append(f"{_where(protocol, item.step.id)}: reachable without consent "
+                                f"('{consent}' answered ja)")
+    return list(dict.fromkeys(problems))
+
+
 def check_protocol(protocol: Protocol) -> list[str]:
     """All invariants. Graph problems first; path checks only on a sound graph."""
     problems = check_graph(protocol)
     if problems:
         return problems
-    return [*check_paths(protocol), *check_acute(protocol), *check_forbidden_advice(protocol)]
+    return [*check_paths(protocol), *check_acute(protocol), *check_forbidden_advice(protocol),
+            *check_consent(protocol)]

@@ -23,12 +23,15 @@ from .model import (
     QUESTION_KINDS,
     STEP_KINDS,
     YES,
+    Definition,
     Knowledge,
     KnowledgeError,
     NumberRange,
     Option,
     Organisation,
     Protocol,
+    Reference,
+    ReferenceItem,
     Source,
     Step,
 )
@@ -64,6 +67,7 @@ _STEP_FIELDS = {
     "key_positions",
     "verify",
     "outcome",
+    "recorded_only_if",
 }
 _OPTION_FIELDS = {"value", "label", "synonyms", "next"}
 _RANGE_FIELDS = {"min", "max", "next"}
@@ -76,7 +80,11 @@ _ORGANISATION_FIELDS = {
     "website",
     "source",
     "verify",
+    "when",
 }
+_REFERENCE_FIELDS = {"id", "title", "summary", "source", "steps", "afwegingskader", "definitions"}
+_REFERENCE_ITEM_FIELDS = {"number", "title", "text", "source"}
+_DEFINITION_FIELDS = {"term", "text", "source"}
 
 
 # --- YAML: safe, no duplicate keys, and no YAML 1.1 "yes/no/on/off" booleans
@@ -252,6 +260,7 @@ def load_organisations(path: Path, sources: Mapping[str, Source]) -> dict[str, O
             source=source,  # type: ignore[arg-type]  # None only when refused below
             verify=_bool(entry, "verify", where, problems),
             phone_note=_optional_text(entry, "phone_note", where, problems),
+            when=_optional_text(entry, "when", where, problems),
         )
         if org.phone_note and not org.phone:
             problems.add(where, "'phone_note' without 'phone'")
@@ -437,6 +446,7 @@ def _step(
         key_positions=key_positions,
         verify=_bool(raw, "verify", where, problems),
         outcome=outcome,
+        recorded_only_if=_optional_text(raw, "recorded_only_if", where, problems),
     )
 
 
@@ -493,6 +503,9 @@ def load_protocol_file(
         for target in targets:
             if target not in steps:
                 problems.add(f"step '{step.id}'", f"next step '{target}' unknown")
+        consent = step.recorded_only_if
+        if consent is not None and (consent not in steps or steps[consent].kind != "yes_no"):
+            problems.add(f"step '{step.id}'", f"'recorded_only_if' must name a yes/no step, not '{consent}'")
     problems.raise_if_any()
 
     protocol = Protocol(
@@ -514,9 +527,97 @@ def load_protocol_file(
     return protocol
 
 
+# --- reference texts (reference/*.yml)
+
+
+def _reference_items(
+    raw: Any, where: str, sources: Mapping[str, Source], problems: _Problems
+) -> tuple[ReferenceItem, ...]:
+    if not isinstance(raw, list) or not raw:
+        problems.add(where, "expected a non-empty list of numbered items")
+        return ()
+    items: list[ReferenceItem] = []
+    for index, entry in enumerate(raw):
+        number = entry.get("number") if isinstance(entry, dict) else None
+        item_where = f"{where} #{index + 1}"
+        if not isinstance(entry, dict):
+            problems.add(item_where, "expected a mapping with number, title, text and source")
+            continue
+        if not isinstance(number, int) or isinstance(number, bool) or number < 1:
+            problems.add(item_where, "'number' must be a whole number from 1")
+            continue
+        item_where = f"{where} {number}"
+        if number != index + 1:
+            problems.add(item_where, f"numbers must run 1, 2, 3, ... in order (expected {index + 1})")
+        _unknown_fields(entry, _REFERENCE_ITEM_FIELDS, item_where, problems)
+        source = _source(entry, item_where, sources, problems)
+        title = _text(entry, "title", item_where, problems)
+        text = _text(entry, "text", item_where, problems)
+        if source is not None:
+            items.append(ReferenceItem(number=number, title=title, text=text, source=source))
+    return tuple(items)
+
+
+def load_reference_file(path: Path | str, sources: Mapping[str, Source]) -> Reference:
+    """One reference text; KnowledgeError naming the file and the item when invalid."""
+    path = Path(path)
+    data = read_yaml(path)
+    problems = _Problems(path)
+    if not isinstance(data, dict):
+        raise KnowledgeError(f"{path}: reference: expected a mapping")
+    where = "reference"
+    _unknown_fields(data, _REFERENCE_FIELDS, where, problems)
+    ref_id = _text(data, "id", where, problems)
+    if ref_id and ref_id != path.stem:
+        problems.add(where, f"id '{ref_id}' differs from the file name '{path.stem}'")
+    source = _source(data, where, sources, problems)
+    steps = _reference_items(data.get("steps"), "step", sources, problems)
+    questions: tuple[ReferenceItem, ...] = ()
+    questions_title = ""
+    frame = data.get("afwegingskader")
+    if frame is not None:
+        if not isinstance(frame, dict):
+            problems.add("afwegingskader", "expected a mapping with title and questions")
+        else:
+            _unknown_fields(frame, {"title", "questions"}, "afwegingskader", problems)
+            questions_title = _text(frame, "title", "afwegingskader", problems)
+            questions = _reference_items(frame.get("questions"), "afwegingskader question", sources, problems)
+    definitions: list[Definition] = []
+    raw_definitions = data.get("definitions") or []
+    if not isinstance(raw_definitions, list):
+        problems.add("definitions", "expected a list")
+        raw_definitions = []
+    for index, entry in enumerate(raw_definitions):
+        term = entry.get("term") if isinstance(entry, dict) else None
+        item_where = f"definition '{term or f'#{index + 1}'}'"
+        if not isinstance(entry, dict):
+            problems.add(item_where, "expected a mapping with term, text and source")
+            continue
+        _unknown_fields(entry, _DEFINITION_FIELDS, item_where, problems)
+        def_source = _source(entry, item_where, sources, problems)
+        definition = Definition(term=_text(entry, "term", item_where, problems),
+                                text=_text(entry, "text", item_where, problems),
+                                source=def_source)  # type: ignore[arg-type]  # refused below if None
+        if def_source is not None:
+            definitions.append(definition)
+    problems.raise_if_any()
+    assert source is not None
+    return Reference(
+        id=ref_id,
+        title=_text(data, "title", where, problems),
+        summary=_text(data, "summary", where, problems),
+        source=source,
+        steps=steps,
+        questions_title=questions_title,
+        questions=questions,
+        definitions=tuple(definitions),
+        file=path,
+    )
+
+
 def load_knowledge(root: Path | str | None = None) -> Knowledge:
-    """Load sources.yml, organisations.yml and protocols/*.yml under ``root``
-    (default: this package's directory)."""
+    """Load sources.yml, organisations.yml, protocols/*.yml and reference/*.yml
+    under ``root`` (default: this package's directory)."""
     root = Path(root) if root is not None else PACKAGE_DIR
     sources = load_sources(root / "sources.yml")
     organisations = load_organisations(root / "organisations.yml", sources)
@@ -530,4 +631,10 @@ def load_knowledge(root: Path | str | None = None) -> Knowledge:
             )
         intents[protocol.intent] = protocol.id
         protocols[protocol.id] = protocol
-    return Knowledge(protocols=protocols, organisations=organisations, sources=sources)
+    references: dict[str, Reference] = {}
+    for path in sorted((root / "reference").glob("*.yml")):
+        reference = load_reference_file(path, sources)
+        if reference.id in protocols:
+            raise KnowledgeError(f"{path}: reference: id '{reference.id}' is also a protocol id")
+        references[reference.id] = reference
+    return Knowledge(protocols=protocols, organisations=organisations, sources=sources, references=references)

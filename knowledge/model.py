@@ -51,6 +51,8 @@ class Organisation:
     source: Source
     verify: bool = False
     phone_note: str | None = None
+    #: When to bring this organisation in (Dutch, for the look-ups), or None.
+    when: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,9 @@ class Step:
     key_positions: tuple[str, ...] = ()
     verify: bool = False
     outcome: str | None = None
+    #: Id of a yes/no step (consent) that must be answered "ja" before this
+    #: step's answer may be recorded (special-category data, AVG art. 9).
+    recorded_only_if: str | None = None
 
     # ``next`` is a dict, so the generated hash would fail; steps are
     # identified by id and kind within a protocol.
@@ -198,10 +203,47 @@ class Protocol:
 
 
 @dataclass(frozen=True)
+class ReferenceItem:
+    """A numbered item of a reference text (a meldcode step, an afwegingskader question)."""
+
+    number: int
+    title: str
+    text: str
+    source: Source
+
+
+@dataclass(frozen=True)
+class Definition:
+    term: str
+    text: str
+    source: Source
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Reference knowledge that is not a protocol graph (``reference/<id>.yml``),
+    e.g. the meldcode: ordered ``steps`` and the afwegingskader ``questions``."""
+
+    id: str
+    title: str
+    summary: str
+    source: Source
+    steps: tuple[ReferenceItem, ...]
+    questions_title: str = ""
+    questions: tuple[ReferenceItem, ...] = ()
+    definitions: tuple[Definition, ...] = ()
+    file: Path | None = None
+
+    def step(self, number: int) -> ReferenceItem | None:
+        return next((s for s in self.steps if s.number == number), None)
+
+
+@dataclass(frozen=True)
 class Knowledge:
     protocols: dict[str, Protocol]
     organisations: dict[str, Organisation]
     sources: dict[str, Source] = field(default_factory=dict)
+    references: dict[str, Reference] = field(default_factory=dict)
 
     def __hash__(self) -> int:
         return id(self)

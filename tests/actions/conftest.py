@@ -58,6 +58,7 @@ class FakeApi:
     requests: list[dict[str, Any]] = field(default_factory=list)
     incidents: dict[str, dict[str, Any]] = field(default_factory=dict)
     fail_status: int | None = None
+    fail_body: Any = None
     delay: float = 0.0
 
     def count(self, method: str, path: str) -> int:
@@ -86,7 +87,7 @@ def _handler(api: FakeApi) -> type[BaseHTTPRequestHandler]:
                 self._reply(401, {"detail": "not authenticated"})
                 return False
             if api.fail_status:
-                self._reply(api.fail_status, {"detail": "broken on purpose"})
+                self._reply(api.fail_status, api.fail_body or {"detail": "broken on purpose"})
                 return False
             return True
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -12,6 +13,7 @@ from actions.engine import (
     ProtocolState,
     UserInput,
     parse_number,
+    parse_step_number,
     parse_yes_no,
     signals_danger_now,
 )
@@ -308,3 +310,109 @@ def test_every_path_of_every_protocol_walks_to_its_decision(engine: ProtocolEngi
         assert decision.referrals == expected
         assert decision.key_positions == path_key_positions(path)
         assert set(protocol.required_referrals) <= set(decision.referrals)
+
+
+# --------------------------------------------------------------------------- opnieuw / terug
+
+
+def test_restart_goes_back_to_the_first_question_and_keeps_acute(engine: ProtocolEngine) -> None:
+    state = walk(engine, YES, kies("bedreiging"))
+    assert state.acute is True and state.step == "gesprek_veilig"
+    restarted = engine.restart(state)
+    assert restarted == ProtocolState(EGG, "acuut_gevaar", [], True)
+    calm = walk(engine, NO)
+    assert engine.restart(calm) == ProtocolState(EGG, "acuut_gevaar", [], False)
+
+
+def test_back_undoes_the_last_answer(engine: ProtocolEngine) -> None:
+    state = walk(engine, NO, kies("huwelijksdwang"))
+    assert state.step == "gesprek_veilig"
+    previous = engine.back(state)
+    assert previous == ProtocolState(EGG, "vorm_dreiging", [{"step": "acuut_gevaar", "answer": "nee"}], False)
+    first = engine.back(previous)
+    assert first == ProtocolState(EGG, "acuut_gevaar", [], False)
+    assert engine.back(first) is None
+    # a different answer after going back takes another route
+    again = engine.answer(previous, kies("bedreiging"))
+    assert again.understood and again.state.answers[-1] == {"step": "vorm_dreiging", "answer": "bedreiging"}
+    assert [s.id for s in again.instructions] == ["deskundige_raadplegen", "geen_contact_familie"]
+
+
+def test_back_keeps_the_acute_flag(engine: ProtocolEngine) -> None:
+    state = walk(engine, YES)
+    assert engine.back(state) == ProtocolState(EGG, "acuut_gevaar", [], True)
+
+
+def test_back_on_a_state_that_does_not_fit_is_an_engine_error(engine: ProtocolEngine) -> None:
+    with pytest.raises(EngineError):
+        engine.back(ProtocolState(EGG, "gesprek_veilig", [{"step": "acuut_gevaar", "answer": "nee"}]))
+
+
+def test_engine_errors_never_contain_the_answer(engine: ProtocolEngine) -> None:
+    state = ProtocolState("lhbti_ondersteuning", "wie_dreigt",
+                          [{"step": "acuut_gevaar", "answer": "nee"},
+                           {"step": "toestemming_registratie", "answer": "ja"},
+                           {"step": "grond_registratie", "answer": "geheim_antwoord"}])
+    with pytest.raises(EngineError) as info:
+        engine.decision(state)
+    assert "geheim_antwoord" not in str(info.value)
+
+
+# --------------------------------------------------------------------------- LHBTI consent
+
+
+LHBTI = "lhbti_ondersteuning"
+
+
+def test_with_consent_the_ground_is_recorded(engine: ProtocolEngine) -> None:
+    state = walk(engine, NO, YES, kies("lhbti"), kies("geen_dreiging"), NO, protocol=LHBTI)
+    decision = engine.decision(state)
+    assert decision.steps == [
+        {"step": "acuut_gevaar", "answer": "nee"},
+        {"step": "toestemming_registratie", "answer": "ja"},
+        {"step": "grond_registratie", "answer": "lhbti"},
+        {"step": "wie_dreigt", "answer": "geen_dreiging"},
+        {"step": "andere_woonplek", "answer": "nee"},
+    ]
+
+
+def test_without_consent_nothing_about_the_ground_is_recorded(engine: ProtocolEngine) -> None:
+    state = walk(engine, NO, NO, kies("medebewoners"), YES, protocol=LHBTI)
+    decision = engine.decision(state)
+    assert [s["step"] for s in decision.steps] == ["acuut_gevaar", "toestemming_registratie", "wie_dreigt",
+                                                   "andere_woonplek"]
+    assert "grond_registratie" not in json.dumps(decision.payload())
+
+
+def test_the_decision_builder_drops_a_gated_answer_without_consent(knowledge: Knowledge) -> None:
+    """Defence in depth: even if a graph let the ground be asked after "nee",
+    the recorded decision leaves that answer out."""
+    protocol = knowledge.protocols[LHBTI]
+    consent = protocol.steps["toestemming_registratie"]
+    leaky_consent = dataclasses.replace(consent, next={"ja": "grond_registratie", "nee": "grond_registratie"})
+    leaky = dataclasses.replace(protocol, steps={**protocol.steps, consent.id: leaky_consent})
+    engine = ProtocolEngine(Knowledge(protocols={LHBTI: leaky}, organisations=knowledge.organisations,
+                                      sources=knowledge.sources))
+    state = walk(engine, NO, NO, kies("bekering"), kies("geen_dreiging"), NO, protocol=LHBTI)
+    assert {"step": "grond_registratie", "answer": "bekering"} in state.answers
+    decision = engine.decision(state)
+    assert decision.steps == [
+        {"step": "acuut_gevaar", "answer": "nee"},
+        {"step": "toestemming_registratie", "answer": "nee"},
+        {"step": "wie_dreigt", "answer": "geen_dreiging"},
+        {"step": "andere_woonplek", "answer": "nee"},
+    ]
+    assert "bekering" not in json.dumps(decision.payload())
+
+
+# --------------------------------------------------------------------------- step numbers
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("wat is stap 4 van de meldcode?", 4), ("stap vier van de meldcode", 4), ("wat is de vierde stap", 4),
+     ("stap 2 bij eergerelateerd geweld", 2), ("wat houdt stap een in", 1), ("stap één", 1),
+     ("de 3e stap", 3), ("wat zegt stap twaalf", 12), ("wat is de meldcode", None)],
+)
+def test_parse_step_number(text: str, expected: int | None) -> None:
+    assert parse_step_number(text) == expected

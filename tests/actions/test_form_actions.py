@@ -271,3 +271,169 @@ def test_ask_number_question_offers_a_button_per_range(test_knowledge: Knowledge
     assert messages[1]["buttons"] == [{"title": "0 t/m 7", "payload": '/kies{"keuze": "0"}'},
                                       {"title": "8 of meer", "payload": '/kies{"keuze": "8"}'}]
     assert "(Let op" not in messages[1]["text"]
+
+
+# --------------------------------------------------------------------------- conversation control
+
+
+def test_opnieuw_restarts_the_protocol_and_keeps_acute() -> None:
+    events, messages = answer("opnieuw", "opnieuw", {**AT_GESPREK, "acute": True, "misses": 1.0})
+    assert texts(messages) == ["We beginnen opnieuw met het protocol Eergerelateerd geweld. "
+                               "Eerdere antwoorden tellen niet mee."]
+    assert events == [
+        SlotSet("protocol_answer", None),
+        SlotSet("protocol", EGG),
+        SlotSet("protocol_step", "acuut_gevaar"),
+        SlotSet("protocol_answers", []),
+        SlotSet("acute", True),
+        SlotSet("misses", 0.0),
+    ]
+
+
+def test_terug_goes_to_the_previous_question_and_undoes_its_answer() -> None:
+    events, messages = answer("terug", "terug", AT_GESPREK)
+    assert texts(messages) == ["Terug naar de vorige vraag. Je vorige antwoord is gewist."]
+    assert events == [
+        SlotSet("protocol_answer", None),
+        SlotSet("protocol", EGG),
+        SlotSet("protocol_step", "vorm_dreiging"),
+        SlotSet("protocol_answers", [{"step": "acuut_gevaar", "answer": "nee"}]),
+        SlotSet("acute", False),
+        SlotSet("misses", 0.0),
+    ]
+
+
+def test_terug_at_the_first_question_says_so() -> None:
+    events, messages = answer("terug", "terug", START)
+    assert texts(messages) == ["Dit is de eerste vraag van het protocol; er is geen vorige vraag."]
+    assert events == [SlotSet("protocol_answer", None)]
+
+
+def test_stop_with_danger_still_says_112_first() -> None:
+    events, messages = answer("stop maar, hij staat nu met een mes voor de deur", "stop", AT_GESPREK)
+    assert texts(messages) == [ACUTE_TEXT, "Het protocol is gestopt. Er is niets vastgelegd."]
+    assert SlotSet("requested_slot", None) in events
+
+
+# --------------------------------------------------------------------------- look-ups in the form
+
+
+def test_a_look_up_is_answered_and_the_question_asked_again(knowledge: Knowledge) -> None:
+    events, messages = answer("wat is stap 4 van de meldcode?", "vraag_stap", AT_GESPREK)
+    assert events == [SlotSet("protocol_answer", None)]
+    step4 = knowledge.references["meldcode"].step(4)
+    assert messages[0]["text"].startswith(f"Stap 4 van de meldcode huiselijk geweld en kindermishandeling: "
+                                          f"{step4.title}.")
+    assert len(messages) == 2  # step 4 and the afwegingskader questions
+
+
+def test_a_look_up_does_not_count_as_a_miss(fake_api: FakeApi) -> None:
+    events, _ = answer("wat doet Fiom?", "vraag_organisatie", {**AT_GESPREK, "misses": 1.0},
+                       entities=[{"entity": "organisation", "value": "fiom"}])
+    assert events == [SlotSet("protocol_answer", None)]
+
+
+def test_a_short_answer_wins_over_a_look_up_intent() -> None:
+    slots = {**START, "protocol": "seksueel_geweld", "protocol_step": "dagen_geleden",
+             "protocol_answers": [{"step": "acuut_gevaar", "answer": "nee"}]}
+    events, messages = answer("4 dagen", "vraag_stap", slots)
+    assert messages == []
+    assert SlotSet("protocol_answers", [{"step": "acuut_gevaar", "answer": "nee"},
+                                        {"step": "dagen_geleden", "answer": 4}]) in events
+
+
+def test_a_look_up_of_step_4_is_no_answer_to_a_number_question() -> None:
+    slots = {**START, "protocol": "seksueel_geweld", "protocol_step": "dagen_geleden",
+             "protocol_answers": [{"step": "acuut_gevaar", "answer": "nee"}]}
+    events, messages = answer("wat is stap 4 van de meldcode?", "vraag_stap", slots)
+    assert events == [SlotSet("protocol_answer", None)]
+    assert messages[0]["text"].startswith("Stap 4 van de meldcode")
+
+
+def test_danger_in_a_look_up_question_gets_112_first() -> None:
+    events, messages = answer("wie is de contactpersoon, hij staat nu met een mes voor haar deur",
+                              "vraag_sleutelpersoon", AT_GESPREK)
+    assert texts(messages) == [ACUTE_TEXT]
+    assert events == [SlotSet("protocol_answer", None), SlotSet("acute", True)]
+
+
+# --------------------------------------------------------------------------- second topic
+
+
+def test_another_protocol_is_noted_and_the_question_asked_again() -> None:
+    events, messages = answer("ze is ook zwanger en wil dat niet", "melding_ongewenste_zwangerschap", AT_GESPREK)
+    assert texts(messages) == ["Ik heb ook Ongewenste zwangerschap genoteerd; dat bieden we aan na dit protocol."]
+    assert events == [SlotSet("protocol_answer", None), SlotSet("pending_protocol", "ongewenste_zwangerschap")]
+
+
+def test_a_protocol_entity_also_notes_a_second_topic() -> None:
+    events, _ = answer("en ze is zwanger", "out_of_scope", AT_GESPREK,
+                       entities=[{"entity": "protocol", "value": "ongewenste_zwangerschap"}])
+    assert events == [SlotSet("protocol_answer", None), SlotSet("pending_protocol", "ongewenste_zwangerschap")]
+
+
+def test_an_answer_with_a_second_topic_is_answered_and_noted() -> None:
+    events, messages = answer("ja, en ze is ook zwanger", "melding_ongewenste_zwangerschap", AT_GESPREK)
+    assert texts(messages) == ["Ik heb ook Ongewenste zwangerschap genoteerd; dat bieden we aan na dit protocol."]
+    assert SlotSet("protocol_step", "afweging_vermoeden") in events
+    assert events[-1] == SlotSet("pending_protocol", "ongewenste_zwangerschap")
+
+
+def test_the_running_protocol_is_no_second_topic() -> None:
+    events, messages = answer("ja, eergerelateerd", "melding_eergerelateerd_geweld", AT_GESPREK)
+    assert messages == []
+    assert not any(e["name"] == "pending_protocol" for e in events)
+
+
+def test_only_the_first_second_topic_is_kept() -> None:
+    slots = {**AT_GESPREK, "pending_protocol": "ongewenste_zwangerschap"}
+    events, messages = answer("ze is ook verkracht", "melding_seksueel_geweld", slots)
+    assert events == [SlotSet("protocol_answer", None)]
+    assert texts(messages) == ["Ik heb al Ongewenste zwangerschap genoteerd om na dit protocol aan te bieden. "
+                               "Start daarna ook Seksueel geweld door de situatie kort te beschrijven."]
+
+
+# --------------------------------------------------------------------------- acute in every protocol
+
+MIDDLE = {
+    "eergerelateerd_geweld": ("gesprek_veilig", AT_GESPREK["protocol_answers"]),
+    "seksueel_geweld": ("minderjarig", [{"step": "acuut_gevaar", "answer": "nee"},
+                                        {"step": "dagen_geleden", "answer": 3}]),
+    "ongewenste_zwangerschap": ("signalen_mensenhandel", [{"step": "acuut_gevaar", "answer": "nee"},
+                                                          {"step": "weken_bekend", "answer": "nee"}]),
+    "lhbti_ondersteuning": ("wie_dreigt", [{"step": "acuut_gevaar", "answer": "nee"},
+                                           {"step": "toestemming_registratie", "answer": "nee"}]),
+}
+
+
+@pytest.mark.parametrize("protocol", sorted(MIDDLE))
+@pytest.mark.parametrize("intent", ["acuut_gevaar", "nlu_fallback"])
+def test_danger_in_the_middle_of_every_protocol_gets_112_first(protocol: str, intent: str) -> None:
+    step, answers = MIDDLE[protocol]
+    slots = {**START, "protocol": protocol, "protocol_step": step, "protocol_answers": answers}
+    events, messages = answer("help, hij staat nu met een mes voor haar deur", intent, slots)
+    assert texts(messages) == [ACUTE_TEXT]
+    assert events == [SlotSet("protocol_answer", None), SlotSet("acute", True)]
+
+
+# --------------------------------------------------------------------------- asking again
+
+
+def test_a_question_asked_again_comes_without_the_instructions() -> None:
+    slots = {**START, "protocol_step": "vorm_dreiging", "acute": True,
+             "protocol_answers": [{"step": "acuut_gevaar", "answer": "ja"}]}
+    tracker = make_tracker(text="wat doet Fiom?", intent="vraag_organisatie", slots=slots,
+                           events_after=[action_event("protocol_form", 102.0),
+                                         {"event": "slot", "name": "protocol_answer", "value": None}])
+    _, messages = run(ActionAskProtocolAnswer(), tracker)
+    assert len(messages) == 1 and messages[0]["text"].startswith("Waar gaat het vooral om?")
+
+
+def test_a_question_reached_this_turn_comes_with_the_instructions() -> None:
+    slots = {**START, "protocol_step": "vorm_dreiging", "acute": True,
+             "protocol_answers": [{"step": "acuut_gevaar", "answer": "ja"}]}
+    tracker = make_tracker(text="/affirm", intent="affirm", slots=slots,
+                           events_after=[action_event("protocol_form", 102.0),
+                                         {"event": "slot", "name": "protocol_step", "value": "vorm_dreiging"}])
+    _, messages = run(ActionAskProtocolAnswer(), tracker)
+    assert len(messages) == 2 and messages[0]["text"].startswith("Bel nu 112")

@@ -9,10 +9,13 @@ import yaml
 from rasa_sdk.executor import ActionExecutor
 
 from actions import slots as names
+from actions.lookup_actions import LOOKUPS
 
 ROOT = Path(__file__).resolve().parents[2]
 ACTIONS = {"action_start_protocol", "validate_protocol_form", "action_ask_location",
-           "action_ask_protocol_answer", "action_record_decision", "action_acute_danger"}
+           "action_ask_protocol_answer", "action_record_decision", "action_acute_danger",
+           "action_lookup_step", "action_lookup_steps", "action_lookup_organisation",
+           "action_lookup_when_to_report", "action_lookup_key_position"}
 
 
 def test_the_executor_registers_every_action() -> None:
@@ -45,13 +48,15 @@ def test_the_domain_declares_what_the_actions_use() -> None:
     domain = _domain()
     assert set(domain["actions"]) >= ACTIONS
     used_slots = {names.LOCATION, names.PROTOCOL, names.PROTOCOL_STEP, names.PROTOCOL_ANSWERS,
-                  names.PROTOCOL_ANSWER, names.ACUTE, names.INCIDENT_REFERENCE, names.MISSES}
+                  names.PROTOCOL_ANSWER, names.ACUTE, names.INCIDENT_REFERENCE, names.MISSES,
+                  names.PENDING_PROTOCOL}
     assert used_slots <= set(domain["slots"])
     assert domain["forms"][names.FORM]["required_slots"] == [names.LOCATION, names.PROTOCOL_ANSWER]
     intents = {i if isinstance(i, str) else next(iter(i)) for i in domain["intents"]}
-    assert {"affirm", "deny", "kies", "stop", "acuut_gevaar"} <= intents
+    assert {"affirm", "deny", "kies", "stop", "acuut_gevaar", names.RESTART_INTENT, names.BACK_INTENT} <= intents
+    assert set(LOOKUPS) <= intents
     entities = {e if isinstance(e, str) else next(iter(e)) for e in domain["entities"]}
-    assert {"keuze", "location"} <= entities
+    assert {"keuze", "location", "organisation", "protocol", "key_position"} <= entities
 
 
 def test_protocol_answer_is_filled_only_while_it_is_asked() -> None:

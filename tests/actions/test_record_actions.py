@@ -131,3 +131,70 @@ def test_nothing_is_recorded_before_an_outcome(fake_api: FakeApi) -> None:
     slots = {**FINISHED, "protocol_step": "acuut_gevaar", "protocol_answers": []}
     events, messages = run(ActionRecordDecision(), finished_tracker(slots))
     assert (events, messages, fake_api.requests) == ([], [], [])
+
+
+# --------------------------------------------------------------------------- second topic
+
+
+def test_a_pending_second_topic_is_offered_after_the_reference(fake_api: FakeApi) -> None:
+    slots = {**FINISHED, "pending_protocol": "ongewenste_zwangerschap"}
+    events, messages = run(ActionRecordDecision(), finished_tracker(slots))
+    assert events == [SlotSet("incident_reference", "EGG-20261129-0001"), *RESET,
+                      SlotSet("pending_protocol", None)]
+    assert messages[-2]["text"] == "Referentie van het vastgelegde besluit: EGG-20261129-0001"
+    assert messages[-1]["text"] == "Wilt u nu ook het protocol Ongewenste zwangerschap doorlopen?"
+    assert messages[-1]["buttons"] == [
+        {"title": "Start: Ongewenste zwangerschap", "payload": "/melding_ongewenste_zwangerschap"},
+        {"title": "Nu niet", "payload": "/deny"}]
+
+
+def test_the_offer_has_the_contract_buttons(fake_api: FakeApi) -> None:
+    slots = {**FINISHED, "pending_protocol": "seksueel_geweld"}
+    _, messages = run(ActionRecordDecision(), finished_tracker(slots))
+    assert messages[-1]["text"] == "Wilt u nu ook het protocol Seksueel geweld doorlopen?"
+    assert messages[-1]["buttons"] == [{"title": "Start: Seksueel geweld", "payload": "/melding_seksueel_geweld"},
+                                       {"title": "Nu niet", "payload": "/deny"}]
+
+
+def test_after_stop_nothing_is_recorded_but_the_second_topic_is_offered(fake_api: FakeApi) -> None:
+    slots = {"location": "TERAPEL", "pending_protocol": "lhbti_ondersteuning"}
+    events, messages = run(ActionRecordDecision(), finished_tracker(slots))
+    assert events == [SlotSet("pending_protocol", None)]
+    assert texts(messages) == ["Wilt u nu ook het protocol LHBTI-bewoners en bekeerlingen doorlopen?"]
+    assert fake_api.requests == []
+
+
+def test_the_finished_protocol_itself_is_not_offered_again(fake_api: FakeApi) -> None:
+    slots = {**FINISHED, "pending_protocol": EGG}
+    events, messages = run(ActionRecordDecision(), finished_tracker(slots))
+    assert events[-1] == SlotSet("pending_protocol", None)
+    assert "Wilt u nu ook" not in texts(messages)[-1]
+
+
+def test_the_lhbti_record_without_consent_holds_no_ground(fake_api: FakeApi, caplog) -> None:
+    answers = [{"step": "acuut_gevaar", "answer": "nee"}, {"step": "toestemming_registratie", "answer": "nee"},
+               {"step": "wie_dreigt", "answer": "geen_dreiging"}, {"step": "andere_woonplek", "answer": "nee"}]
+    slots = {**FINISHED, "protocol": "lhbti_ondersteuning", "protocol_step": "uitkomst_steun", "acute": False,
+             "protocol_answers": answers}
+    with caplog.at_level(logging.DEBUG):
+        run(ActionRecordDecision(), finished_tracker(slots))
+    (post,) = [r for r in fake_api.requests if r["method"] == "POST"]
+    assert post["body"]["steps"] == answers
+
+
+def test_the_consented_ground_is_recorded_but_never_logged(fake_api: FakeApi, caplog) -> None:
+    answers = [{"step": "acuut_gevaar", "answer": "nee"}, {"step": "toestemming_registratie", "answer": "ja"},
+               {"step": "grond_registratie", "answer": "geloof_verlaten"},
+               {"step": "wie_dreigt", "answer": "geen_dreiging"}, {"step": "andere_woonplek", "answer": "nee"}]
+    slots = {**FINISHED, "protocol": "lhbti_ondersteuning", "protocol_step": "uitkomst_steun", "acute": False,
+             "protocol_answers": answers}
+    fake_api.fail_status = 422
+    # FastAPI echoes the rejected input in a 422; none of it may reach the log.
+    fake_api.fail_body = {"detail": [{"type": "value_error", "loc": ["body", "steps", 2],
+                                      "msg": "Value error, unknown", "input": answers[2]}]}
+    with caplog.at_level(logging.DEBUG):
+        run(ActionRecordDecision(), finished_tracker(slots))
+    (post,) = [r for r in fake_api.requests if r["method"] == "POST"]
+    assert {"step": "grond_registratie", "answer": "geloof_verlaten"} in post["body"]["steps"]
+    assert "geloof_verlaten" not in caplog.text
+    assert "body.steps.2: Value error, unknown" in caplog.text

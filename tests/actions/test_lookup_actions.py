@@ -1,0 +1,198 @@
+"""The look-up actions for contact persons, with exact events and messages."""
+
+from __future__ import annotations
+
+import pytest
+
+from actions import (
+    ActionLookupKeyPosition,
+    ActionLookupOrganisation,
+    ActionLookupStep,
+    ActionLookupSteps,
+    ActionLookupWhenToReport,
+)
+from knowledge import Knowledge, main_path
+from tests.actions.conftest import FakeApi
+from tests.actions.helpers import make_tracker, run, texts
+
+EGG = "eergerelateerd_geweld"
+
+
+def ask(action, text: str, intent: str, entities: list[dict] | None = None, **kwargs):
+    return run(action, make_tracker(text=text, intent=intent, entities=entities, **kwargs))
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def test_step_4_of_the_meldcode_with_its_source(knowledge: Knowledge) -> None:
+    events, messages = ask(ActionLookupStep(), "wat is stap 4 van de meldcode?", "vraag_stap",
+                           [{"entity": "protocol", "value": "meldcode"}])
+    assert events == []
+    meldcode = knowledge.references["meldcode"]
+    step = meldcode.step(4)
+    assert messages[0]["text"] == (
+        f"Stap 4 van de meldcode huiselijk geweld en kindermishandeling: {step.title}.\n{step.text}\n\n"
+        f"Bron: {step.source.title} ({step.source.url})")
+    # step 4 is the afwegingskader: its five questions follow
+    assert messages[1]["text"].startswith("Afwegingskader (verplicht sinds 1 januari 2019):\n1. ")
+    assert len(messages) == 2
+
+
+@pytest.mark.parametrize("text", ["wat houdt stap twee in?", "wat is de tweede stap van de meldcode"])
+def test_the_meldcode_is_the_default_and_number_words_work(knowledge: Knowledge, text: str) -> None:
+    _, messages = ask(ActionLookupStep(), text, "vraag_stap")
+    assert messages[0]["text"].startswith(f"Stap 2 van de meldcode huiselijk geweld en kindermishandeling: "
+                                          f"{knowledge.references['meldcode'].step(2).title}.")
+    assert len(messages) == 1
+
+
+def test_step_2_of_a_protocol_is_its_main_path_step(knowledge: Knowledge) -> None:
+    _, messages = ask(ActionLookupStep(), "stap 2 bij eergerelateerd geweld", "vraag_stap",
+                      [{"entity": "protocol", "value": EGG}])
+    step = main_path(knowledge.protocols[EGG])[1]
+    assert texts(messages) == [
+        f"Stap 2 van het protocol Eergerelateerd geweld (vraag): {step.text}\nToelichting: {step.help}\n\n"
+        f"Bron: {step.source.title}"]
+
+
+def test_the_protocol_is_also_found_by_its_name_in_the_text() -> None:
+    _, messages = ask(ActionLookupStep(), "wat is stap 3 bij seksueel geweld?", "vraag_stap")
+    assert messages[0]["text"].startswith("Stap 3 van het protocol Seksueel geweld (wat je doet): Bel meteen")
+
+
+def test_a_step_that_does_not_exist_lists_the_steps(knowledge: Knowledge) -> None:
+    _, messages = ask(ActionLookupStep(), "wat is stap 9 van de meldcode", "vraag_stap")
+    lines = messages[0]["text"].splitlines()
+    assert lines[0] == "Ik weet niet welke stap u bedoelt; de meldcode huiselijk geweld en kindermishandeling " \
+                       "heeft 5 hoofdstappen:"
+    assert lines[1:6] == [f"{s.number}. {s.title}" for s in knowledge.references["meldcode"].steps]
+
+
+def test_the_steps_of_a_protocol_in_order_with_sources(knowledge: Knowledge) -> None:
+    events, messages = ask(ActionLookupSteps(), "wat zijn de stappen bij eergerelateerd geweld?", "vraag_stappen",
+                           [{"entity": "protocol", "value": EGG}])
+    assert events == []
+    text = messages[0]["text"]
+    lines = text.splitlines()
+    assert lines[0] == "De hoofdstappen van het protocol Eergerelateerd geweld (versie 1.0.0):"
+    steps = main_path(knowledge.protocols[EGG])
+    assert lines[1].startswith("1. Is er op dit moment direct gevaar")
+    assert lines[len(steps)].startswith(f"{len(steps)}. ")
+    assert lines[-1].startswith("Bronnen: ") and "Meldcode.nu: eergerelateerd geweld" in lines[-1]
+
+
+def test_the_steps_default_to_the_protocol_running() -> None:
+    _, messages = ask(ActionLookupSteps(), "wat zijn de stappen?", "vraag_stappen",
+                      slots={"protocol": "seksueel_geweld"})
+    assert messages[0]["text"].startswith("De hoofdstappen van het protocol Seksueel geweld")
+
+
+def test_without_a_protocol_the_steps_question_offers_the_topics(knowledge: Knowledge) -> None:
+    _, messages = ask(ActionLookupSteps(), "wat zijn de stappen?", "vraag_stappen")
+    assert messages[0]["text"] == "Van welk protocol wilt u de stappen zien?"
+    assert messages[0]["buttons"][0] == {"title": "Eergerelateerd geweld",
+                                         "payload": '/vraag_stappen{"protocol": "eergerelateerd_geweld"}'}
+    assert messages[0]["buttons"][-1] == {"title": "Meldcode huiselijk geweld en kindermishandeling",
+                                          "payload": '/vraag_stappen{"protocol": "meldcode"}'}
+    assert len(messages[0]["buttons"]) == len(knowledge.protocols) + 1
+
+
+def test_the_meldcode_steps_come_with_the_afwegingskader() -> None:
+    _, messages = ask(ActionLookupSteps(), "wat zijn de stappen van de meldcode", "vraag_stappen",
+                      [{"entity": "protocol", "value": "meldcode"}])
+    assert messages[0]["text"].startswith("De stappen van de meldcode huiselijk geweld en kindermishandeling:\n1. ")
+    assert messages[1]["text"].startswith("Afwegingskader")
+
+
+# --------------------------------------------------------------------------- organisations
+
+
+def test_what_fiom_does(knowledge: Knowledge) -> None:
+    events, messages = ask(ActionLookupOrganisation(), "wat doet Fiom?", "vraag_organisatie",
+                           [{"entity": "organisation", "value": "fiom"}])
+    fiom = knowledge.organisations["fiom"]
+    assert events == []
+    assert texts(messages) == [
+        f"Fiom: {fiom.description}\nWanneer: {fiom.when}\nTelefoon: 0800-6160 (24/7, ook chat)\n"
+        f"Website: https://fiom.nl\n\nBron: {fiom.source.title} ({fiom.source.url})"]
+
+
+def test_a_number_to_verify_says_so() -> None:
+    _, messages = ask(ActionLookupOrganisation(), "wat is het nummer van het LEC EGG", "vraag_organisatie")
+    assert "Telefoon: 088-9648550 (nummer verifiëren)" in messages[0]["text"]
+
+
+def test_an_unknown_organisation_offers_the_list(knowledge: Knowledge) -> None:
+    _, messages = ask(ActionLookupOrganisation(), "wat doet de gemeente?", "vraag_organisatie")
+    assert messages[0]["text"] == "Over welke organisatie wilt u meer weten?"
+    assert len(messages[0]["buttons"]) == len(knowledge.organisations)
+    assert {"title": "Fiom", "payload": '/vraag_organisatie{"organisation": "fiom"}'} in messages[0]["buttons"]
+
+
+# --------------------------------------------------------------------------- when to report
+
+
+def test_when_to_bring_in_veilig_thuis_is_cited(knowledge: Knowledge) -> None:
+    events, messages = ask(ActionLookupWhenToReport(), "wanneer moet ik Veilig Thuis inschakelen?",
+                           "vraag_wanneer_melden", [{"entity": "organisation", "value": "veilig_thuis"}])
+    vt = knowledge.organisations["veilig_thuis"]
+    assert events == []
+    assert messages[0]["text"] == (f"Wanneer schakel je Veilig Thuis (0800-2000) in?\n{vt.when}\n\n"
+                                   f"Bron: {vt.source.title} ({vt.source.url})")
+    assert messages[1]["text"].startswith("Afwegingskader")
+    assert "2. Is er sprake van acute en/of structurele onveiligheid? Ja: melden bij Veilig Thuis." \
+        in messages[1]["text"]
+    assert messages[2]["text"].startswith("- Acute onveiligheid: ")
+    assert messages[2]["text"].endswith("Bron: Handelingsprotocol: acute en structurele onveiligheid")
+
+
+def test_veilig_thuis_is_the_default_for_when_to_report() -> None:
+    _, messages = ask(ActionLookupWhenToReport(), "wanneer moet ik melden?", "vraag_wanneer_melden")
+    assert messages[0]["text"].startswith("Wanneer schakel je Veilig Thuis")
+
+
+# --------------------------------------------------------------------------- key positions
+
+
+def test_who_is_the_contactpersoon_veiligheid_in_ter_apel(fake_api: FakeApi) -> None:
+    events, messages = ask(ActionLookupKeyPosition(), "wie is de contactpersoon veiligheid in Ter Apel?",
+                           "vraag_sleutelpersoon", [{"entity": "key_position", "value": "contactpersoon_veiligheid"},
+                                                    {"entity": "location", "value": "TERAPEL"}])
+    assert events == []
+    assert texts(messages) == ["De contactpersoon veiligheid op Ter Apel: Ineke Veldman (06-11111111)."]
+    assert fake_api.count("GET", "/api/v1/locations/TERAPEL/key-positions") == 1
+
+
+def test_the_location_defaults_to_the_slot_then_the_metadata(fake_api: FakeApi) -> None:
+    _, messages = ask(ActionLookupKeyPosition(), "wie is de aandachtsfunctionaris?", "vraag_sleutelpersoon",
+                      metadata={"location": "TERAPEL"})
+    assert texts(messages) == ["De aandachtsfunctionaris huiselijk geweld en kindermishandeling op Ter Apel: "
+                               "Sanne Bakker."]
+    _, messages = ask(ActionLookupKeyPosition(), "wie is de contactpersoon veiligheid", "vraag_sleutelpersoon",
+                      slots={"location": "BUDEL"}, metadata={"location": "TERAPEL"})
+    assert texts(messages) == ["Op Budel-Cranendonck is geen contactpersoon veiligheid bekend. Vraag het de "
+                               "locatiemanager of de contactpersoon veiligheid."]
+
+
+def test_without_a_position_all_holders_are_listed(fake_api: FakeApi) -> None:
+    _, messages = ask(ActionLookupKeyPosition(), "wie zijn de sleutelpersonen in ter apel", "vraag_sleutelpersoon")
+    assert texts(messages) == ["Sleutelposities op Ter Apel:\n"
+                               "- contactpersoon veiligheid: Ineke Veldman (06-11111111)\n"
+                               "- aandachtsfunctionaris huiselijk geweld en kindermishandeling: Sanne Bakker"]
+
+
+def test_without_a_location_the_locations_are_offered(fake_api: FakeApi) -> None:
+    _, messages = ask(ActionLookupKeyPosition(), "wie is de contactpersoon veiligheid?", "vraag_sleutelpersoon",
+                      [{"entity": "key_position", "value": "contactpersoon_veiligheid"}])
+    assert messages[0]["buttons"][0] == {
+        "title": "Ter Apel",
+        "payload": '/vraag_sleutelpersoon{"key_position": "contactpersoon_veiligheid", "location": "TERAPEL"}'}
+
+
+def test_the_api_down_is_said_clearly(api_down: None) -> None:
+    events, messages = ask(ActionLookupKeyPosition(), "wie is de contactpersoon veiligheid in Ter Apel?",
+                           "vraag_sleutelpersoon", [{"entity": "location", "value": "TERAPEL"}])
+    assert events == []
+    assert texts(messages) == ["Ik kan de sleutelposities nu niet opvragen: de registratie is niet bereikbaar. "
+                               "Probeer het later opnieuw of vraag het de locatiemanager. Bij direct gevaar: bel 112."]
