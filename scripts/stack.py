@@ -87,7 +87,9 @@ class Stack:
                 [str(RASA_VENV / "bin" / "python"), "-m", "assistant.server", "run",
                  "--model", str(self.current_model()),
                  "--endpoints", "assistant/endpoints.yml",
-                 "--credentials", "assistant/credentials.yml",
+                 # COA_RASA_CREDENTIALS: another credentials file (the Teams e2e test
+                 # adds its channel, pointed at a local fake Bot Connector).
+                 "--credentials", self.env.get("COA_RASA_CREDENTIALS") or "assistant/credentials.yml",
                  "--interface", "127.0.0.1", "--port", str(self.ports.rasa), *self.rasa_extra_args],
                 f"http://127.0.0.1:{self.ports.rasa}/",
             ),
