@@ -62,7 +62,18 @@ class Stack:
         )
         return out.stdout.strip().splitlines()[-1]
 
+    def load_dev_env(self) -> None:
+        """Takes the per-machine development secret (var/dev.env, made by `make`) unless the
+        environment sets one, so the API and `make token` sign with the same key."""
+        dev_env = ROOT / "var" / "dev.env"
+        if dev_env.exists():
+            for line in dev_env.read_text().splitlines():
+                key, sep, value = line.partition("=")
+                if sep and key.strip() and key.strip() not in self.env:
+                    self.env[key.strip()] = value.strip()
+
     def build(self) -> None:
+        self.load_dev_env()
         api_url = f"http://127.0.0.1:{self.ports.api}"
         self.env.setdefault("COA_API_URL", api_url)
         self.env["COA_SERVICE_TOKEN"] = self.service_token()

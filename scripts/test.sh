@@ -16,7 +16,7 @@ stage() {
 
 stage "ruff" .venv-api/bin/ruff check .
 stage "pytest (assistant env, Python 3.10)" .venv-rasa/bin/python -m pytest -p no:cacheprovider \
-  tests/knowledge tests/actions tests/assistant
+  tests/knowledge tests/actions tests/channels tests/assistant
 stage "pytest (API env, Python 3.11)" .venv-api/bin/python -m pytest -p no:cacheprovider \
   tests/knowledge tests/api tests/e2e
 
