@@ -11,6 +11,8 @@ from api.auth.router import router as auth_router
 from api.incidents.router import router as incidents_router
 from api.knowledge_ref import get_knowledge
 from api.locations.router import router as locations_router
+from api.protocols.router import router as protocols_router
+from api.web.setup import install_web
 
 
 @asynccontextmanager
@@ -36,6 +38,8 @@ def create_app() -> FastAPI:
     app.include_router(auth_router)
     app.include_router(incidents_router)
     app.include_router(locations_router)
+    app.include_router(protocols_router)
+    install_web(app)  # pages, /static (incl. npm libraries), security headers
     return app
 
 

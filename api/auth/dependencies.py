@@ -2,6 +2,11 @@
 
 401 when there is no valid token, 403 when the token is valid but the role is not
 allowed. Scoping to locations / own incidents is done by each domain's service.
+
+The token comes from the ``Authorization: Bearer`` header, or, for same-origin
+fetches from our own pages, from the ``coa_session`` cookie (``api/auth/cookies.py``).
+A header, when present, always wins. A cookie-authenticated request that changes
+state must carry the CSRF token in ``X-CSRF-Token`` (403 otherwise).
 """
 
 from __future__ import annotations
@@ -9,15 +14,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
+from api.auth.cookies import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE, csrf_matches
 from api.auth.schemas import Role, User
 from api.auth.service import InvalidToken, decode_token
 from api.config import Settings, get_settings
 
 # auto_error=False: we answer 401 with a WWW-Authenticate header ourselves.
 _bearer = HTTPBearer(auto_error=False, description="JWT from /api/v1/auth/login or `make token`")
+_cookie = APIKeyCookie(
+    name=SESSION_COOKIE,
+    auto_error=False,
+    description="session cookie set by the web login (/login); state-changing requests also need X-CSRF-Token",
+)
 
 
 def _unauthorized(detail: str) -> HTTPException:
@@ -29,13 +40,25 @@ def _unauthorized(detail: str) -> HTTPException:
 
 
 def current_user(
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    cookie_token: Annotated[str | None, Depends(_cookie)],
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> User:
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise _unauthorized("missing bearer token")
+    if "authorization" in request.headers or not cookie_token:
+        # A malformed Authorization header is an error, never a fall-back to the cookie.
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise _unauthorized("missing bearer token")
+        token = credentials.credentials
+    else:
+        if request.method not in SAFE_METHODS and not csrf_matches(request, request.headers.get(CSRF_HEADER)):
+            raise HTTPException(
+                status_code=status.HTTP_403_FORBIDDEN,
+                detail=f"cookie-authenticated requests that change state need the {CSRF_HEADER} header",
+            )
+        token = cookie_token
     try:
-        return decode_token(settings, credentials.credentials)
+        return decode_token(settings, token)
     except InvalidToken as exc:
         raise _unauthorized(f"invalid token: {exc}") from exc
 

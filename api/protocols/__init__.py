@@ -1,0 +1,1 @@
+"""Protocols from ``knowledge``: JSON endpoints and the mermaid flowchart source."""

@@ -1,0 +1,138 @@
+"""HTML pages: login/logout and the protocol pages (Dutch)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import RedirectResponse
+
+from api.auth.cookies import (
+    CSRF_FORM_FIELD,
+    clear_session_cookie,
+    csrf_matches,
+    new_csrf_token,
+    set_csrf_cookie,
+    set_session_cookie,
+)
+from api.auth.schemas import LoginRequest
+from api.auth.service import authenticate, create_token
+from api.config import Settings, get_settings
+from api.db import SessionDep
+from api.knowledge_ref import KnowledgeDep
+from api.protocols import service
+from api.web.pages import PageUser, current_page_user, render, safe_next
+
+router = APIRouter(include_in_schema=False)
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+WRONG_CREDENTIALS = "Onbekende gebruikersnaam of onjuist wachtwoord."
+STALE_FORM = "Het formulier was verlopen. Probeer het opnieuw."
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    target = "/protocollen" if current_page_user(request) else "/login"
+    return RedirectResponse(target, status_code=303)
+
+
+@router.get("/login")
+def login_form(request: Request, next_path: Annotated[str | None, Query(alias="next")] = None) -> Response:
+    if current_page_user(request) is not None:
+        return RedirectResponse(safe_next(next_path), status_code=303)
+    context = {"user": None, "next": safe_next(next_path), "error": None, "username": ""}
+    return render(request, "login.html", context)
+
+
+@router.post("/login")
+async def login_submit(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    form = await request.form()
+    username = str(form.get("username") or "").strip()
+    password = str(form.get("password") or "")
+    next_path = safe_next(str(form.get("next") or ""))
+
+    def again(error: str, status_code: int) -> Response:
+        # A fresh CSRF token with every failed attempt. Wrong credentials answer 200
+        # with the form again (a 401 would need a WWW-Authenticate challenge).
+        token = new_csrf_token()
+        response = render(
+            request,
+            "login.html",
+            {"user": None, "next": next_path, "error": error, "username": username, "csrf_token": token},
+            status_code=status_code,
+        )
+        set_csrf_cookie(response, token, settings)
+        return response
+
+    if not csrf_matches(request, str(form.get(CSRF_FORM_FIELD) or "")):
+        return again(STALE_FORM, 400)
+    try:
+        credentials = LoginRequest(username=username, password=password)
+    except ValueError:
+        return again(WRONG_CREDENTIALS, 200)
+    account = authenticate(session, credentials.username, credentials.password)
+    if account is None:
+        return again(WRONG_CREDENTIALS, 200)
+    token = create_token(settings, sub=account.staff_id, role=account.role, locations=account.locations)
+    response = RedirectResponse(next_path, status_code=303)
+    set_session_cookie(response, token, settings)
+    set_csrf_cookie(response, new_csrf_token(), settings)  # rotate at login
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, settings: SettingsDep) -> Response:
+    form = await request.form()
+    if not csrf_matches(request, str(form.get(CSRF_FORM_FIELD) or "")):
+        return render(
+            request,
+            "error.html",
+            {"title": "Uitloggen mislukt", "message": STALE_FORM},
+            status_code=403,
+        )
+    response = RedirectResponse("/login?uitgelogd=1", status_code=303)
+    clear_session_cookie(response, settings)
+    set_csrf_cookie(response, new_csrf_token(), settings)
+    return response
+
+
+@router.get("/protocollen")
+def protocol_list(request: Request, user: PageUser, knowledge: KnowledgeDep) -> Response:
+    protocols = [service.summary(protocol) for protocol in service.ordered(knowledge)]
+    return render(request, "protocols/list.html", {"user": user, "protocols": protocols})
+
+
+@router.get("/protocollen/{protocol_id}")
+def protocol_page(request: Request, protocol_id: str, user: PageUser, knowledge: KnowledgeDep) -> Response:
+    protocol = knowledge.protocols.get(protocol_id)
+    if protocol is None:
+        return render(
+            request,
+            "error.html",
+            {
+                "user": user,
+                "title": "Protocol niet gevonden",
+                "message": "Dit protocol bestaat niet (meer). Kies een protocol uit de lijst.",
+                "back": ("/protocollen", "Naar alle protocollen"),
+            },
+            status_code=404,
+        )
+    detail = service.detail(protocol, knowledge)
+    steps_by_id = {step.id: step for step in detail.steps}
+    return render(
+        request,
+        "protocols/detail.html",
+        {
+            "user": user,
+            "protocol": detail,
+            "steps_by_id": steps_by_id,
+            "edges": {step.id: service.edges(step) for step in protocol.steps.values()},
+            "organisations": {org.id: org for org in detail.organisations},
+            "mermaid_source": service.mermaid_source(protocol, knowledge),
+            "kind_labels": service.KIND_LABELS,
+            "anchor": service.step_anchor,
+            "is_web_url": service.is_web_url,
+            "verify_count": sum(1 for step in detail.steps if step.verify),
+        },
+    )

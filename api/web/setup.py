@@ -1,0 +1,36 @@
+"""``install_web(app)``: routes, static files, security headers and the login redirect."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from api.config import REPO_ROOT, get_settings
+from api.web.pages import STATIC_DIR, LoginRequired, PageForbidden, forbidden_page, login_redirect
+from api.web.router import router
+from api.web.security import SecurityHeadersMiddleware, StaticGZipMiddleware
+
+NODE_MODULES = REPO_ROOT / "node_modules"
+
+#: Front-end libraries installed by `npm ci` (package.json), served from this origin:
+#: URL name under /static/vendor/ → folder under node_modules/. Nothing comes from a CDN.
+VENDOR: dict[str, str] = {
+    "mermaid": "mermaid/dist",
+}
+
+
+def install_web(app: FastAPI) -> None:
+    for name, folder in VENDOR.items():
+        # check_dir=False: the API still starts before `npm ci` has run; the files
+        # then answer 404 and the page says the chart cannot be drawn.
+        app.mount(
+            f"/static/vendor/{name}",
+            StaticFiles(directory=NODE_MODULES / folder, check_dir=False),
+            name=f"vendor-{name}",
+        )
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(router)
+    app.add_exception_handler(LoginRequired, login_redirect)
+    app.add_exception_handler(PageForbidden, forbidden_page)
+    app.add_middleware(StaticGZipMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, production=get_settings().env == "production")

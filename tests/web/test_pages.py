@@ -1,0 +1,267 @@
+"""Login, session cookie, CSRF, protocol pages and security headers (httpx, ASGI)."""
+
+from __future__ import annotations
+
+import html
+from datetime import timedelta
+
+import httpx
+import pytest
+from fastapi import Response
+from sqlalchemy.orm import Session
+
+from api.auth.cookies import CSRF_COOKIE, SESSION_COOKIE, set_session_cookie
+from api.auth.service import create_token
+from api.config import Settings, get_settings
+from api.knowledge_ref import get_knowledge
+from api.protocols.service import is_web_url, step_anchor
+
+from .conftest import DEMO_USER, csrf_from, login
+
+PROTOCOL_IDS = ["eergerelateerd_geweld", "seksueel_geweld", "ongewenste_zwangerschap", "lhbti_ondersteuning"]
+PAGES = ["/", "/protocollen", "/protocollen/eergerelateerd_geweld", "/protocollen/bestaat_niet"]
+
+
+def set_cookie_headers(response: httpx.Response) -> dict[str, str]:
+    """Set-Cookie headers by cookie name."""
+    return {value.split("=", 1)[0]: value for value in response.headers.get_list("set-cookie")}
+
+
+@pytest.mark.parametrize("path", PAGES)
+async def test_pages_redirect_to_login_without_a_cookie(client: httpx.AsyncClient, path: str) -> None:
+    response = await client.get(path)
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/login")
+    if path != "/":
+        assert response.headers["location"] == f"/login?next={path}"
+
+
+async def test_a_forged_or_expired_cookie_is_not_a_session(client: httpx.AsyncClient) -> None:
+    client.cookies.set(SESSION_COOKIE, "not-a-jwt")
+    response = await client.get("/protocollen")
+    assert response.status_code == 303
+    assert "coa_session=" in response.headers["set-cookie"]  # the bad cookie is cleared
+    expired = create_token(get_settings(), sub="x", role="admin", ttl=timedelta(seconds=-10))
+    client.cookies.set(SESSION_COOKIE, expired)
+    assert (await client.get("/protocollen")).status_code == 303
+
+
+async def test_login_page_is_an_accessible_dutch_form(client: httpx.AsyncClient) -> None:
+    response = await client.get("/login")
+    assert response.status_code == 200
+    page = response.text
+    assert '<html lang="nl">' in page
+    assert '<label for="username">Gebruikersnaam</label>' in page
+    assert '<label for="password">Wachtwoord</label>' in page
+    assert 'id="username"' in page and "autofocus" in page
+    assert 'autocomplete="current-password"' in page
+    assert "<script" not in page  # nothing inline, nothing needed
+    assert CSRF_COOKIE in set_cookie_headers(response)
+    assert response.cookies[CSRF_COOKIE] == csrf_from(page)
+
+
+async def test_login_sets_an_httponly_strict_cookie_and_redirects(client: httpx.AsyncClient, seeded: Session) -> None:
+    response = await login(client, *DEMO_USER, next_path="/protocollen/seksueel_geweld")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/protocollen/seksueel_geweld"
+    cookie = set_cookie_headers(response)[SESSION_COOKIE].lower()
+    assert "httponly" in cookie
+    assert "samesite=strict" in cookie
+    assert "path=/" in cookie
+    assert "secure" not in cookie  # COA_ENV is not production in the tests
+    page = await client.get("/protocollen/seksueel_geweld")
+    assert page.status_code == 200
+    assert "Contactpersoon" in page.text and "TERAPEL" in page.text
+
+
+def test_the_cookie_is_secure_in_production() -> None:
+    settings = Settings(COA_ENV="production", COA_JWT_SECRET="x" * 40)
+    response = Response()
+    set_session_cookie(response, "token", settings)
+    cookie = response.headers["set-cookie"].lower()
+    assert "secure" in cookie and "httponly" in cookie and "samesite=strict" in cookie
+
+
+@pytest.mark.parametrize(
+    ("username", "password"), [("contactpersoon.terapel", "fout"), ("niemand", "contactpersoon-demo")]
+)
+async def test_wrong_credentials_show_one_dutch_error(
+    client: httpx.AsyncClient, seeded: Session, username: str, password: str
+) -> None:
+    response = await login(client, username, password)
+    assert response.status_code == 200
+    assert "Onbekende gebruikersnaam of onjuist wachtwoord." in response.text
+    assert 'role="alert"' in response.text
+    assert SESSION_COOKIE not in set_cookie_headers(response)
+
+
+async def test_login_without_the_csrf_token_is_refused(client: httpx.AsyncClient, seeded: Session) -> None:
+    await client.get("/login")
+    response = await client.post("/login", data={"username": DEMO_USER[0], "password": DEMO_USER[1]})
+    assert response.status_code == 400
+    assert SESSION_COOKIE not in set_cookie_headers(response)
+    forged = await client.post(
+        "/login", data={"username": DEMO_USER[0], "password": DEMO_USER[1], "csrf_token": "guessed"}
+    )
+    assert forged.status_code == 400
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil.example", "/logout"])
+async def test_login_never_redirects_off_site(client: httpx.AsyncClient, seeded: Session, target: str) -> None:
+    response = await login(client, *DEMO_USER, next_path=target)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/protocollen"
+
+
+async def test_logout_needs_the_csrf_token_and_clears_the_cookie(logged_in: httpx.AsyncClient) -> None:
+    page = await logged_in.get("/protocollen")
+    refused = await logged_in.post("/logout", data={})
+    assert refused.status_code == 403
+    assert (await logged_in.get("/protocollen")).status_code == 200
+    response = await logged_in.post("/logout", data={"csrf_token": csrf_from(page.text)})
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/login")
+    assert 'coa_session=""' in set_cookie_headers(response)[SESSION_COOKIE] or "Max-Age=0" in response.headers[
+        "set-cookie"
+    ]
+    assert (await logged_in.get("/protocollen")).status_code == 303
+
+
+async def test_protocol_list_shows_title_version_and_summary(logged_in: httpx.AsyncClient) -> None:
+    response = await logged_in.get("/protocollen")
+    assert response.status_code == 200
+    page = html.unescape(response.text)
+    for protocol in get_knowledge().protocols.values():
+        assert protocol.title in page
+        assert f"Versie {protocol.version}" in page
+        assert " ".join(protocol.summary.split()) in " ".join(page.split())
+        assert f'href="/protocollen/{protocol.id}"' in page
+    assert response.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize("protocol_id", PROTOCOL_IDS)
+async def test_protocol_page_has_every_step_and_source(logged_in: httpx.AsyncClient, protocol_id: str) -> None:
+    response = await logged_in.get(f"/protocollen/{protocol_id}")
+    assert response.status_code == 200
+    page = response.text
+    text = html.unescape(page)
+    protocol = get_knowledge().protocols[protocol_id]
+    assert '<pre class="mermaid">flowchart TD' in page
+    assert '<script src="/static/vendor/mermaid/mermaid.min.js" defer></script>' in page
+    assert '<script src="/static/js/protocol-chart.js" defer></script>' in page
+    for step in protocol.steps.values():
+        assert f'<tr id="{step_anchor(step.id)}"' in page
+        assert f'<code class="step-id">{step.id}</code>' in page
+        assert step.source.url in text
+        if is_web_url(step.source.url):
+            assert f'href="{html.escape(step.source.url)}"' in page
+        assert f'click n_{step.id} href "#{step_anchor(step.id)}"' in text
+
+
+async def test_steps_to_verify_are_marked(logged_in: httpx.AsyncClient) -> None:
+    protocol = get_knowledge().protocols["ongewenste_zwangerschap"]
+    to_verify = [step.id for step in protocol.steps.values() if step.verify]
+    assert to_verify, "the pregnancy protocol has content marked [check]"
+    page = (await logged_in.get("/protocollen/ongewenste_zwangerschap")).text
+    for step_id in to_verify:
+        row = page.split(f'<tr id="{step_anchor(step_id)}"', 1)[1].split("</tr>", 1)[0]
+        assert "step-verify" in page.split(f'<tr id="{step_anchor(step_id)}"', 1)[1][:80]
+        assert '<span class="badge badge-verify">verifiëren</span>' in row
+    assert "⚠ verifiëren" in html.unescape(page)
+
+
+async def test_unknown_protocol_is_404(logged_in: httpx.AsyncClient, auth) -> None:
+    page = await logged_in.get("/protocollen/bestaat_niet")
+    assert page.status_code == 404
+    assert "Protocol niet gevonden" in page.text
+    api = await logged_in.get("/api/v1/protocols/bestaat_niet", headers=auth("counsellor"))
+    assert api.status_code == 404
+
+
+@pytest.mark.parametrize("role", ["counsellor", "contact_person", "supervisor", "admin", "service"])
+async def test_protocols_json_for_every_role(client: httpx.AsyncClient, auth, role: str) -> None:
+    headers = auth(role, "TERAPEL")
+    listed = await client.get("/api/v1/protocols", headers=headers)
+    assert listed.status_code == 200
+    assert {item["id"] for item in listed.json()} == set(get_knowledge().protocols)
+    one = await client.get("/api/v1/protocols/eergerelateerd_geweld", headers=headers)
+    assert one.status_code == 200
+    body = one.json()
+    protocol = get_knowledge().protocols["eergerelateerd_geweld"]
+    assert body["version"] == protocol.version
+    assert [step["id"] for step in body["steps"]] == list(protocol.steps)
+    assert all(step["source"]["url"] for step in body["steps"])
+    assert {source["key"] for source in body["sources"]} == {s.source.key for s in protocol.steps.values()}
+    assert "veilig_thuis" in {org["id"] for org in body["organisations"]}
+
+
+async def test_protocols_json_needs_a_token(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/api/v1/protocols")).status_code == 401
+    assert (await client.get("/api/v1/protocols/eergerelateerd_geweld")).status_code == 401
+
+
+async def test_the_api_accepts_the_session_cookie(logged_in: httpx.AsyncClient) -> None:
+    response = await logged_in.get("/api/v1/protocols")
+    assert response.status_code == 200
+    locations = await logged_in.get("/api/v1/locations")
+    assert locations.status_code == 200
+
+
+async def test_cookie_authenticated_writes_need_the_csrf_header(
+    logged_in: httpx.AsyncClient, incident_payload
+) -> None:
+    page = await logged_in.get("/protocollen")
+    refused = await logged_in.post("/api/v1/incidents", json=incident_payload())
+    assert refused.status_code == 403
+    assert "X-CSRF-Token" in refused.json()["detail"]
+    wrong = await logged_in.post("/api/v1/incidents", json=incident_payload(), headers={"X-CSRF-Token": "nope"})
+    assert wrong.status_code == 403 and "X-CSRF-Token" in wrong.json()["detail"]
+    # With the token the request gets through to the role check (a contact person may not record).
+    allowed = await logged_in.post(
+        "/api/v1/incidents", json=incident_payload(), headers={"X-CSRF-Token": csrf_from(page.text)}
+    )
+    assert allowed.status_code == 403
+    assert "service" in allowed.json()["detail"]
+
+
+async def test_a_bearer_header_wins_over_the_cookie(logged_in: httpx.AsyncClient) -> None:
+    response = await logged_in.get("/api/v1/protocols", headers={"Authorization": "Bearer broken"})
+    assert response.status_code == 401
+    malformed = await logged_in.get("/api/v1/protocols", headers={"Authorization": "Basic abc"})
+    assert malformed.status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/login", "/protocollen", "/protocollen/eergerelateerd_geweld", "/health"])
+async def test_security_headers(logged_in: httpx.AsyncClient, path: str) -> None:
+    response = await logged_in.get(path)
+    assert response.status_code == 200 or (path == "/login" and response.status_code == 303)
+    headers = response.headers
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["referrer-policy"] == "same-origin"
+    csp = headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp
+    assert "script-src 'self';" in csp  # no 'unsafe-inline', no CDN
+    assert "default-src 'self'" in csp and "object-src 'none'" in csp
+
+
+async def test_pages_have_no_inline_scripts(logged_in: httpx.AsyncClient) -> None:
+    for path in ["/protocollen", "/protocollen/eergerelateerd_geweld"]:
+        page = (await logged_in.get(path)).text
+        for chunk in page.split("<script")[1:]:
+            tag = chunk.split(">", 1)[0]
+            assert 'src="/static/' in tag, f"inline or foreign script on {path}: <script{tag}>"
+            assert chunk.split(">", 1)[1].startswith("</script>")
+        assert " onclick=" not in page and "javascript:" not in page
+
+
+async def test_static_files_are_served(client: httpx.AsyncClient) -> None:
+    css = await client.get("/static/css/app.css")
+    assert css.status_code == 200 and "text/css" in css.headers["content-type"]
+    script = await client.get("/static/js/protocol-chart.js")
+    assert script.status_code == 200
+    assert "securityLevel: \"strict\"" in script.text and "startOnLoad: false" in script.text
+    vendor = await client.get("/static/vendor/mermaid/mermaid.min.js", headers={"Accept-Encoding": "gzip"})
+    assert vendor.status_code == 200, "run `npm ci` (make node_modules/.stamp)"
+    assert vendor.headers.get("content-encoding") == "gzip"
+    assert "javascript" in vendor.headers["content-type"]
