@@ -1,0 +1,97 @@
+"""The look-up questions of issue 3 over the REST channel: meldcode and protocol
+steps, organisations, when to bring in Veilig Thuis, and key-position holders
+from the API (also inside a running protocol, which then asks its question again)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from knowledge import load_knowledge, main_path
+from tests.e2e.chat import Conversation
+from tests.e2e.conftest import make_token
+
+pytestmark = pytest.mark.e2e
+API = "http://127.0.0.1:8000/api/v1"
+KNOWLEDGE = load_knowledge()
+MELDCODE = KNOWLEDGE.references["meldcode"]
+
+
+def holders(location: str) -> list[dict]:
+    response = httpx.get(f"{API}/locations/{location}/key-positions",
+                         headers={"Authorization": f"Bearer {make_token('admin')}"}, timeout=30)
+    response.raise_for_status()
+    return response.json()
+
+
+def test_step_4_of_the_meldcode(stack) -> None:
+    chat = Conversation()
+    text = chat.text(chat.say("wat is stap 4 van de meldcode?"))
+    assert f"Stap 4 van de meldcode huiselijk geweld en kindermishandeling: {MELDCODE.step(4).title}" in text, \
+        chat.dump()
+    assert "Bron: " in text and "Afwegingskader" in text
+
+
+def test_step_2_of_eergerelateerd_geweld_is_the_protocols_own_step(stack) -> None:
+    chat = Conversation()
+    text = chat.text(chat.say("wat is stap 2 bij eergerelateerd geweld?"))
+    step = main_path(KNOWLEDGE.protocols["eergerelateerd_geweld"])[1]
+    assert "Stap 2 van het protocol Eergerelateerd geweld" in text and step.text in text, chat.dump()
+
+
+def test_the_steps_of_eergerelateerd_geweld(stack) -> None:
+    chat = Conversation()
+    text = chat.text(chat.say("wat zijn de stappen bij eergerelateerd geweld?"))
+    assert "De hoofdstappen van het protocol Eergerelateerd geweld" in text, chat.dump()
+    assert "1. Is er op dit moment direct gevaar" in text and "Bronnen: " in text
+
+
+def test_when_to_bring_in_veilig_thuis(stack) -> None:
+    chat = Conversation()
+    text = chat.text(chat.say("wanneer moet ik Veilig Thuis inschakelen?"))
+    assert "Wanneer schakel je Veilig Thuis (0800-2000) in?" in text, chat.dump()
+    assert KNOWLEDGE.organisations["veilig_thuis"].when in text
+    assert "Afwegingskader" in text and "Bron: " in text
+
+
+def test_what_fiom_does(stack) -> None:
+    chat = Conversation()
+    text = chat.text(chat.say("wat doet Fiom?"))
+    assert text.startswith("Fiom: "), chat.dump()
+    assert "0800-6160" in text and "https://fiom.nl" in text and "Bron: " in text
+
+
+def test_the_number_of_veilig_thuis(stack) -> None:
+    chat = Conversation()
+    text = chat.text(chat.say("wat is het nummer van Veilig Thuis?"))
+    assert "0800-2000" in text, chat.dump()
+
+
+def test_who_is_the_contactpersoon_veiligheid_in_ter_apel(stack) -> None:
+    names = [h["name"] for h in holders("TERAPEL") if h["position"] == "contactpersoon_veiligheid"]
+    assert names, "the demo seed has a contactpersoon veiligheid for Ter Apel"
+    chat = Conversation(location=None)
+    text = chat.text(chat.say("wie is de contactpersoon veiligheid in Ter Apel?"))
+    assert "contactpersoon veiligheid op Ter Apel" in text, chat.dump()
+    assert all(name in text for name in names), chat.dump()
+
+
+def test_the_key_position_location_defaults_to_the_metadata(stack) -> None:
+    names = [h["name"] for h in holders("ZWOLLE") if h["position"] == "contactpersoon_veiligheid"]
+    chat = Conversation(location="ZWOLLE")
+    text = chat.text(chat.say("wie is hier de contactpersoon veiligheid?"))
+    assert "Zwolle" in text, chat.dump()
+    assert all(name in text for name in names), chat.dump()
+
+
+def test_a_look_up_inside_a_protocol_is_answered_and_the_question_asked_again(stack) -> None:
+    egg = KNOWLEDGE.protocols["eergerelateerd_geweld"]
+    chat = Conversation()
+    first = chat.say("een bewoonster wordt bedreigd door haar broer, het gaat om de eer van de familie")
+    assert egg.steps["acuut_gevaar"].text in chat.text(first), chat.dump()
+    looked_up = chat.say("wat doet Fiom?")
+    text = chat.text(looked_up)
+    assert "Fiom: " in text, chat.dump()
+    assert egg.steps["acuut_gevaar"].text in looked_up[-1]["text"], chat.dump()
+    assert [b["title"] for b in looked_up[-1]["buttons"]] == ["Ja", "Nee"]
+    assert "Dat heb ik niet goed begrepen" not in text
