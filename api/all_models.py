@@ -5,7 +5,18 @@ Used by Alembic's env.py and by the tests' ``create_all``.
 
 from api.auth.models import UserAccount
 from api.incidents.models import Incident, IncidentReviewEvent
+from api.indicators import models as indicator_indexes  # noqa: F401  (indexes for the indicators)
 from api.locations.models import KeyPositionHolder, Location
 from api.models_base import Base
+from api.sessions.models import GuidanceSession, SessionEvent
 
-__all__ = ["Base", "Incident", "IncidentReviewEvent", "KeyPositionHolder", "Location", "UserAccount"]
+__all__ = [
+    "Base",
+    "GuidanceSession",
+    "Incident",
+    "IncidentReviewEvent",
+    "KeyPositionHolder",
+    "Location",
+    "SessionEvent",
+    "UserAccount",
+]

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_seri
 
 from api.models_base import as_utc
 
-ReviewStatus = Literal["nieuw", "in_behandeling", "beoordeeld", "correctie_gevraagd"]
+# The review workflow's states (api/reviews/transitions.py holds the transition table).
+ReviewStatus = Literal["nieuw", "in_behandeling", "correctie_gevraagd", "gecorrigeerd", "afgehandeld"]
 INITIAL_REVIEW_STATUS: ReviewStatus = "nieuw"
 
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -67,6 +68,8 @@ class IncidentOut(BaseModel):
     channel: str | None
     created_at: datetime
     review_status: ReviewStatus | str = INITIAL_REVIEW_STATUS
+    # Ids of the minimum norms (knowledge/norms.yml) this incident deviates from.
+    deviations: list[str] = Field(default_factory=list)
 
     @field_serializer("id")
     def _id_as_str(self, value: uuid.UUID) -> str:

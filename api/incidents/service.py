@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 from api.auth.schemas import User
 from api.incidents.models import Incident, IncidentReviewEvent
 from api.incidents.schemas import INITIAL_REVIEW_STATUS, IncidentCreate, IncidentOut
+from api.indicators.norms_ref import get_norms
+from api.indicators.norms_sql import incident_deviations
 from api.locations.models import Location
 from api.models_base import utcnow
 from knowledge import Knowledge
@@ -103,6 +105,12 @@ def _to_out(incident: Incident, status: str | None) -> IncidentOut:
     return out.model_copy(update={"review_status": status or INITIAL_REVIEW_STATUS})
 
 
+def _with_deviations(session: Session, items: list[IncidentOut]) -> list[IncidentOut]:
+    """Add the norm deviations (computed in SQL, one query for the whole page)."""
+    found = incident_deviations(session, [item.id for item in items], get_norms(), utcnow())
+    return [item.model_copy(update={"deviations": found.get(item.id, [])}) for item in items]
+
+
 def _by_key(session: Session, key: str) -> Incident | None:
     return session.scalar(select(Incident).where(Incident.idempotency_key == key))
 
@@ -139,7 +147,7 @@ def create_incident(
                 return get_status_out(session, existing), False
             continue
         session.commit()
-        return _to_out(incident, None), True
+        return _with_deviations(session, [_to_out(incident, None)])[0], True
     raise RuntimeError("could not generate a unique incident reference")
 
 
@@ -150,7 +158,7 @@ def get_status_out(session: Session, incident: Incident) -> IncidentOut:
         .order_by(IncidentReviewEvent.id.desc())
         .limit(1)
     )
-    return _to_out(incident, status)
+    return _with_deviations(session, [_to_out(incident, status)])[0]
 
 
 def _scoped(stmt: Select[Any], user: User) -> Select[Any]:
@@ -180,7 +188,7 @@ def list_incidents(
     rows = session.execute(
         stmt.order_by(Incident.created_at.desc(), Incident.id).limit(limit).offset(offset)
     ).all()
-    return [_to_out(incident, status) for incident, status in rows], total
+    return _with_deviations(session, [_to_out(incident, status) for incident, status in rows]), total
 
 
 def get_incident(session: Session, user: User, incident_id: str) -> IncidentOut | None:
@@ -190,4 +198,4 @@ def get_incident(session: Session, user: User, incident_id: str) -> IncidentOut 
         return None
     stmt = _scoped(select(Incident, _latest_status().label("review_status")).where(Incident.id == key), user)
     row = session.execute(stmt).first()
-    return None if row is None else _to_out(row[0], row[1])
+    return None if row is None else _with_deviations(session, [_to_out(row[0], row[1])])[0]

@@ -22,6 +22,7 @@ Payload = Callable[..., dict[str, Any]]
 ITEM_FIELDS = {
     "id", "reference", "conversation_id", "location", "protocol", "protocol_version", "acute",
     "referrals", "steps", "outcome", "staff_id", "channel", "created_at", "review_status",
+    "deviations",  # additive (issue 5): ids of the minimum norms the incident deviates from
 }  # fmt: skip
 
 

@@ -1,0 +1,1 @@
+"""Minimum norms evaluated in SQL, and indicators per location and period."""

@@ -1,0 +1,1 @@
+"""The review workflow of incidents: explicit states, one transition table, notes."""

@@ -1,0 +1,1 @@
+"""Guidance sessions: the append-only log of every conversation that runs a protocol."""

@@ -1,0 +1,364 @@
+"""Logging session events (append-only) and reading sessions, scoped by role."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, case, exists, func, literal, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased
+
+from api.auth.schemas import User
+from api.incidents.models import Incident, IncidentReviewEvent
+from api.incidents.service import IncidentFilters, list_incidents
+from api.indicators.norms_ref import get_norms
+from api.indicators.norms_sql import dialect_of, incident_norm_flags
+from api.locations.models import Location
+from api.models_base import as_utc, utcnow
+from api.reviews.schemas import ReviewEventOut
+from api.sessions.models import GuidanceSession, SessionEvent
+from api.sessions.schemas import (
+    SessionDetail,
+    SessionEventCreate,
+    SessionEventOut,
+    SessionIncident,
+    SessionItem,
+)
+from knowledge import Knowledge
+
+_SEQ_ATTEMPTS = 8
+TERMINAL_STOP = "stopped"
+TERMINAL_OUTCOME = "outcome"
+
+
+class SessionValidationError(Exception):
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__("; ".join(error["msg"] for error in errors))
+        self.errors = errors
+
+
+class BadFilter(ValueError):
+    pass
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _answer_text(answer: Any) -> str | None:
+    if answer is None:
+        return None
+    if isinstance(answer, bool):
+        return "ja" if answer else "nee"
+    return str(answer)
+
+
+def _validate_new_session(session: Session, knowledge: Knowledge, payload: SessionEventCreate) -> None:
+    errors: list[dict[str, Any]] = []
+    if payload.protocol not in knowledge.protocols:
+        errors.append({
+            "type": "unknown_protocol", "loc": ("body", "protocol"), "input": payload.protocol,
+            "msg": f"unknown protocol id '{payload.protocol}'; known: {', '.join(sorted(knowledge.protocols))}",
+        })  # fmt: skip
+    if session.get(Location, payload.location) is None:
+        errors.append({
+            "type": "unknown_location", "loc": ("body", "location"), "input": payload.location,
+            "msg": f"unknown location code '{payload.location}'",
+        })  # fmt: skip
+    if errors:
+        raise SessionValidationError(errors)
+
+
+def _session_for(session: Session, knowledge: Knowledge, payload: SessionEventCreate) -> GuidanceSession:
+    """The conversation's session, created on its first event (race-safe)."""
+    stmt = select(GuidanceSession).where(GuidanceSession.conversation_id == payload.conversation_id)
+    existing = session.scalar(stmt)
+    if existing is not None:
+        return existing
+    _validate_new_session(session, knowledge, payload)
+    guidance = GuidanceSession(
+        id=uuid.uuid4(),
+        conversation_id=payload.conversation_id,
+        staff_id=payload.staff_id,
+        location=payload.location,
+        channel=payload.channel,
+        protocol=payload.protocol,
+        protocol_version=payload.protocol_version,
+        started_at=utcnow(),
+    )
+    try:
+        with session.begin_nested():
+            session.add(guidance)
+    except IntegrityError:
+        # A concurrent first event of the same conversation won.
+        existing = session.scalar(stmt)
+        if existing is None:
+            raise
+        return existing
+    return guidance
+
+
+def _by_key(session: Session, key: str) -> SessionEvent | None:
+    return session.scalar(select(SessionEvent).where(SessionEvent.idempotency_key == key))
+
+
+def record_event(session: Session, knowledge: Knowledge, payload: SessionEventCreate) -> tuple[SessionEventOut, bool]:
+    """Append one event; returns (event, created). A known idempotency key returns
+    the event stored the first time. The session row is never changed."""
+    existing = _by_key(session, payload.idempotency_key)
+    if existing is not None:
+        return SessionEventOut.model_validate(existing), False
+    guidance = _session_for(session, knowledge, payload)
+    event_in = payload.event
+    incident_id = None
+    if event_in.incident_reference:
+        incident_id = session.scalar(select(Incident.id).where(Incident.reference == event_in.incident_reference))
+    for _attempt in range(_SEQ_ATTEMPTS):
+        seq = (
+            session.scalar(select(func.max(SessionEvent.seq)).where(SessionEvent.session_id == guidance.id)) or 0
+        ) + 1
+        event = SessionEvent(
+            session_id=guidance.id,
+            seq=seq,
+            idempotency_key=payload.idempotency_key,
+            type=event_in.type,
+            step=event_in.step,
+            text=event_in.text,
+            answer=_answer_text(event_in.answer),
+            outcome=event_in.outcome,
+            incident_reference=event_in.incident_reference,
+            incident_id=incident_id,
+            created_at=utcnow(),
+        )
+        try:
+            with session.begin_nested():
+                session.add(event)
+        except IntegrityError:
+            # Same key retried concurrently, or another event took this seq.
+            existing = _by_key(session, payload.idempotency_key)
+            if existing is not None:
+                session.commit()
+                return SessionEventOut.model_validate(existing), False
+            continue
+        session.commit()
+        return SessionEventOut.model_validate(event), True
+    raise RuntimeError("could not append the session event (seq contention)")
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True)
+class SessionFilters:
+    location: str | None = None
+    protocol: str | None = None
+    status: str | None = None  # review status of the session's incident
+    state: str | None = None  # lopend | afgerond | gestopt
+    date_from: datetime | None = None
+    date_to: datetime | None = None  # exclusive
+    overdue: bool | None = None
+    q: str | None = None
+    staff_id: str | None = None
+
+
+def parse_bound(value: str | None, *, end: bool) -> datetime | None:
+    """``2026-11-29`` or an ISO datetime. A date as ``to`` includes that whole day."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            moment = datetime.combine(day + timedelta(days=1) if end else day, time.min)
+        else:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise BadFilter(f"'{value}' is not a date (YYYY-MM-DD) or ISO 8601 date-time") from exc
+    return as_utc(moment)
+
+
+def scope_condition(user: User, location_col: Any, staff_col: Any) -> ColumnElement[bool]:
+    """What a user may see (same rules as incidents, INTERFACES.md)."""
+    if user.role == "admin":
+        return literal(True)
+    if user.role == "counsellor":
+        return staff_col == user.sub
+    if user.role in ("contact_person", "supervisor"):
+        return location_col.in_(user.locations)
+    return literal(False)
+
+
+def _derived_columns(dialect: str) -> dict[str, Any]:
+    gs = GuidanceSession
+    event = aliased(SessionEvent)
+
+    def has(kind: str) -> ColumnElement[bool]:
+        return exists().where(event.session_id == gs.id, event.type == kind)
+
+    state = case((has(TERMINAL_STOP), "gestopt"), (has(TERMINAL_OUTCOME), "afgerond"), else_="lopend")
+    last_at = select(func.max(event.created_at)).where(event.session_id == gs.id).scalar_subquery()
+    ended_at = case((state == "lopend", None), else_=last_at)
+    last_outcome = (
+        select(event.outcome)
+        .where(event.session_id == gs.id, event.type == TERMINAL_OUTCOME)
+        .order_by(event.seq.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    count = select(func.count(event.id)).where(event.session_id == gs.id).scalar_subquery()
+
+    incident = aliased(Incident)
+    latest_incident = (
+        select(incident.id)
+        .where(incident.conversation_id == gs.conversation_id)
+        .order_by(incident.created_at.desc(), incident.id.desc())
+        .limit(1)
+        # Nested two levels deep: auto-correlation only looks one level up.
+        .correlate(gs)
+        .scalar_subquery()
+    )
+    latest_reference = (
+        select(incident.reference)
+        .where(incident.conversation_id == gs.conversation_id)
+        .order_by(incident.created_at.desc(), incident.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    review = aliased(IncidentReviewEvent)
+    latest_status = (
+        select(review.status)
+        .where(review.incident_id == latest_incident)
+        .order_by(review.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    review_status = case((latest_incident.is_(None), None), else_=func.coalesce(latest_status, "nieuw"))
+
+    overdue_incident = aliased(Incident)
+    overdue_flags = [flag.overdue for flag in incident_norm_flags(dialect, get_norms(), utcnow(), overdue_incident)]
+    overdue = exists().where(
+        overdue_incident.conversation_id == gs.conversation_id,
+        or_(*(flag == 1 for flag in overdue_flags)) if overdue_flags else literal(False),
+    )
+    return {
+        "state": state,
+        "ended_at": ended_at,
+        "last_event_at": last_at,
+        "last_outcome": last_outcome,
+        "event_count": count,
+        "incident_reference": latest_reference,
+        "review_status": review_status,
+        "overdue": overdue,
+    }
+
+
+def _filtered(session: Session, user: User, filters: SessionFilters) -> tuple[Select[Any], dict[str, Any]]:
+    gs = GuidanceSession
+    derived = _derived_columns(dialect_of(session))
+    stmt = select(gs, *(column.label(name) for name, column in derived.items()))
+    stmt = stmt.where(scope_condition(user, gs.location, gs.staff_id))
+    if filters.location:
+        stmt = stmt.where(gs.location == filters.location.strip().upper())
+    if filters.protocol:
+        stmt = stmt.where(gs.protocol == filters.protocol)
+    if filters.staff_id:
+        stmt = stmt.where(gs.staff_id == filters.staff_id)
+    if filters.date_from is not None:
+        stmt = stmt.where(gs.started_at >= filters.date_from)
+    if filters.date_to is not None:
+        stmt = stmt.where(gs.started_at < filters.date_to)
+    if filters.state:
+        stmt = stmt.where(derived["state"] == filters.state)
+    if filters.status:
+        stmt = stmt.where(derived["review_status"] == filters.status)
+    if filters.overdue is not None:
+        stmt = stmt.where(derived["overdue"] if filters.overdue else ~derived["overdue"])
+    if filters.q and filters.q.strip():
+        needle = filters.q.strip().lower()
+        event = aliased(SessionEvent)
+        incident = aliased(Incident)
+        stmt = stmt.where(
+            or_(
+                exists().where(
+                    event.session_id == gs.id,
+                    or_(*(func.lower(column).contains(needle, autoescape=True)
+                          for column in (event.text, event.answer, event.step, event.outcome))),
+                ),
+                exists().where(
+                    incident.conversation_id == gs.conversation_id,
+                    func.lower(incident.outcome).contains(needle, autoescape=True),
+                ),
+            )
+        )  # fmt: skip
+    return stmt, derived
+
+
+def _item(row: Any) -> SessionItem:
+    guidance = row[0]
+    mapping = row._mapping
+    return SessionItem(
+        id=guidance.id,
+        conversation_id=guidance.conversation_id,
+        location=guidance.location,
+        protocol=guidance.protocol,
+        protocol_version=guidance.protocol_version,
+        staff_id=guidance.staff_id,
+        channel=guidance.channel,
+        started_at=guidance.started_at,
+        ended_at=mapping["ended_at"],
+        last_event_at=mapping["last_event_at"],
+        state=mapping["state"],
+        last_outcome=mapping["last_outcome"],
+        event_count=mapping["event_count"] or 0,
+        incident_reference=mapping["incident_reference"],
+        review_status=mapping["review_status"],
+        overdue=bool(mapping["overdue"]),
+    )
+
+
+def list_sessions(
+    session: Session, user: User, filters: SessionFilters, *, limit: int | None, offset: int = 0
+) -> tuple[list[SessionItem], int]:
+    stmt, _derived = _filtered(session, user, filters)
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    page = stmt.order_by(GuidanceSession.started_at.desc(), GuidanceSession.id).offset(offset)
+    if limit is not None:
+        page = page.limit(limit)
+    return [_item(row) for row in session.execute(page).all()], total
+
+
+def get_session_detail(session: Session, user: User, session_id: str) -> SessionDetail | None:
+    try:
+        key = uuid.UUID(session_id)
+    except ValueError:
+        return None
+    stmt, _derived = _filtered(session, user, SessionFilters())
+    row = session.execute(stmt.where(GuidanceSession.id == key)).first()
+    if row is None:
+        return None
+    item = _item(row)
+    events = session.scalars(
+        select(SessionEvent).where(SessionEvent.session_id == key).order_by(SessionEvent.seq)
+    ).all()
+    # The incidents the user may see (same scope) of this conversation, plus any
+    # incident an event refers to explicitly.
+    incidents, _total = list_incidents(
+        session, user, IncidentFilters(conversation_id=item.conversation_id), limit=50, offset=0
+    )
+    histories = {}
+    if incidents:
+        for review in session.scalars(
+            select(IncidentReviewEvent)
+            .where(IncidentReviewEvent.incident_id.in_([incident.id for incident in incidents]))
+            .order_by(IncidentReviewEvent.id)
+        ):
+            histories.setdefault(review.incident_id, []).append(ReviewEventOut.model_validate(review))
+    return SessionDetail(
+        **item.model_dump(),
+        events=[SessionEventOut.model_validate(event) for event in events],
+        incidents=[
+            SessionIncident(incident=incident, review_history=histories.get(incident.id, [])) for incident in incidents
+        ],
+    )

@@ -1,0 +1,247 @@
+"""Scope by role and location, for every endpoint of the API (issue 5, part 6).
+
+One table: endpoint × role → (outcome on the user's own location, outcome on the
+other location). The user belongs to TERAPEL (a counsellor is also the author,
+by pseudonymous staff id, of the TERAPEL records); the other location is BUDEL.
+
+Outcomes: ``sees``/``hidden`` (the record is/is not in the answer), ``403``,
+``404`` (not in scope: existence is not confirmed), ``201`` (written).
+Locations and key positions are reference data that every role (the service role
+included) reads: no case data, so not location-scoped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.orm import Session
+
+from api.models_base import utcnow
+
+from .conftest import TokenFactory
+from .factories import add_reviews, make_incident, make_session
+
+ROLES = ("counsellor", "contact_person", "supervisor", "admin", "service")
+OWN, OTHER = "TERAPEL", "BUDEL"
+STAFF = {OWN: "stf-terapel", OTHER: "stf-budel"}
+
+READ = {
+    "counsellor": ("sees", "hidden"),
+    "contact_person": ("sees", "hidden"),
+    "supervisor": ("sees", "hidden"),
+    "admin": ("sees", "sees"),
+    "service": ("403", "403"),
+}
+DETAIL = {role: tuple({"sees": "200", "hidden": "404"}.get(o, o) for o in pair) for role, pair in READ.items()}
+EVERYONE = {role: ("sees", "sees") for role in ROLES}
+SERVICE_WRITES = {role: ("403", "403") for role in ROLES} | {"service": ("201", "201")}
+
+EXPECTED: dict[str, dict[str, tuple[str, ...]]] = {
+    "GET /incidents": READ,
+    "GET /incidents/{id}": DETAIL,
+    "GET /incidents/{id}/review-events": DETAIL,
+    "POST /incidents/{id}/review-events in_behandeling": {
+        "counsellor": ("403", "404"),
+        "contact_person": ("403", "404"),
+        "supervisor": ("201", "404"),
+        "admin": ("403", "403"),
+        "service": ("403", "403"),
+    },
+    "POST /incidents/{id}/review-events gecorrigeerd": {
+        "counsellor": ("201", "404"),
+        "contact_person": ("403", "404"),
+        "supervisor": ("403", "404"),
+        "admin": ("403", "403"),
+        "service": ("403", "403"),
+    },
+    "GET /me/corrections": {
+        "counsellor": ("sees", "hidden"),
+        "contact_person": ("hidden", "hidden"),
+        "supervisor": ("hidden", "hidden"),
+        "admin": ("hidden", "hidden"),
+        "service": ("403", "403"),
+    },
+    "GET /sessions": READ,
+    "GET /sessions?location=": READ,
+    "GET /sessions/{id}": DETAIL,
+    "GET /sessions.csv": READ,
+    "GET /indicators": {**READ, "counsellor": ("403", "403")},
+    "GET /indicators?location=": {**READ, "counsellor": ("403", "403")},
+    "GET /locations": EVERYONE,
+    "GET /locations/{code}/key-positions": EVERYONE,
+    "POST /incidents": SERVICE_WRITES,
+    "POST /sessions/events": SERVICE_WRITES,
+}
+
+
+@dataclass
+class Records:
+    incident: str  # review status nieuw
+    correction: str  # review status correctie_gevraagd
+    session: str
+    conversation: str
+
+
+def _records(db: Session, location: str) -> Records:
+    now = utcnow()
+    staff = STAFF[location]
+    guidance = make_session(db, started_at=now - timedelta(hours=2), location=location, staff_id=staff)
+    incident = make_incident(
+        db, created_at=now - timedelta(hours=1), location=location, staff_id=staff,
+        conversation_id=guidance.conversation_id,
+    )  # fmt: skip
+    correction = make_incident(db, created_at=now - timedelta(hours=1), location=location, staff_id=staff)
+    add_reviews(db, correction, [("in_behandeling", now), ("correctie_gevraagd", now)])
+    return Records(str(incident.id), str(correction.id), str(guidance.id), guidance.conversation_id)
+
+
+def _visible(response: httpx.Response, needle: str) -> str:
+    if response.status_code != 200:
+        return str(response.status_code)
+    return "sees" if needle in response.text else "hidden"
+
+
+Check = Callable[[httpx.AsyncClient, dict[str, str], Records, str], Awaitable[str]]
+
+
+async def _get_incidents(c: httpx.AsyncClient, h: dict[str, str], r: Records, _loc: str) -> str:
+    return _visible(await c.get("/api/v1/incidents", headers=h), r.incident)
+
+
+async def _get_incident(c: httpx.AsyncClient, h: dict[str, str], r: Records, _loc: str) -> str:
+    return str((await c.get(f"/api/v1/incidents/{r.incident}", headers=h)).status_code)
+
+
+async def _get_history(c: httpx.AsyncClient, h: dict[str, str], r: Records, _loc: str) -> str:
+    return str((await c.get(f"/api/v1/incidents/{r.incident}/review-events", headers=h)).status_code)
+
+
+async def _take_up(c: httpx.AsyncClient, h: dict[str, str], r: Records, _loc: str) -> str:
+    url = f"/api/v1/incidents/{r.incident}/review-events"
+    return str((await c.post(url, json={"status": "in_behandeling"}, headers=h)).status_code)
+
+
+async def _corrected(c: httpx.AsyncClient, h: dict[str, str], r: Records, _loc: str) -> str:
+    url = f"/api/v1/incidents/{r.correction}/review-events"
+    return str((await c.post(url, json={"status": "gecorrigeerd", "note": "aangevuld"}, headers=h)).status_code)
+
+
+async def _my_corrections(c: httpx.AsyncClient, h: dict[str, str], r: Records, _loc: str) -> str:
+    return _visible(await c.get("/api/v1/me/corrections", headers=h), r.correction)
+
+
+async def _sessions(c: httpx.AsyncClient, h: dict[str, str], r: Records, _loc: str) -> str:
+    return _visible(await c.get("/api/v1/sessions", headers=h), r.session)
+
+
+async def _sessions_at(c: httpx.AsyncClient, h: dict[str, str], r: Records, loc: str) -> str:
+    return _visible(await c.get("/api/v1/sessions", params={"location": loc}, headers=h), r.session)
+
+
+async def _session(c: httpx.AsyncClient, h: dict[str, str], r: Records, _loc: str) -> str:
+    return str((await c.get(f"/api/v1/sessions/{r.session}", headers=h)).status_code)
+
+
+async def _csv(c: httpx.AsyncClient, h: dict[str, str], r: Records, _loc: str) -> str:
+    return _visible(await c.get("/api/v1/sessions.csv", headers=h), r.session)
+
+
+async def _indicators(c: httpx.AsyncClient, h: dict[str, str], _r: Records, loc: str) -> str:
+    return _visible(await c.get("/api/v1/indicators", headers=h), f'"location":"{loc}"')
+
+
+async def _indicators_at(c: httpx.AsyncClient, h: dict[str, str], _r: Records, loc: str) -> str:
+    response = await c.get("/api/v1/indicators", params={"location": loc}, headers=h)
+    return _visible(response, f'"location":"{loc}"')
+
+
+async def _locations(c: httpx.AsyncClient, h: dict[str, str], _r: Records, loc: str) -> str:
+    return _visible(await c.get("/api/v1/locations", headers=h), f'"code":"{loc}"')
+
+
+async def _key_positions(c: httpx.AsyncClient, h: dict[str, str], _r: Records, loc: str) -> str:
+    return _visible(await c.get(f"/api/v1/locations/{loc}/key-positions", headers=h), "contactpersoon_veiligheid")
+
+
+async def _post_incident(c: httpx.AsyncClient, h: dict[str, str], _r: Records, loc: str) -> str:
+    payload: dict[str, Any] = {
+        "idempotency_key": f"matrix-{loc}", "conversation_id": f"matrix-{loc}", "location": loc,
+        "protocol": "eergerelateerd_geweld", "protocol_version": "1.0.0", "acute": False,
+        "referrals": ["veilig_thuis"], "steps": [], "outcome": "x",
+    }  # fmt: skip
+    return str((await c.post("/api/v1/incidents", json=payload, headers=h)).status_code)
+
+
+async def _post_event(c: httpx.AsyncClient, h: dict[str, str], _r: Records, loc: str) -> str:
+    payload = {
+        "idempotency_key": f"matrix-event-{loc}", "conversation_id": f"matrix-{loc}", "location": loc,
+        "protocol": "eergerelateerd_geweld", "protocol_version": "1.0.0", "event": {"type": "started"},
+    }  # fmt: skip
+    return str((await c.post("/api/v1/sessions/events", json=payload, headers=h)).status_code)
+
+
+CHECKS: dict[str, Check] = {
+    "GET /incidents": _get_incidents,
+    "GET /incidents/{id}": _get_incident,
+    "GET /incidents/{id}/review-events": _get_history,
+    "POST /incidents/{id}/review-events in_behandeling": _take_up,
+    "POST /incidents/{id}/review-events gecorrigeerd": _corrected,
+    "GET /me/corrections": _my_corrections,
+    "GET /sessions": _sessions,
+    "GET /sessions?location=": _sessions_at,
+    "GET /sessions/{id}": _session,
+    "GET /sessions.csv": _csv,
+    "GET /indicators": _indicators,
+    "GET /indicators?location=": _indicators_at,
+    "GET /locations": _locations,
+    "GET /locations/{code}/key-positions": _key_positions,
+    "POST /incidents": _post_incident,
+    "POST /sessions/events": _post_event,
+}
+
+CASES = [
+    (endpoint, role, which)
+    for endpoint in EXPECTED
+    for role in ROLES
+    for which in ("own", "other")
+]  # fmt: skip
+
+
+def test_the_table_covers_every_check_and_every_role() -> None:
+    assert set(CHECKS) == set(EXPECTED)
+    assert all(set(row) == set(ROLES) for row in EXPECTED.values())
+
+
+def test_every_api_route_is_in_the_table() -> None:
+    from api.main import create_app
+
+    covered = {key.split(" ")[0] + " " + key.split(" ")[1].split("?")[0] for key in EXPECTED}
+    routes = {
+        f"{method} {route.path.removeprefix('/api/v1')}"
+        for route in create_app().routes
+        if getattr(route, "path", "").startswith("/api/v1/") and "/auth/" not in route.path
+        for method in getattr(route, "methods", set()) - {"HEAD"}
+    }
+    # Routes added by other packages (protocols, web) are covered by their own tests.
+    mine = {route for route in routes if not route.split(" ")[1].startswith("/protocols")}
+    normalise = {"{incident_id}": "{id}", "{session_id}": "{id}"}
+    for old, new in normalise.items():
+        mine = {route.replace(old, new) for route in mine}
+    assert mine <= covered, sorted(mine - covered)
+
+
+@pytest.mark.parametrize(("endpoint", "role", "which"), CASES, ids=[f"{e}|{r}|{w}" for e, r, w in CASES])
+async def test_scope(
+    client: httpx.AsyncClient, auth: TokenFactory, seeded: Session, endpoint: str, role: str, which: str
+) -> None:
+    records = {OWN: _records(seeded, OWN), OTHER: _records(seeded, OTHER)}
+    location = OWN if which == "own" else OTHER
+    headers = auth(role, OWN, sub=STAFF[OWN] if role == "counsellor" else None)
+    observed = await CHECKS[endpoint](client, headers, records[location], location)
+    expected = EXPECTED[endpoint][role][0 if which == "own" else 1]
+    assert observed == expected, f"{endpoint} as {role} on {which} location: {observed}, expected {expected}"
