@@ -32,7 +32,7 @@ from actions.locations import fallback_code, location_name, match_location
 from actions.lookup_actions import LOOKUPS
 from actions.lookups import fetch_holders, fetch_locations
 from actions.protocol_actions import utter
-from actions.tracker_utils import latest_entity, latest_intent, user_input
+from actions.tracker_utils import latest_entity, latest_intent, latest_intent_confidence, user_input
 from knowledge import Protocol
 
 logger = logging.getLogger(__name__)
@@ -42,6 +42,10 @@ MISSES_BEFORE_CONTACT = 2
 #: A message of at most this many words that answers the question is an answer,
 #: whatever intent the NLU gave it ("4" is not a look-up of step 4).
 SHORT_ANSWER_WORDS = 3
+#: A report intent of another protocol counts as a second topic only when the NLU
+#: is this sure: a vague answer ("pfff lastig te zeggen") can get a report intent
+#: at ~0.6, real second topics ("ze is ook zwanger") score above 0.99.
+SECOND_TOPIC_CONFIDENCE = 0.9
 #: Actions that may run between the user's message and this validation when the
 #: message is being answered to the form (anything else means the form is
 #: resuming after another action handled that message).
@@ -217,6 +221,8 @@ def _other_protocol(intent: str | None, state: ProtocolState, tracker: Tracker) 
     message is no look-up) by a ``protocol`` entity naming it ("ze is ook zwanger")."""
     knowledge = get_engine().knowledge
     protocol = knowledge.protocol_for_intent(intent or "")
+    if protocol is not None and latest_intent_confidence(tracker) < SECOND_TOPIC_CONFIDENCE:
+        protocol = None
     if protocol is None and intent not in LOOKUPS:
         protocol = knowledge.protocols.get(latest_entity(tracker, names.PROTOCOL) or "")
     return protocol if protocol is not None and protocol.id != state.protocol else None

@@ -43,6 +43,13 @@ def latest_intent(tracker: Tracker) -> str | None:
     return (tracker.latest_message.get("intent") or {}).get("name")
 
 
+def latest_intent_confidence(tracker: Tracker) -> float:
+    try:
+        return float((tracker.latest_message.get("intent") or {}).get("confidence") or 0.0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
 def latest_entity(tracker: Tracker, entity: str) -> str | None:
     value = next(tracker.get_latest_entity_values(entity), None)
     return str(value) if value is not None else None

@@ -98,9 +98,10 @@ def make_tracker(
     events_after: list[dict[str, Any]] | None = None,
     active_loop: dict[str, Any] | None = None,
     sender_id: str = "conv-1",
+    confidence: float = 1.0,
 ) -> Tracker:
     """A tracker as the action server receives it after the latest user message."""
-    latest = {"intent": {"name": intent, "confidence": 1.0}, "entities": entities or [], "text": text,
+    latest = {"intent": {"name": intent, "confidence": confidence}, "entities": entities or [], "text": text,
               "message_id": "m1", "metadata": metadata or {}}
     events = [*(events_before or []), user_event(text, intent, entities, metadata), *(events_after or [])]
     return Tracker.from_dict({
@@ -123,7 +124,7 @@ def slot_event(name: str, value: Any) -> dict[str, Any]:
 
 def form_tracker(*, requested: str, candidates: dict[str, Any], slots: dict[str, Any], text: str,
                  intent: str | None, entities: list[dict] | None = None,
-                 events_before: list[dict[str, Any]] | None = None) -> Tracker:
+                 events_before: list[dict[str, Any]] | None = None, confidence: float = 1.0) -> Tracker:
     """The temporary tracker Rasa's FormAction sends to ``validate_protocol_form``:
     ..., SlotSet(requested_slot), ActionExecuted(protocol_form), SlotSet(candidate)..."""
     tail = [slot_event("requested_slot", requested), action_event("protocol_form", 102.0),
@@ -131,7 +132,7 @@ def form_tracker(*, requested: str, candidates: dict[str, Any], slots: dict[str,
     all_slots = {**slots, "requested_slot": requested, **candidates}
     return make_tracker(text=text, intent=intent, entities=entities, slots=all_slots,
                         events_before=events_before, events_after=tail,
-                        active_loop={"name": "protocol_form"})
+                        active_loop={"name": "protocol_form"}, confidence=confidence)
 
 
 def run(action: Any, tracker: Tracker, domain: dict[str, Any] | None = None

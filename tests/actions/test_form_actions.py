@@ -385,6 +385,15 @@ def test_the_running_protocol_is_no_second_topic() -> None:
     assert not any(e["name"] == "pending_protocol" for e in events)
 
 
+def test_an_unsure_report_intent_is_no_second_topic_but_a_miss() -> None:
+    tracker = form_tracker(requested="protocol_answer", candidates={"protocol_answer": "pfff lastig te zeggen"},
+                           slots=AT_GESPREK, text="pfff lastig te zeggen", intent="melding_seksueel_geweld",
+                           confidence=0.62)
+    events, messages = run(ValidateProtocolForm(), tracker)
+    assert events == [SlotSet("protocol_answer", None), SlotSet("misses", 1.0)]
+    assert messages[0]["text"].startswith("Dat heb ik niet goed begrepen.")
+
+
 def test_only_the_first_second_topic_is_kept() -> None:
     slots = {**AT_GESPREK, "pending_protocol": "ongewenste_zwangerschap"}
     events, messages = answer("ze is ook verkracht", "melding_seksueel_geweld", slots)
