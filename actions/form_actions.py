@@ -32,7 +32,13 @@ from actions.locations import fallback_code, location_name, match_location
 from actions.lookup_actions import LOOKUPS
 from actions.lookups import fetch_holders, fetch_locations
 from actions.protocol_actions import utter
-from actions.tracker_utils import latest_entity, latest_intent, latest_intent_confidence, user_input
+from actions.tracker_utils import (
+    latest_entity,
+    latest_intent,
+    latest_intent_confidence,
+    metadata_location,
+    user_input,
+)
 from knowledge import Protocol
 
 logger = logging.getLogger(__name__)
@@ -91,6 +97,11 @@ class ValidateProtocolForm(FormValidationAction):
     async def validate_location(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        channel_location = metadata_location(tracker)
+        if channel_location:
+            # The channel knows where this staff member works (Teams mapping, web
+            # account): a place named in free text never overrides it.
+            value = channel_location
         text = str(value or "").strip()
         locations = await fetch_locations()
         if locations is None:

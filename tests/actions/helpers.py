@@ -124,7 +124,8 @@ def slot_event(name: str, value: Any) -> dict[str, Any]:
 
 def form_tracker(*, requested: str, candidates: dict[str, Any], slots: dict[str, Any], text: str,
                  intent: str | None, entities: list[dict] | None = None,
-                 events_before: list[dict[str, Any]] | None = None, confidence: float = 1.0) -> Tracker:
+                 events_before: list[dict[str, Any]] | None = None, confidence: float = 1.0,
+                 metadata: dict | None = None) -> Tracker:
     """The temporary tracker Rasa's FormAction sends to ``validate_protocol_form``:
     ..., SlotSet(requested_slot), ActionExecuted(protocol_form), SlotSet(candidate)..."""
     tail = [slot_event("requested_slot", requested), action_event("protocol_form", 102.0),
@@ -132,7 +133,7 @@ def form_tracker(*, requested: str, candidates: dict[str, Any], slots: dict[str,
     all_slots = {**slots, "requested_slot": requested, **candidates}
     return make_tracker(text=text, intent=intent, entities=entities, slots=all_slots,
                         events_before=events_before, events_after=tail,
-                        active_loop={"name": "protocol_form"}, confidence=confidence)
+                        active_loop={"name": "protocol_form"}, confidence=confidence, metadata=metadata)
 
 
 def run(action: Any, tracker: Tracker, domain: dict[str, Any] | None = None

@@ -154,6 +154,15 @@ def test_validate_location_normalises_to_the_code(fake_api: FakeApi, value: str,
     assert messages == []
 
 
+def test_a_place_named_in_text_never_overrides_the_channel_location(fake_api: FakeApi) -> None:
+    tracker = form_tracker(requested="protocol_answer", candidates={"location": "ZWOLLE"},
+                           slots={**START, "location": "TERAPEL"}, text="ze is nu in Zwolle", intent="inform",
+                           metadata={"location": "TERAPEL", "channel": "teams"})
+    events, _ = run(ValidateProtocolForm(), tracker)
+    assert SlotSet("location", "TERAPEL") in events
+    assert SlotSet("location", "ZWOLLE") not in events
+
+
 def test_unknown_location_is_refused(fake_api: FakeApi) -> None:
     tracker = form_tracker(requested="location", candidates={"location": "Amsterdam"},
                            slots={**START, "location": None}, text="Amsterdam", intent="inform")
