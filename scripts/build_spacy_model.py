@@ -13,8 +13,16 @@ The pipeline is ``spacy.blank("nl")`` plus
   ``spacy-lookups-data`` package (``nlp.initialize()``), so nothing is downloaded;
 * ``entity_ruler`` (phrase patterns matched on the ``LOWER`` attribute) with
   label ``organisation`` (pattern id = organisation id, from
-  ``knowledge/organisations.yml`` plus common variants and abbreviations) and
-  label ``location`` (pattern id = location code, from ``assistant/locations.yml``).
+  ``knowledge/organisations.yml`` plus common variants and abbreviations),
+  label ``location`` (pattern id = location code, from ``assistant/locations.yml``),
+  label ``protocol`` (pattern id = protocol id or ``meldcode``, from
+  ``PROTOCOL_PHRASES`` below) and label ``key_position`` (pattern id =
+  key-position id, from ``KEY_POSITION_PHRASES`` below).
+
+spaCy keeps a hyphenated word as one token ("EGG-protocol", "lhbti-contactpersoon"),
+so hyphenated variants of multi-word phrases are generated as patterns of their own.
+When patterns overlap the longest match wins ("Centrum Seksueel Geweld" is the
+organisation, not the protocol "seksueel geweld").
 
 Rasa's ``SpacyEntityExtractor`` only passes on the matched text, not the pattern
 id. So the script also writes the matching entity synonyms (matched text ->
@@ -77,9 +85,95 @@ ORGANISATION_DEFAULTS: dict[str, tuple[str, list[str]]] = {
     "comensha": ("CoMensha", []),
     "landelijk_knooppunt_huwelijksdwang": (
         "Landelijk Knooppunt Huwelijksdwang en Achterlating",
-        ["knooppunt huwelijksdwang", "landelijk knooppunt"],
+        ["landelijk knooppunt huwelijksdwang", "knooppunt huwelijksdwang", "landelijk knooppunt"],
     ),
 }
+
+
+# Protocol ids (contract, ../shared/DESIGN.md) and ``meldcode`` (the reference of
+# knowledge/reference/meldcode.yml) -> the phrases staff type for them. Used by the
+# look-up actions ("wat is stap 4 van de meldcode?") and as a hint for a second topic
+# during a protocol ("zwanger" -> ongewenste_zwangerschap).
+PROTOCOL_PHRASES: dict[str, list[str]] = {
+    "eergerelateerd_geweld": [
+        "eergerelateerd geweld", "eer gerelateerd geweld", "eer-gerelateerd geweld",
+        "eergerelateerd gewelt", "eergerelateert geweld", "ergerelateerd geweld",
+        "eergerelateerd", "EGG", "EGG-protocol", "protocol EGG", "eerwraak", "huwelijksdwang",
+        "gedwongen huwelijk", "achterlating",
+    ],
+    "seksueel_geweld": [
+        "seksueel geweld", "sexueel geweld", "seksueel gewelt", "seksuele geweld",
+        "seksueel misbruik", "sexueel misbruik", "verkrachting", "aanranding", "zedenzaak",
+    ],
+    "ongewenste_zwangerschap": [
+        "ongewenste zwangerschap", "ongewenst zwanger", "onbedoelde zwangerschap",
+        "onbedoeld zwanger", "ongeplande zwangerschap", "ongewenste zwangershap",
+        "zwangerschap", "zwanger", "zw",
+    ],
+    "lhbti_ondersteuning": [
+        "lhbti ondersteuning", "ondersteuning lhbti", "lhbti", "lhbti+", "lhbtiq", "lhbtiq+",
+        "lhbt", "lgbt", "lgbtq", "lgbtq+", "lgbti", "lhbti-protocol", "bekeerling",
+        "bekeerlingen", "afvallige", "afvalligen",
+    ],
+    "meldcode": [
+        "meldcode", "meld code", "de meldcode", "meldcode huiselijk geweld",
+        "meldcode huiselijk geweld en kindermishandeling", "afwegingskader",
+        "afwegingskaders", "afweegkader",
+    ],
+}
+
+# Key-position ids (docs/INTERFACES.md, also used by the API) -> common spellings.
+# No bare "AF": it is an ordinary Dutch word ("breek af").
+KEY_POSITION_PHRASES: dict[str, list[str]] = {
+    "contactpersoon_veiligheid": [
+        "contactpersoon veiligheid", "contact persoon veiligheid", "contactpersoon sociale veiligheid",
+        "contactpersoon voor veiligheid", "veiligheidscontactpersoon", "cp veiligheid", "CPV",
+        "contactpersonen veiligheid", "kontaktpersoon veiligheid",
+    ],
+    "aandachtsfunctionaris": [
+        "aandachtsfunctionaris", "aandachtfunctionaris", "aandachts functionaris",
+        "aandachtsfunctionarissen", "aandachtsfunctionaris huiselijk geweld",
+        "aandachtsfunctionaris huiselijk geweld en kindermishandeling",
+        "aandachtsfunctionaris hg", "aandachtsfunctionaris hgkm", "af hg", "af hgkm",
+        "af huiselijk geweld",
+    ],
+    "contactpersoon_mensenhandel": [
+        "contactpersoon mensenhandel", "contact persoon mensenhandel", "cp mensenhandel",
+        "aandachtsfunctionaris mensenhandel", "af mensenhandel", "mensenhandel contactpersoon",
+        "contactpersoon mh", "contactpersoon voor mensenhandel",
+    ],
+    "aandachtsfunctionaris_zwangere": [
+        "aandachtsfunctionaris zwangere", "aandachtsfunctionaris zwangeren",
+        "aandachtsfunctionaris zwangerschap", "aandachtfunctionaris zwangere",
+        "af zwangere", "af zwangeren", "af zwangerschap", "contactpersoon zwangeren",
+        "contactpersoon zwangere",
+    ],
+    "lhbti_contactpersoon": [
+        "lhbti contactpersoon", "contactpersoon lhbti", "lhbti+ contactpersoon",
+        "lhbtiq contactpersoon", "lgbt contactpersoon", "contactpersoon lgbt",
+        "lhbti aandachtsfunctionaris", "contactpersoon lhbti en bekeerlingen",
+        "roze contactpersoon", "regenboogcontactpersoon",
+    ],
+}
+
+
+def _with_hyphen_variants(table: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Adds "lhbti-contactpersoon" for "lhbti contactpersoon" (two-word phrases only)."""
+    result = {}
+    for ident, phrases in table.items():
+        extra = [p.replace(" ", "-") for p in phrases if len(p.split()) == 2]
+        result[ident] = _unique([*phrases, *extra])
+    return result
+
+
+def load_protocols() -> dict[str, list[str]]:
+    """Protocol id (or ``meldcode``) -> phrases."""
+    return _with_hyphen_variants(PROTOCOL_PHRASES)
+
+
+def load_key_positions() -> dict[str, list[str]]:
+    """Key-position id -> phrases."""
+    return _with_hyphen_variants(KEY_POSITION_PHRASES)
 
 
 def _read_yaml(path: Path) -> Any:
@@ -145,31 +239,55 @@ def load_locations(path: Path = LOCATIONS_FILE) -> dict[str, list[str]]:
     return result
 
 
-def patterns_for(organisations: dict[str, list[str]], locations: dict[str, list[str]]) -> list[dict[str, str]]:
+def patterns_for(
+    organisations: dict[str, list[str]],
+    locations: dict[str, list[str]],
+    protocols: dict[str, list[str]] | None = None,
+    key_positions: dict[str, list[str]] | None = None,
+) -> list[dict[str, str]]:
     patterns = []
-    for label, table in (("organisation", organisations), ("location", locations)):
+    tables = (
+        ("organisation", organisations),
+        ("location", locations),
+        ("protocol", protocols or {}),
+        ("key_position", key_positions or {}),
+    )
+    for label, table in tables:
         for ident, phrases in table.items():
             for phrase in phrases:
                 patterns.append({"label": label, "pattern": phrase.lower(), "id": ident})
     return patterns
 
 
-def synonyms_yaml(organisations: dict[str, list[str]], locations: dict[str, list[str]]) -> str:
-    """Rasa NLU training data with one synonym block per location / organisation."""
+def synonyms_yaml(
+    organisations: dict[str, list[str]],
+    locations: dict[str, list[str]],
+    protocols: dict[str, list[str]] | None = None,
+    key_positions: dict[str, list[str]] | None = None,
+) -> str:
+    """Rasa NLU training data with one synonym block per location / organisation /
+    protocol / key position."""
     lines = [
-        "# GENERATED by scripts/build_spacy_model.py from assistant/locations.yml and",
-        "# knowledge/organisations.yml: do not edit by hand.",
+        "# GENERATED by scripts/build_spacy_model.py from assistant/locations.yml,",
+        "# knowledge/organisations.yml and the protocol / key-position phrases in the",
+        "# script: do not edit by hand.",
         "# Maps the text matched by the spaCy entity_ruler to the location code /",
-        "# organisation id (EntitySynonymMapper compares lower-cased).",
+        "# organisation id / protocol id / key-position id (EntitySynonymMapper compares",
+        "# lower-cased).",
         'version: "3.1"',
         "nlu:",
     ]
-    for table in (locations, organisations):
+    seen: dict[str, str] = {}
+    for table in (locations, organisations, protocols or {}, key_positions or {}):
         for ident, phrases in table.items():
             # EntitySynonymMapper skips a synonym equal to its value, so a phrase equal
             # to the id is written capitalised: "Slachtofferhulp" still maps to the id.
             variants = _unique(p if p != ident else p.capitalize() for p in phrases)
             variants = [p for p in variants if p != ident]
+            for phrase in variants:
+                other = seen.setdefault(phrase.lower(), ident)
+                if other != ident:
+                    raise SystemExit(f"phrase {phrase!r} maps to both {other} and {ident}")
             if not variants:
                 continue
             lines.append(f"- synonym: {ident}")
@@ -202,7 +320,9 @@ def build(out: Path, patterns: list[dict[str, str]], stamp: str) -> None:
     ruler.add_patterns(patterns)
     nlp.meta["name"] = "coa_nl"
     nlp.meta["version"] = "1.0.0"
-    nlp.meta["description"] = "Blank Dutch + lookup lemmatizer + entity_ruler (location, organisation)"
+    nlp.meta["description"] = (
+        "Blank Dutch + lookup lemmatizer + entity_ruler (location, organisation, protocol, key_position)"
+    )
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=out.name + ".", dir=out.parent))
@@ -227,9 +347,18 @@ def self_check(out: Path, locations: dict[str, list[str]]) -> None:
     import spacy
 
     nlp = spacy.load(out)
-    doc = nlp("Een bwn in Ter Apel wil Veilig Thuis of het VT bellen, ook in budel-cranendonck")
+    doc = nlp(
+        "Een bwn in Ter Apel wil Veilig Thuis of het VT bellen, ook in budel-cranendonck; "
+        "wat is stap 4 van de meldcode bij eergerelateerd geweld, wie is de lhbti-contactpersoon "
+        "en bel ik het Centrum Seksueel Geweld of de aandachtsfunctionaris zwangere?"
+    )
     found = {(ent.label_, ent.ent_id_) for ent in doc.ents}
-    expected = {("location", "TERAPEL"), ("organisation", "veilig_thuis"), ("location", "BUDEL")}
+    expected = {
+        ("location", "TERAPEL"), ("organisation", "veilig_thuis"), ("location", "BUDEL"),
+        ("protocol", "meldcode"), ("protocol", "eergerelateerd_geweld"),
+        ("key_position", "lhbti_contactpersoon"), ("organisation", "centrum_seksueel_geweld"),
+        ("key_position", "aandachtsfunctionaris_zwangere"),
+    }
     missing = expected - found
     if missing:
         raise SystemExit(f"self-check failed: missing entities {sorted(missing)} in {sorted(found)}")
@@ -254,10 +383,12 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out if args.out.is_absolute() else Path.cwd() / args.out
     organisations = load_organisations(args.organisations)
     locations = load_locations(args.locations)
+    protocols = load_protocols()
+    key_positions = load_key_positions()
 
     if str(args.synonyms):
         synonyms_path = args.synonyms if args.synonyms.is_absolute() else Path.cwd() / args.synonyms
-        text = synonyms_yaml(organisations, locations)
+        text = synonyms_yaml(organisations, locations, protocols, key_positions)
         if not synonyms_path.exists() or synonyms_path.read_text(encoding="utf-8") != text:
             synonyms_path.parent.mkdir(parents=True, exist_ok=True)
             synonyms_path.write_text(text, encoding="utf-8")
@@ -269,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"spaCy model {out} is up to date")
         return 0
 
-    patterns = patterns_for(organisations, locations)
+    patterns = patterns_for(organisations, locations, protocols, key_positions)
     build(out, patterns, stamp)
     self_check(out, locations)
     print(f"built spaCy model {out} ({len(patterns)} entity patterns)")
