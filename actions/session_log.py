@@ -13,6 +13,13 @@ conversation (e.g. the tracker's event count or the user message id) and the
 event's type and step, so a retried POST is stored once, while the same question
 asked again later (after ``terug``) is a new event.
 
+A conversation may run more than one protocol (a second topic): each protocol
+*run* is its own session in the API, identified by (conversation, ``run_id``).
+Pass ``run_id=`` with every event of a run, the ``started`` event included: the
+marker of that run's ``started`` event (keep it in a slot). Without ``run_id`` the
+API files the event under the conversation's single default run (and refuses an
+event of another protocol there).
+
 ``record`` raises ``ApiError`` (checked status); ``record_quietly`` and
 ``arecord`` never raise: the session log must not break the safety advice.
 """
@@ -73,6 +80,7 @@ class SessionLog:
         conversation_id: str,
         *,
         marker: str | int,
+        run_id: str | int | None = None,
         location: str,
         protocol: str,
         protocol_version: str,
@@ -80,7 +88,9 @@ class SessionLog:
         staff_id: str | None = None,
         channel: str | None = None,
     ) -> dict[str, Any]:
-        """POST one event; returns the stored event (``session_id``, ``seq``, …)."""
+        """POST one event; returns the stored event (``session_id``, ``seq``, …).
+
+        ``run_id``: the marker of this protocol run's ``started`` event."""
         payload: dict[str, Any] = {
             "idempotency_key": idempotency_key(conversation_id, marker, event),
             "conversation_id": conversation_id,
@@ -89,6 +99,8 @@ class SessionLog:
             "protocol_version": protocol_version,
             "event": event.as_json(),
         }
+        if run_id is not None:
+            payload["run_id"] = str(run_id)
         if staff_id:
             payload["staff_id"] = staff_id
         if channel:

@@ -159,8 +159,10 @@ def correlated_facts(dialect: str, incident: Any, norms: dict[str, Norm]) -> Fac
     """Facts through correlated subqueries: for a handful of incidents (lists, detail)."""
     session = aliased(GuidanceSession)
     start = (
-        select(epoch_days(dialect, session.started_at))
-        .where(session.conversation_id == incident.conversation_id)
+        # The conversation's first run of the incident's protocol (a conversation may
+        # run several protocols, each its own session).
+        select(epoch_days(dialect, func.min(session.started_at)))
+        .where(session.conversation_id == incident.conversation_id, session.protocol == incident.protocol)
         .correlate(incident)
         .scalar_subquery()
     )

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Date, Float, and_, case, cast, func, literal, null, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Date, Float, and_, case, cast, exists, func, literal, null, or_, select
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from api.auth.schemas import User
@@ -132,7 +132,18 @@ def _incident_base(
     )
     joined = select(Incident)
     if with_sessions:
-        joined = joined.outerjoin(gs, gs.conversation_id == Incident.conversation_id)
+        # The conversation's first run of the incident's protocol: a conversation may
+        # run several protocols (one session each); at most one row per incident.
+        earlier = aliased(GuidanceSession)
+        first_run = ~exists().where(
+            earlier.conversation_id == gs.conversation_id,
+            earlier.protocol == gs.protocol,
+            or_(earlier.started_at < gs.started_at, and_(earlier.started_at == gs.started_at, earlier.id < gs.id)),
+        )
+        joined = joined.outerjoin(
+            gs,
+            and_(gs.conversation_id == Incident.conversation_id, gs.protocol == Incident.protocol, first_run),
+        )
     joined = joined.outerjoin(rev, rev.c.incident_id == Incident.id).where(and_(*conditions))
     return joined, facts, rev
 

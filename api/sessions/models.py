@@ -30,15 +30,25 @@ EVENT_TYPES: tuple[str, ...] = (
     "incident_recorded",
     "error",
 )
+#: The run of a client that does not send ``run_id`` (one protocol per conversation).
+DEFAULT_RUN_ID = "0"
 _TYPE_LIST = ", ".join(f"'{kind}'" for kind in EVENT_TYPES)
 
 
 class GuidanceSession(Base):
     __tablename__ = "guidance_sessions"
-    __table_args__ = (Index("ix_guidance_sessions_location_started_at", "location", "started_at"),)
+    __table_args__ = (
+        Index("ix_guidance_sessions_location_started_at", "location", "started_at"),
+        # One conversation may run several protocols (a second topic, "opnieuw"):
+        # each protocol run is its own session.
+        UniqueConstraint("conversation_id", "run_id"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    conversation_id: Mapped[str] = mapped_column(String(200), unique=True)
+    conversation_id: Mapped[str] = mapped_column(String(200))
+    # Identifies the protocol run within the conversation: the action server sends
+    # the marker of the run's ``started`` event. DEFAULT_RUN_ID when a client omits it.
+    run_id: Mapped[str] = mapped_column(String(200), default=DEFAULT_RUN_ID)
     # Pseudonymous staff id (never a name): the counsellor who was guided.
     staff_id: Mapped[str | None] = mapped_column(String(128), index=True)
     location: Mapped[str] = mapped_column(ForeignKey("locations.code"))

@@ -59,6 +59,10 @@ class SessionEventCreate(BaseModel):
 
     idempotency_key: S200
     conversation_id: S200
+    # The protocol run within the conversation (the marker of its ``started``
+    # event): a second protocol in the same conversation is its own session.
+    # Omitted: the conversation's single default run.
+    run_id: S200 | None = None
     location: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, min_length=1, max_length=32)]
     protocol: S64
     protocol_version: S32
@@ -100,6 +104,7 @@ class SessionItem(_Out):
     protocol_version: str
     staff_id: str | None
     channel: str | None
+    run_id: str = Field(description="the protocol run within the conversation")
     started_at: datetime
     ended_at: datetime | None = Field(description="time of the stop/outcome event; null while lopend")
     last_event_at: datetime | None

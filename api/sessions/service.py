@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, exists, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -19,7 +19,7 @@ from api.indicators.norms_sql import dialect_of, incident_norm_flags
 from api.locations.models import Location
 from api.models_base import as_utc, utcnow
 from api.reviews.schemas import ReviewEventOut
-from api.sessions.models import GuidanceSession, SessionEvent
+from api.sessions.models import DEFAULT_RUN_ID, GuidanceSession, SessionEvent
 from api.sessions.schemas import (
     SessionDetail,
     SessionEventCreate,
@@ -71,16 +71,30 @@ def _validate_new_session(session: Session, knowledge: Knowledge, payload: Sessi
         raise SessionValidationError(errors)
 
 
+def _same_run(existing: GuidanceSession, payload: SessionEventCreate) -> GuidanceSession:
+    if existing.protocol != payload.protocol:
+        raise SessionValidationError([{
+            "type": "protocol_mismatch", "loc": ("body", "protocol"), "input": payload.protocol,
+            "msg": f"run '{existing.run_id}' of this conversation is protocol '{existing.protocol}'; "
+                   "a second protocol needs its own run_id",
+        }])  # fmt: skip
+    return existing
+
+
 def _session_for(session: Session, knowledge: Knowledge, payload: SessionEventCreate) -> GuidanceSession:
-    """The conversation's session, created on its first event (race-safe)."""
-    stmt = select(GuidanceSession).where(GuidanceSession.conversation_id == payload.conversation_id)
+    """The session of the conversation's protocol run, created on its first event (race-safe)."""
+    run_id = payload.run_id or DEFAULT_RUN_ID
+    stmt = select(GuidanceSession).where(
+        GuidanceSession.conversation_id == payload.conversation_id, GuidanceSession.run_id == run_id
+    )
     existing = session.scalar(stmt)
     if existing is not None:
-        return existing
+        return _same_run(existing, payload)
     _validate_new_session(session, knowledge, payload)
     guidance = GuidanceSession(
         id=uuid.uuid4(),
         conversation_id=payload.conversation_id,
+        run_id=run_id,
         staff_id=payload.staff_id,
         location=payload.location,
         channel=payload.channel,
@@ -92,11 +106,11 @@ def _session_for(session: Session, knowledge: Knowledge, payload: SessionEventCr
         with session.begin_nested():
             session.add(guidance)
     except IntegrityError:
-        # A concurrent first event of the same conversation won.
+        # A concurrent first event of the same run won.
         existing = session.scalar(stmt)
         if existing is None:
             raise
-        return existing
+        return _same_run(existing, payload)
     return guidance
 
 
@@ -190,6 +204,14 @@ def scope_condition(user: User, location_col: Any, staff_col: Any) -> ColumnElem
     return literal(False)
 
 
+def incident_of_session(incident: Any, guidance: Any) -> ColumnElement[bool]:
+    """An incident belongs to the session of its conversation that ran its protocol.
+
+    (Two runs of the *same* protocol in one conversation would share it; the action
+    server restarts a protocol within its run, see ``restarted`` events.)"""
+    return and_(incident.conversation_id == guidance.conversation_id, incident.protocol == guidance.protocol)
+
+
 def _derived_columns(dialect: str) -> dict[str, Any]:
     gs = GuidanceSession
     event = aliased(SessionEvent)
@@ -212,7 +234,7 @@ def _derived_columns(dialect: str) -> dict[str, Any]:
     incident = aliased(Incident)
     latest_incident = (
         select(incident.id)
-        .where(incident.conversation_id == gs.conversation_id)
+        .where(incident_of_session(incident, gs))
         .order_by(incident.created_at.desc(), incident.id.desc())
         .limit(1)
         # Nested two levels deep: auto-correlation only looks one level up.
@@ -221,7 +243,7 @@ def _derived_columns(dialect: str) -> dict[str, Any]:
     )
     latest_reference = (
         select(incident.reference)
-        .where(incident.conversation_id == gs.conversation_id)
+        .where(incident_of_session(incident, gs))
         .order_by(incident.created_at.desc(), incident.id.desc())
         .limit(1)
         .scalar_subquery()
@@ -239,7 +261,7 @@ def _derived_columns(dialect: str) -> dict[str, Any]:
     overdue_incident = aliased(Incident)
     overdue_flags = [flag.overdue for flag in incident_norm_flags(dialect, get_norms(), utcnow(), overdue_incident)]
     overdue = exists().where(
-        overdue_incident.conversation_id == gs.conversation_id,
+        incident_of_session(overdue_incident, gs),
         or_(*(flag == 1 for flag in overdue_flags)) if overdue_flags else literal(False),
     )
     return {
@@ -287,7 +309,7 @@ def _filtered(session: Session, user: User, filters: SessionFilters) -> tuple[Se
                           for column in (event.text, event.answer, event.step, event.outcome))),
                 ),
                 exists().where(
-                    incident.conversation_id == gs.conversation_id,
+                    incident_of_session(incident, gs),
                     func.lower(incident.outcome).contains(needle, autoescape=True),
                 ),
             )
@@ -301,6 +323,7 @@ def _item(row: Any) -> SessionItem:
     return SessionItem(
         id=guidance.id,
         conversation_id=guidance.conversation_id,
+        run_id=guidance.run_id,
         location=guidance.location,
         protocol=guidance.protocol,
         protocol_version=guidance.protocol_version,
@@ -342,10 +365,14 @@ def get_session_detail(session: Session, user: User, session_id: str) -> Session
     events = session.scalars(
         select(SessionEvent).where(SessionEvent.session_id == key).order_by(SessionEvent.seq)
     ).all()
-    # The incidents the user may see (same scope) of this conversation, plus any
-    # incident an event refers to explicitly.
+    # The incidents the user may see (same scope) of this session: its
+    # conversation's incidents of its protocol.
     incidents, _total = list_incidents(
-        session, user, IncidentFilters(conversation_id=item.conversation_id), limit=50, offset=0
+        session,
+        user,
+        IncidentFilters(conversation_id=item.conversation_id, protocol=item.protocol),
+        limit=50,
+        offset=0,
     )
     histories = {}
     if incidents:

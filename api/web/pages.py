@@ -61,6 +61,12 @@ class NavItem:
 
 #: The main menu. Add the chat page and the dashboard here (with their roles).
 NAV: list[NavItem] = [NavItem("Protocollen", "/protocollen")]
+# Supervisors' dashboard and the counsellor's corrections (api/web/dashboard.py).
+NAV += [
+    NavItem("Dashboard", "/dashboard", frozenset({"supervisor", "contact_person", "admin"})),
+    NavItem("Sessies", "/sessies", frozenset({"supervisor", "contact_person", "admin"})),
+    NavItem("Correcties", "/correcties", frozenset({"counsellor"})),
+]
 
 DEFAULT_AFTER_LOGIN = "/protocollen"
 

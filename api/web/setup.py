@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api.config import REPO_ROOT, get_settings
+from api.web.dashboard import router as dashboard_router
 from api.web.pages import STATIC_DIR, LoginRequired, PageForbidden, forbidden_page, login_redirect
 from api.web.router import router
 from api.web.security import SecurityHeadersMiddleware, StaticGZipMiddleware
@@ -16,6 +17,7 @@ NODE_MODULES = REPO_ROOT / "node_modules"
 #: URL name under /static/vendor/ → folder under node_modules/. Nothing comes from a CDN.
 VENDOR: dict[str, str] = {
     "mermaid": "mermaid/dist",
+    "chartjs": "chart.js/dist",
 }
 
 
@@ -30,6 +32,7 @@ def install_web(app: FastAPI) -> None:
         )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(router)
+    app.include_router(dashboard_router)
     app.add_exception_handler(LoginRequired, login_redirect)
     app.add_exception_handler(PageForbidden, forbidden_page)
     app.add_middleware(StaticGZipMiddleware)

@@ -134,3 +134,14 @@ def test_unknown_event_type_is_refused_before_any_request(events_api: EventsApi)
     with pytest.raises(ValueError, match="unknown session event type"):
         SessionEvent("gezellig")
     assert events_api.requests == []
+
+
+def test_each_protocol_run_sends_its_own_run_id(events_api: EventsApi) -> None:
+    log = SessionLog()
+    log.record("conv-1", marker=2, run_id=2, event=SessionEvent("started"), **COMMON)
+    log.record("conv-1", marker=5, run_id=2, event=SessionEvent("outcome", outcome="melding"), **COMMON)
+    second = {**COMMON, "protocol": "seksueel_geweld"}
+    log.record("conv-1", marker=7, run_id=7, event=SessionEvent("started"), **second)
+    assert [request["body"]["run_id"] for request in events_api.requests] == ["2", "2", "7"]
+    log.record("conv-2", marker=1, event=SessionEvent("started"), **COMMON)
+    assert "run_id" not in events_api.requests[-1]["body"]  # the API's default run

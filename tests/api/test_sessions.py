@@ -230,3 +230,44 @@ async def test_unknown_or_malformed_session_id_is_404(client: httpx.AsyncClient,
     for session_id in ("nope", "00000000-0000-0000-0000-000000000000"):
         response = await client.get(f"/api/v1/sessions/{session_id}", headers=auth("admin"))
         assert response.status_code == 404
+
+
+async def test_a_second_protocol_in_the_same_conversation_is_its_own_session(
+    client: httpx.AsyncClient, auth: TokenFactory, seeded: Session, incident_payload: Any
+) -> None:
+    first = [
+        body("r1-0", {"type": "started"}, run_id="3"),
+        body("r1-1", {"type": "outcome", "outcome": "melding_veilig_thuis"}, run_id="3"),
+    ]
+    second = [
+        body("r2-0", {"type": "started"}, run_id="11", protocol="seksueel_geweld"),
+        body("r2-1", {"type": "question_asked", "text": "Is het korter dan 7 dagen geleden?"}, run_id="11",
+             protocol="seksueel_geweld"),
+    ]  # fmt: skip
+    stored = [(await _post(client, auth, payload)).json() for payload in first + second]
+    assert [event["seq"] for event in stored] == [1, 2, 1, 2]
+    assert stored[0]["session_id"] == stored[1]["session_id"] != stored[2]["session_id"] == stored[3]["session_id"]
+    rows = seeded.execute(select(GuidanceSession.run_id, GuidanceSession.protocol).order_by(GuidanceSession.run_id))
+    assert [tuple(row) for row in rows] == [("11", "seksueel_geweld"), ("3", "eergerelateerd_geweld")]
+
+    # Each session shows the incident of its own protocol only.
+    created = await client.post(
+        "/api/v1/incidents", json=incident_payload(conversation_id=CONV), headers=auth("service")
+    )
+    headers = auth("supervisor", "TERAPEL")
+    listed = (await client.get("/api/v1/sessions", headers=headers)).json()["items"]
+    by_protocol = {item["protocol"]: item for item in listed}
+    assert by_protocol["eergerelateerd_geweld"]["incident_reference"] == created.json()["reference"]
+    assert by_protocol["seksueel_geweld"]["incident_reference"] is None
+    detail = (await client.get(f"/api/v1/sessions/{by_protocol['seksueel_geweld']['id']}", headers=headers)).json()
+    assert detail["incidents"] == [] and detail["run_id"] == "11"
+    indicators = (await client.get("/api/v1/indicators", headers=headers)).json()
+    (total,) = indicators["totals"]
+    assert total["incidents"]["total"] == 1 and total["sessions"]["total"] == 2
+
+    # The same run cannot switch protocol; without run_id it is the default run.
+    clash = await _post(client, auth, body("r1-2", {"type": "stopped"}, run_id="3", protocol="seksueel_geweld"))
+    assert clash.status_code == 422 and "own run_id" in clash.text
+    default = await _post(client, auth, body("d-0", {"type": "started"}, conversation_id="c-default"))
+    assert default.status_code == 201
+    assert seeded.scalar(select(GuidanceSession.run_id).where(GuidanceSession.conversation_id == "c-default")) == "0"

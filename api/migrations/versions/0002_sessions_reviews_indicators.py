@@ -27,6 +27,7 @@ def upgrade() -> None:
         "guidance_sessions",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("conversation_id", sa.String(length=200), nullable=False),
+        sa.Column("run_id", sa.String(length=200), nullable=False),
         sa.Column("staff_id", sa.String(length=128), nullable=True),
         sa.Column("location", sa.String(length=32), nullable=False),
         sa.Column("channel", sa.String(length=32), nullable=True),
@@ -35,7 +36,8 @@ def upgrade() -> None:
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["location"], ["locations.code"], name=op.f("fk_guidance_sessions_location_locations")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_guidance_sessions")),
-        sa.UniqueConstraint("conversation_id", name=op.f("uq_guidance_sessions_conversation_id")),
+        # A conversation may run several protocols: one session per (conversation, run).
+        sa.UniqueConstraint("conversation_id", "run_id", name=op.f("uq_guidance_sessions_conversation_id_run_id")),
     )
     op.create_index("ix_guidance_sessions_location_started_at", "guidance_sessions", ["location", "started_at"])
     op.create_index(op.f("ix_guidance_sessions_staff_id"), "guidance_sessions", ["staff_id"])
