@@ -27,6 +27,15 @@ LOCATIONS_TTL_SECONDS = 300.0
 #: Retries on connect errors only (httpx transport semantics): a request that
 #: reached the API is never sent twice by the transport.
 CONNECT_RETRIES = 2
+#: After a timeout or a failed connection the API counts as unavailable for this
+#: long: calls fail at once instead of each costing the counsellor a timeout in the
+#: same turn (a frozen API would otherwise add COA_API_TIMEOUT per call). The
+#: outbox's delivery loop probes through it (``probe=True``) and closes it again.
+UNAVAILABLE_SECONDS = 15.0
+#: Statuses after which a retry can succeed without changing the request: server
+#: errors, timeouts, rate limits, and a refused credential (a configuration error
+#: an operator fixes; the record must survive until then).
+TRANSIENT_STATUSES = frozenset({401, 403, 408, 425, 429})
 
 
 def _safe_detail(response: httpx.Response) -> str:
@@ -53,7 +62,19 @@ def _safe_detail(response: httpx.Response) -> str:
 
 
 class ApiError(RuntimeError):
-    """The API could not be reached or answered with an error status."""
+    """The API could not be reached or answered with an error status.
+
+    ``status`` is the HTTP status, None when no answer came (down, timeout).
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+    @property
+    def transient(self) -> bool:
+        """True when sending the same request later may succeed."""
+        return self.status is None or self.status >= 500 or self.status in TRANSIENT_STATUSES
 
 
 class ApiClient:
@@ -64,6 +85,7 @@ class ApiClient:
         self._locations_ttl = locations_ttl
         self._locations: list[dict[str, Any]] | None = None
         self._locations_at = 0.0
+        self._unavailable_until = 0.0
         self._lock = threading.Lock()
         headers = {"Accept": "application/json"}
         if settings.service_token:
@@ -71,36 +93,62 @@ class ApiClient:
         self._http = httpx.Client(
             base_url=settings.api_url,
             headers=headers,
-            timeout=httpx.Timeout(settings.timeout),
+            # Short connect timeout, read/write/pool at COA_API_TIMEOUT: a frozen API
+            # (accepts, never answers) blocks a call for at most COA_API_TIMEOUT.
+            timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
             transport=httpx.HTTPTransport(retries=CONNECT_RETRIES),
         )
 
     def close(self) -> None:
         self._http.close()
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+    @property
+    def available(self) -> bool:
+        """False for ``UNAVAILABLE_SECONDS`` after a timeout or a failed connection."""
+        return time.monotonic() >= self._unavailable_until
+
+    def _request(self, method: str, path: str, *, probe: bool = False, **kwargs: Any) -> Any:
+        """One call; raises ``ApiError``. ``probe=True`` calls even while the API
+        counts as unavailable (the outbox's background delivery)."""
+        if not probe and not self.available:
+            raise ApiError(f"{method} {path}: API unavailable (recent timeout or connection failure)")
         try:
             response = self._http.request(method, API_PREFIX + path, **kwargs)
+        except httpx.TransportError as error:
+            # Down, refused, timed out: no answer. Fail fast for a while.
+            self._unavailable_until = time.monotonic() + UNAVAILABLE_SECONDS
+            logger.error("API %s %s failed: %s", method, path, type(error).__name__)
+            raise ApiError(f"{method} {path}: {type(error).__name__} {error}") from error
+        self._unavailable_until = 0.0
+        try:
             response.raise_for_status()
             return response.json()
         except httpx.HTTPStatusError as error:
             logger.error("API %s %s -> %s: %s", method, path, error.response.status_code,
                          _safe_detail(error.response))
-            raise ApiError(f"{method} {path}: status {error.response.status_code}") from error
+            raise ApiError(f"{method} {path}: status {error.response.status_code}",
+                           error.response.status_code) from error
         except (httpx.HTTPError, ValueError) as error:
             logger.error("API %s %s failed: %s", method, path, error)
             raise ApiError(f"{method} {path}: {error}") from error
 
-    def record_incident(self, payload: dict[str, Any]) -> dict[str, Any]:
+    def record_incident(self, payload: dict[str, Any], *, probe: bool = False) -> dict[str, Any]:
         """POST the decision; returns the incident (with ``reference``).
 
         The API answers 200 with the existing incident when the payload's
         ``idempotency_key`` was seen before, so a retried call is safe.
         """
-        incident = self._request("POST", "/incidents", json=payload)
+        incident = self._request("POST", "/incidents", probe=probe, json=payload)
         if not isinstance(incident, dict) or not incident.get("reference"):
             raise ApiError("POST /incidents: response without a reference")
         return incident
+
+    def record_session_event(self, payload: dict[str, Any], *, probe: bool = False) -> dict[str, Any]:
+        """POST one guidance-session event (idempotent by its ``idempotency_key``)."""
+        stored = self._request("POST", "/sessions/events", probe=probe, json=payload)
+        if not isinstance(stored, dict):
+            raise ApiError("POST /sessions/events: unexpected response")
+        return stored
 
     def locations(self) -> list[dict[str, Any]]:
         """``[{"code", "name", "aliases"}]``, cached for ``locations_ttl`` seconds."""

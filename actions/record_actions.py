@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
+import sqlite3
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -16,11 +18,15 @@ from actions.engine import Decision, EngineError, ProtocolState
 from actions.knowledge_cache import get_engine
 from actions.locations import location_name
 from actions.lookups import fetch_holders, fetch_locations, record_incident
-from actions.outbox import get_outbox
+from actions.outbox import DELIVERED, PENDING, get_outbox, provisional_reference, resume_if_pending
 from actions.protocol_actions import utter
 from actions.tracker_utils import action_timestamp, message_metadata
 
 logger = logging.getLogger(__name__)
+
+# Decisions left undelivered by a previous run of the action server are sent now,
+# not only after the next decision (COA_OUTBOX_RESUME=0 turns this off).
+resume_if_pending()
 
 
 def idempotency_key(tracker: Tracker, decision: Decision) -> str:
@@ -86,9 +92,7 @@ class ActionRecordDecision(Action):
             return [SlotSet(slot, value) for slot, value in names.cleared_protocol().items()]
 
         payload = incident_payload(tracker, decision)
-        incident = await record_incident(payload)
-        if incident is None:
-            get_outbox().defer(payload)
+        status, reference = await record_decision(payload)
 
         location = tracker.get_slot(names.LOCATION)
         holders = await fetch_holders(location)
@@ -102,15 +106,64 @@ class ActionRecordDecision(Action):
                 instructions=instructions,
             ),
         )
-        reference = str(incident["reference"]) if incident else None
-        # The reference closes the outcome (contract); without it, say plainly
-        # that nothing was saved so the counsellor can act on it.
-        dispatcher.utter_message(**(presenter.recorded(reference) if reference else presenter.not_recorded()))
+        # The reference closes the outcome (contract). Queued: say plainly that it is
+        # kept and will be recorded, with a provisional reference. Rejected (or no
+        # outbox): say that nothing was saved so the counsellor can act on it.
+        if status == DELIVERED and reference:
+            dispatcher.utter_message(**presenter.recorded(reference))
+        elif status == PENDING and reference:
+            dispatcher.utter_message(**queued(reference))
+        else:
+            reference = None
+            dispatcher.utter_message(**presenter.not_recorded())
         return [
             SlotSet(names.INCIDENT_REFERENCE, reference),
             *(SlotSet(slot, value) for slot, value in names.cleared_protocol().items()),
             *offer_pending(dispatcher, tracker, decision.protocol),
         ]
+
+
+def queued(reference: str) -> dict[str, Any]:
+    return {
+        "text": "Het besluit is veilig bewaard, maar nog niet in de registratie vastgelegd: de "
+        "registratie is nu niet bereikbaar. Het wordt automatisch vastgelegd zodra die weer "
+        "bereikbaar is; er gaat niets verloren en je hoeft het niet opnieuw in te voeren. "
+        f"Voorlopige referentie: {reference}. Het advies hierboven blijft gelden."
+    }
+
+
+def _record_durably(payload: dict[str, Any]) -> tuple[str, str | None]:
+    """Outbox first (durable), then one delivery attempt now (short timeouts)."""
+    key = str(payload["idempotency_key"])
+    box = get_outbox()
+    item = box.enqueue("incident", key, payload, wake=False)
+    item = box.deliver(key)
+    if item.status == DELIVERED:
+        return DELIVERED, str((item.result or {}).get("reference") or "") or None
+    if item.status == PENDING:
+        box.wake()
+        logger.warning("decision queued in the outbox: idempotency_key=%s protocol=%s location=%s",
+                       key, payload.get("protocol"), payload.get("location"))
+        return PENDING, provisional_reference(key)
+    logger.error("decision NOT recorded (rejected by the API, kept in the outbox): idempotency_key=%s "
+                 "protocol=%s location=%s", key, payload.get("protocol"), payload.get("location"))
+    return item.status, None
+
+
+async def record_decision(payload: dict[str, Any]) -> tuple[str, str | None]:
+    """(status, reference): ``delivered`` + the API's reference, ``pending`` + a
+    provisional reference (queued, delivered later), or ``rejected`` + None."""
+    try:
+        return await asyncio.to_thread(_record_durably, payload)
+    except (sqlite3.Error, OSError):
+        # The outbox file is unusable (disk full, permissions): still try the API once.
+        logger.exception("outbox unusable; posting the decision directly")
+        incident = await record_incident(payload)
+        if incident is not None:
+            return DELIVERED, str(incident["reference"])
+        logger.error("decision NOT recorded (API and outbox unavailable): idempotency_key=%s protocol=%s",
+                     payload.get("idempotency_key"), payload.get("protocol"))
+        return "lost", None
 
 
 def offer_pending(dispatcher: CollectingDispatcher, tracker: Tracker, finished: str | None) -> list[EventType]:

@@ -46,6 +46,38 @@ class Stack:
     log_dir: Path = ROOT / "var" / "log"
     processes: list[Process] = field(default_factory=list)
     rasa_extra_args: list[str] = field(default_factory=list)
+    #: Where the action server's outbox and Rasa's tracker store live. None: `var/` for
+    #: the default stack (`make run`), else `<log_dir>-state` (a test stack gets its own,
+    #: emptied at start, so it never delivers or continues what `make run` left).
+    state_dir: Path | None = None
+
+    @property
+    def state(self) -> Path:
+        if self.state_dir is not None:
+            return self.state_dir
+        if self.log_dir == ROOT / "var" / "log":
+            return ROOT / "var"
+        return self.log_dir.with_name(self.log_dir.name + "-state")
+
+    def endpoints_file(self) -> str:
+        """assistant/endpoints.yml as is for `var/` (its tracker store is the SQLite file
+        var/rasa_tracker.db, relative to the repository root where Rasa runs); for another
+        state dir a copy whose SQLite tracker store points there (COA_RASA_ENDPOINTS: use
+        that file unchanged, e.g. the production profile with PostgreSQL and Redis)."""
+        if self.env.get("COA_RASA_ENDPOINTS"):
+            return self.env["COA_RASA_ENDPOINTS"]
+        if self.state == ROOT / "var":
+            return "assistant/endpoints.yml"
+        import yaml  # PyYAML is in both venvs (Rasa and the knowledge loader need it)
+
+        endpoints = yaml.safe_load((ROOT / "assistant" / "endpoints.yml").read_text())
+        store = endpoints.get("tracker_store") or {}
+        if str(store.get("dialect", "")).lower() == "sqlite":
+            store["db"] = str(self.state / "rasa_tracker.db")
+        endpoints["action_endpoint"] = {"url": f"http://127.0.0.1:{self.ports.actions}/webhook"}
+        path = self.state / "endpoints.yml"
+        path.write_text(yaml.safe_dump(endpoints, sort_keys=False))
+        return str(path)
 
     def current_model(self) -> Path:
         marker = ROOT / "models" / "current"
@@ -80,6 +112,8 @@ class Stack:
         self.env.setdefault("PYTHONUNBUFFERED", "1")
         # rasa_sdk binds to 0.0.0.0 unless told otherwise: keep it on loopback.
         self.env["SANIC_HOST"] = "127.0.0.1"
+        self.state.mkdir(parents=True, exist_ok=True)
+        self.env.setdefault("COA_OUTBOX_PATH", str(self.state / "outbox.db"))
         self.processes = [
             Process(
                 "api",
@@ -97,7 +131,7 @@ class Stack:
                 "rasa",
                 [str(RASA_VENV / "bin" / "python"), "-m", "assistant.server", "run",
                  "--model", str(self.current_model()),
-                 "--endpoints", "assistant/endpoints.yml",
+                 "--endpoints", self.endpoints_file(),
                  # COA_RASA_CREDENTIALS: another credentials file (the Teams e2e test
                  # adds its channel, pointed at a local fake Bot Connector).
                  "--credentials", self.env.get("COA_RASA_CREDENTIALS") or "assistant/credentials.yml",
@@ -107,19 +141,65 @@ class Stack:
         ]
 
     def start(self, timeout: float = 300.0) -> None:
+        if self.state != ROOT / "var":
+            # A test stack starts from nothing (never from a previous run's outbox or trackers).
+            for name in ("outbox.db", "rasa_tracker.db"):
+                for suffix in ("", "-wal", "-shm", "-journal"):
+                    (self.state / (name + suffix)).unlink(missing_ok=True)
         self.build()
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for proc in self.processes:
-            proc.log_path = self.log_dir / f"{proc.name}.log"
-            log = proc.log_path.open("w")
+            self._spawn(proc, mode="w")
+        deadline = time.monotonic() + timeout
+        for proc in self.processes:
+            self._wait_healthy(proc, deadline)
+
+    def _spawn(self, proc: Process, mode: str) -> None:
+        proc.log_path = self.log_dir / f"{proc.name}.log"
+        with proc.log_path.open(mode) as log:
             # Own process group, so Ctrl-C and stop() reach the children Rasa forks.
             proc.popen = subprocess.Popen(
                 proc.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + timeout
+
+    def process(self, name: str) -> Process:
         for proc in self.processes:
-            self._wait_healthy(proc, deadline)
+            if proc.name == name:
+                return proc
+        raise KeyError(f"no process {name!r}; known: {', '.join(p.name for p in self.processes)}")
+
+    def signal(self, name: str, signum: int) -> None:
+        """Sends ``signum`` to the process group of ``name`` (e.g. SIGSTOP / SIGCONT to
+        freeze and resume the API in the resilience tests)."""
+        proc = self.process(name)
+        if proc.popen and proc.popen.poll() is None:
+            os.killpg(proc.popen.pid, signum)
+
+    def _terminate(self, proc: Process) -> None:
+        if not proc.popen:
+            return
+        if proc.popen.poll() is None:
+            os.killpg(proc.popen.pid, signal.SIGTERM)
+            # A frozen (SIGSTOPped) process only acts on SIGTERM once it runs again.
+            os.killpg(proc.popen.pid, signal.SIGCONT)
+        try:
+            proc.popen.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.popen.pid, signal.SIGKILL)
+            proc.popen.wait(timeout=5)
+
+    def restart(self, name: str, timeout: float = 300.0) -> None:
+        """Stops one process and starts it again with the same command and environment
+        (its log is appended to); returns once it answers its health URL."""
+        proc = self.process(name)
+        self._terminate(proc)
+        self._spawn(proc, mode="a")
+        self._wait_healthy(proc, time.monotonic() + timeout)
+
+    def stop_one(self, name: str) -> None:
+        """Stops one process (e.g. the API, to test the outbox); `restart` brings it back."""
+        self._terminate(self.process(name))
 
     def _wait_healthy(self, proc: Process, deadline: float) -> None:
         while time.monotonic() < deadline:
@@ -146,6 +226,7 @@ class Stack:
         for proc in reversed(self.processes):
             if proc.popen and proc.popen.poll() is None:
                 os.killpg(proc.popen.pid, signal.SIGTERM)
+                os.killpg(proc.popen.pid, signal.SIGCONT)
         for proc in reversed(self.processes):
             if not proc.popen:
                 continue

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from rasa_sdk.events import SlotSet
 
-from actions import ActionRecordDecision
+from actions import ActionRecordDecision, outbox
 from knowledge import Knowledge
 from tests.actions.conftest import FakeApi
 from tests.actions.helpers import SERVICE_TOKEN, action_event, make_tracker, run, texts
@@ -24,6 +24,15 @@ FINISHED = {"protocol": EGG, "protocol_step": "melding_veilig_thuis_acuut", "pro
             "acute": True, "location": "TERAPEL", "protocol_answer": "klaar", "misses": 0.0}
 RESET = [SlotSet("protocol", None), SlotSet("protocol_step", None), SlotSet("protocol_answers", None),
          SlotSet("protocol_answer", None), SlotSet("acute", False), SlotSet("misses", 0.0)]
+
+
+@pytest.fixture(autouse=True)
+def _own_outbox(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    """Every test records through its own outbox file (never the repository's var/)."""
+    monkeypatch.setenv("COA_OUTBOX_PATH", str(tmp_path / "outbox.db"))
+    outbox.close_outbox()
+    yield
+    outbox.close_outbox()
 
 
 def finished_tracker(slots: dict[str, Any] = FINISHED, sender_id: str = "conv-1"):
@@ -85,6 +94,18 @@ def test_a_retried_action_does_not_duplicate_the_incident(fake_api: FakeApi) -> 
     first, _ = run(ActionRecordDecision(), finished_tracker())
     again, _ = run(ActionRecordDecision(), finished_tracker())
     assert first == again
+    # The outbox knows the key was delivered: the retry does not even post again.
+    keys = [r["body"]["idempotency_key"] for r in fake_api.requests if r["method"] == "POST"]
+    assert len(keys) == 1
+    assert len(fake_api.incidents) == 1
+
+
+def test_a_retried_action_with_a_fresh_outbox_gets_the_same_incident(fake_api: FakeApi, tmp_path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    first, _ = run(ActionRecordDecision(), finished_tracker())
+    monkeypatch.setenv("COA_OUTBOX_PATH", str(tmp_path / "other-outbox.db"))
+    again, _ = run(ActionRecordDecision(), finished_tracker())
+    assert first == again
     keys = [r["body"]["idempotency_key"] for r in fake_api.requests if r["method"] == "POST"]
     assert len(keys) == 2 and keys[0] == keys[1]
     assert len(fake_api.incidents) == 1
@@ -98,27 +119,48 @@ def test_another_run_in_the_same_conversation_is_a_new_incident(fake_api: FakeAp
     assert events[0] == SlotSet("incident_reference", "EGG-20261129-0002")
 
 
-def test_when_the_api_fails_the_advice_is_still_given_and_the_counsellor_is_told(
+def test_when_the_api_fails_the_decision_is_queued_and_the_counsellor_is_told(
     fake_api: FakeApi, caplog: pytest.LogCaptureFixture
 ) -> None:
     fake_api.fail_status = 500
-    with caplog.at_level(logging.ERROR, logger="actions.outbox"):
+    with caplog.at_level(logging.WARNING):
         events, messages = run(ActionRecordDecision(), finished_tracker())
-    assert events == [SlotSet("incident_reference", None), *RESET]
+    key = fake_api.requests[0]["body"]["idempotency_key"]
+    provisional = outbox.provisional_reference(key)
+    assert events == [SlotSet("incident_reference", provisional), *RESET]
     said = texts(messages)
     assert said[0].startswith("Uitkomst: ")
     assert "0800-2000" in said[2]
     assert "- contactpersoon veiligheid (namen konden niet worden opgehaald)" in said[3]
-    assert said[-1].startswith("Let op: het besluit kon nog niet worden vastgelegd")
-    assert not any("Referentie" in t for t in said)
-    assert "decision NOT recorded" in caplog.text and "melding_veilig_thuis_acuut" not in caplog.text
+    assert said[-1].startswith("Het besluit is veilig bewaard, maar nog niet in de registratie vastgelegd")
+    assert f"Voorlopige referentie: {provisional}." in said[-1]
+    assert "er gaat niets verloren" in said[-1]
+    assert outbox.get_outbox().get(key).status == outbox.PENDING
+    assert "decision queued in the outbox" in caplog.text and "melding_veilig_thuis_acuut" not in caplog.text
+
+    # The API comes back: the loop delivers it, once.
+    fake_api.fail_status = None
+    box = outbox.get_outbox()
+    assert box.deliver(key).status == outbox.DELIVERED
+    assert box.get(key).status == outbox.DELIVERED
+    assert len(fake_api.incidents) == 1
 
 
-def test_when_the_api_is_down_the_advice_is_still_given(api_down: None) -> None:
+def test_a_rejected_decision_is_reported_as_not_recorded(fake_api: FakeApi) -> None:
+    fake_api.fail_status = 422
     events, messages = run(ActionRecordDecision(), finished_tracker())
     assert events[0] == SlotSet("incident_reference", None)
-    assert "Betrek op TERAPEL:" in texts(messages)[3]
     assert texts(messages)[-1].startswith("Let op: het besluit kon nog niet worden vastgelegd")
+    key = fake_api.requests[0]["body"]["idempotency_key"]
+    assert outbox.get_outbox().get(key).status == outbox.REJECTED
+
+
+def test_when_the_api_is_down_the_advice_is_still_given_and_the_decision_queued(api_down: None) -> None:
+    events, messages = run(ActionRecordDecision(), finished_tracker())
+    assert str(events[0]["value"]).startswith("VOORLOPIG-")
+    assert "Betrek op TERAPEL:" in texts(messages)[3]
+    assert "Voorlopige referentie: VOORLOPIG-" in texts(messages)[-1]
+    assert outbox.get_outbox().pending_count() == 1
 
 
 def test_nothing_is_recorded_after_a_stop(fake_api: FakeApi) -> None:
