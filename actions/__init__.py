@@ -7,6 +7,8 @@ One module per concern; the Rasa action classes stay thin:
 - ``settings``     configuration read from the environment at call time
 - ``api_client``   the small HTTP client for the API (service credential)
 - ``outbox``       the seam where a record that could not be saved goes
+- ``session_log`` / ``session_events`` the guidance-session log: what happened in a
+  protocol run, as events stored in the outbox and delivered in order
 - ``presenter``    engine output -> dispatcher messages (buttons per contract)
 - ``tracker_utils`` reading metadata, entities and slots from a rasa_sdk Tracker
 - ``protocol_actions`` / ``form_actions`` / ``record_actions`` the Rasa actions

@@ -476,6 +476,12 @@ class ProtocolEngine:
         consent = step.recorded_only_if if step is not None else None
         return consent is None or answered.get(consent) == "ja"
 
+    def recordable(self, state: ProtocolState, step_id: str) -> bool:
+        """May the answer to ``step_id`` be kept (incident, session log), given the
+        answers in ``state``? The consent rule of ``decision``."""
+        answered = {a["step"]: a["answer"] for a in state.answers}
+        return self._may_record(self.protocol(state.protocol), step_id, answered)
+
     def decision(self, state: ProtocolState) -> Decision:
         """The decision of a finished protocol."""
         protocol = self.protocol(state.protocol)

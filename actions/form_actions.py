@@ -24,7 +24,7 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import presenter
+from actions import presenter, session_events
 from actions import slots as names
 from actions.engine import EngineError, ProtocolState, UserInput
 from actions.knowledge_cache import get_engine
@@ -139,6 +139,7 @@ class ValidateProtocolForm(FormValidationAction):
             if danger:
                 dispatcher.utter_message(**presenter.acute_danger())
             dispatcher.utter_message(**presenter.stopped())
+            await session_events.stopped(tracker, ProtocolState.from_slots(tracker.slots), acute_shown=danger)
             return {names.REQUESTED_SLOT: None, **names.cleared_protocol()}
 
         state = ProtocolState.from_slots(tracker.slots)
@@ -154,11 +155,16 @@ class ValidateProtocolForm(FormValidationAction):
         except EngineError:
             logger.exception("protocol state does not fit the knowledge")
             dispatcher.utter_message(**presenter.state_lost())
+            await session_events.error(tracker, state, presenter.state_lost()["text"])
             return {names.REQUESTED_SLOT: None, **names.cleared_protocol()}
 
         if turn.acute:
             # Contract: on danger now the reply starts with 112, whatever else follows.
             dispatcher.utter_message(**presenter.acute_danger())
+        if turn.understood:
+            await session_events.answer_given(tracker, state, turn)
+        elif turn.acute:
+            await session_events.acute_advice(tracker, state)
 
         if turn.understood:
             return {
@@ -192,6 +198,7 @@ class ValidateProtocolForm(FormValidationAction):
         if intent == names.RESTART_INTENT:
             restarted = engine.restart(state)
             dispatcher.utter_message(**presenter.restarted(protocol))
+            await session_events.restarted(tracker, state, restarted)
             return {names.PROTOCOL_ANSWER: None, **restarted.to_slots(), names.MISSES: 0.0}
         if intent == names.BACK_INTENT:
             previous = engine.back(state)
@@ -199,10 +206,13 @@ class ValidateProtocolForm(FormValidationAction):
                 dispatcher.utter_message(**presenter.at_first_question())
                 return {names.PROTOCOL_ANSWER: None}
             dispatcher.utter_message(**presenter.went_back())
+            await session_events.went_back(tracker, state, previous)
             return {names.PROTOCOL_ANSWER: None, **previous.to_slots(), names.MISSES: 0.0}
         step = engine.step(state)
         if intent in LOOKUPS and not _short_answer(engine.interpret(step, user, use_intent=False), user):
-            utter(dispatcher, await LOOKUPS[intent](tracker))
+            answer = await LOOKUPS[intent](tracker)
+            utter(dispatcher, answer)
+            await session_events.lookup_answered(tracker, state, answer)
             return {names.PROTOCOL_ANSWER: None}
         other = _other_protocol(intent, state, tracker)
         if other is not None and (step.kind == "text" or engine.interpret(step, user, use_intent=False) is None):
@@ -302,5 +312,7 @@ class ActionAskProtocolAnswer(Action):
             logger.exception("protocol state does not fit the knowledge")
             dispatcher.utter_message(**presenter.state_lost())
             return _end_form()
-        utter(dispatcher, presenter.question(step, instructions=instructions))
+        messages = presenter.question(step, instructions=instructions)
+        utter(dispatcher, messages)
+        await session_events.question_asked(tracker, state, step, messages, instructions)
         return []

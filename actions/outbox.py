@@ -13,6 +13,13 @@ Generic over the kind of message: a *sender* per kind does the POST
 (``incident`` -> ``POST /api/v1/incidents``, ``session_event`` ->
 ``POST /api/v1/sessions/events``); register more with ``Outbox.register``.
 
+Order: rows are delivered oldest first, and a row with an *order key* is not
+sent while an older row with the same key is still pending (in backoff, or
+being sent by this or another process): the API numbers a session's events in
+arrival order, so the events of one conversation must arrive in the order they
+happened. ``session_event`` rows are keyed by their conversation; a rejected
+row (4xx) no longer holds the later ones back.
+
 A sender returns the API's answer or raises ``ApiError``; ``ApiError.transient``
 decides between "retry later" and "rejected" (a 4xx such as 422: the same
 request can never succeed, so it is not retried; the row is kept with
@@ -68,11 +75,22 @@ CREATE TABLE IF NOT EXISTS outbox (
     delivered_at REAL,
     failed_at REAL,
     last_error TEXT,
-    result TEXT
+    result TEXT,
+    order_key TEXT
 );
 CREATE INDEX IF NOT EXISTS ix_outbox_due ON outbox (next_attempt_at)
     WHERE delivered_at IS NULL AND failed_at IS NULL;
 """
+#: After the column exists (files written before ``order_key`` get it added).
+ORDER_INDEX = """
+CREATE INDEX IF NOT EXISTS ix_outbox_order ON outbox (order_key, id)
+    WHERE delivered_at IS NULL AND failed_at IS NULL;
+"""
+#: An older pending row with the same order key holds ``o`` back.
+_HELD_BACK_SQL = (
+    "o.order_key IS NOT NULL AND EXISTS (SELECT 1 FROM outbox p WHERE p.order_key = o.order_key"
+    " AND p.id < o.id AND p.delivered_at IS NULL AND p.failed_at IS NULL)"
+)
 
 PENDING = "pending"
 DELIVERED = "delivered"
@@ -128,6 +146,15 @@ def default_senders() -> dict[str, Sender]:
     return {"incident": _incident_sender, "session_event": _session_event_sender}
 
 
+def _conversation_order(payload: dict[str, Any]) -> str | None:
+    conversation = payload.get("conversation_id")
+    return f"conversation:{conversation}" if conversation else None
+
+
+#: Kinds whose rows are delivered in order per key (see the module docstring).
+ORDER_KEYS: dict[str, Callable[[dict[str, Any]], str | None]] = {"session_event": _conversation_order}
+
+
 class Outbox:
     """``Outbox(path)``; ``enqueue`` + ``deliver`` (or leave it to the loop); ``start()``
     for the background loop. Thread-safe; one SQLite connection guarded by a lock."""
@@ -157,6 +184,10 @@ class Outbox:
             # FULL: a committed enqueue survives a power cut, not only a crash.
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
+            if "order_key" not in columns:
+                self._db.execute("ALTER TABLE outbox ADD COLUMN order_key TEXT")
+            self._db.executescript(ORDER_INDEX)
 
     # ----------------------------------------------------------------- registry
 
@@ -165,18 +196,22 @@ class Outbox:
 
     # ----------------------------------------------------------------- storage
 
-    def enqueue(self, kind: str, key: str, payload: dict[str, Any], *, wake: bool = True) -> OutboxItem:
+    def enqueue(self, kind: str, key: str, payload: dict[str, Any], *, wake: bool = True,
+                order_key: str | None = None) -> OutboxItem:
         """Store the message (once per key: enqueueing a known key again is a no-op
         and returns the stored row, delivered or not) and wake the loop (``wake=False``
-        when the caller delivers it at once itself)."""
+        when the caller delivers it at once itself). ``order_key``: delivered only after
+        every older row with the same key (default per kind, ``ORDER_KEYS``)."""
         if kind not in self._senders:
             raise ValueError(f"no sender for outbox kind {kind!r}; known: {', '.join(sorted(self._senders))}")
+        if order_key is None and kind in ORDER_KEYS:
+            order_key = ORDER_KEYS[kind](payload)
         now = time.time()
         with self._lock:
             self._db.execute(
-                "INSERT OR IGNORE INTO outbox (kind, idempotency_key, payload, created_at, next_attempt_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (kind, key, json.dumps(payload, ensure_ascii=False), now, now),
+                "INSERT OR IGNORE INTO outbox (kind, idempotency_key, payload, created_at, next_attempt_at,"
+                " order_key) VALUES (?, ?, ?, ?, ?, ?)",
+                (kind, key, json.dumps(payload, ensure_ascii=False), now, now, order_key),
             )
         if wake:
             self._wake.set()
@@ -216,9 +251,17 @@ class Outbox:
 
     # ----------------------------------------------------------------- delivery
 
+    def held_back(self, key: str) -> bool:
+        """An older row with the same order key is still pending: this one waits."""
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT 1 FROM outbox o WHERE o.idempotency_key = ? AND {_HELD_BACK_SQL}", (key,)).fetchone()
+        return row is not None
+
     def deliver(self, key: str) -> OutboxItem:
-        """One attempt now, whatever the backoff says (the action's own try). Returns
-        the row afterwards; its ``status`` says what happened."""
+        """One attempt now, whatever the backoff says (the action's own try), unless an
+        older row of the same order key is still pending. Returns the row afterwards;
+        its ``status`` says what happened."""
         item = self.get(key)
         if item is None:
             raise KeyError(key)
@@ -259,6 +302,8 @@ class Outbox:
         if busy:
             return self.get(item.key) or item
         try:
+            if self.held_back(item.key):
+                return item
             return self._send(item)
         finally:
             with self._lock:
@@ -311,9 +356,11 @@ class Outbox:
     # ----------------------------------------------------------------- the loop
 
     def next_due_in(self) -> float | None:
+        """Seconds until the next row may be sent (rows held back by an older one do not count)."""
         with self._lock:
             (due,) = self._db.execute(
-                "SELECT min(next_attempt_at) FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL"
+                "SELECT min(o.next_attempt_at) FROM outbox o WHERE o.delivered_at IS NULL AND o.failed_at IS NULL"
+                f" AND NOT ({_HELD_BACK_SQL})"
             ).fetchone()
         return None if due is None else max(0.0, due - time.time())
 

@@ -94,7 +94,7 @@ def not_understood(step: Step) -> Message:
         "yes_no": "Antwoord met Ja of Nee.",
         "choice": "Kies een van de knoppen of typ het nummer van de keuze.",
         "number": "Typ een getal of kies een knop.",
-        "text": "Typ je antwoord in een paar woorden, zonder namen.",
+        "text": "Typ uw antwoord in een paar woorden, zonder namen.",
     }.get(step.kind, "")
     return {"text": f"Dat heb ik niet goed begrepen. {step.help}".rstrip() + (f" {hint}" if hint else "")}
 
@@ -106,7 +106,7 @@ def acute_danger() -> Message:
 
 def topic_question(protocols: Iterable[Protocol]) -> Message:
     return {
-        "text": "Daarna help ik je verder. Waar gaat het om?",
+        "text": "Daarna help ik u verder. Waar gaat het om?",
         "buttons": [{"title": p.title, "payload": f"/{p.intent}"} for p in protocols],
     }
 
@@ -155,10 +155,10 @@ def _holders_text(holders: Sequence[Mapping[str, Any]]) -> str:
 
 def safety_contact(location_name: str | None, holders: Sequence[Mapping[str, Any]] | None) -> Message:
     """Offered after repeated misunderstandings: a person to ask instead."""
-    where = f" van {location_name}" if location_name else " van je locatie"
+    where = f" van {location_name}" if location_name else " van uw locatie"
     who = f": {_holders_text(holders)}" if holders else ""
     return {
-        "text": f"Kom je er met mij niet uit? Overleg dan met de contactpersoon veiligheid{where}{who}."
+        "text": f"Komt u er met mij niet uit? Overleg dan met de contactpersoon veiligheid{where}{who}."
     }
 
 
@@ -194,6 +194,17 @@ def key_position_lines(
     return lines
 
 
+ADVICE_HEADING = "Wat u nu doet:"
+
+
+def outcome_text(step: Step) -> str:
+    return cite(f"Uitkomst: {step.text}", step)
+
+
+def advice_text(actions: Sequence[str]) -> str:
+    return ADVICE_HEADING + "\n" + "\n".join(f"- {a}" for a in actions)
+
+
 def outcome(
     decision: Decision,
     knowledge: Knowledge,
@@ -206,11 +217,10 @@ def outcome(
 
     ``holders`` is None when the API could not be asked for the names.
     """
-    step = decision.outcome_step
     messages = instruction_messages(instructions)
-    messages.append({"text": cite(f"Uitkomst: {step.text}", step)})
+    messages.append({"text": outcome_text(decision.outcome_step)})
     if decision.actions:
-        messages.append({"text": "Wat je nu doet:\n" + "\n".join(f"- {a}" for a in decision.actions)})
+        messages.append({"text": advice_text(decision.actions)})
     organisations = [knowledge.organisations[o] for o in decision.referrals if o in knowledge.organisations]
     if organisations:
         messages.append(
@@ -221,7 +231,7 @@ def outcome(
     messages.append(
         {
             "text": f"Betrek{where}:\n" + "\n".join(key_position_lines(positions, holders))
-            + "\nIk geef advies; het besluit neem je samen met hen."
+            + "\nIk geef advies; het besluit neemt u samen met hen."
         }
     )
     return messages
@@ -247,7 +257,7 @@ def restarted(protocol: Protocol) -> Message:
 
 
 def went_back() -> Message:
-    return {"text": "Terug naar de vorige vraag. Je vorige antwoord is gewist."}
+    return {"text": "Terug naar de vorige vraag. Uw vorige antwoord is gewist."}
 
 
 def at_first_question() -> Message:
@@ -311,7 +321,7 @@ def reference_steps(reference: Reference, *, intro: str = "") -> Message:
 
 
 _KIND_LABELS = {"yes_no": "vraag", "choice": "vraag", "number": "vraag", "text": "vraag",
-                "instruction": "wat je doet"}
+                "instruction": "wat u doet"}
 
 
 def _first_sentence(text: str) -> str:
@@ -368,7 +378,7 @@ def which_organisation(organisations: Iterable[Organisation]) -> Message:
 def when_to_report(org: Organisation, reference: Reference | None) -> list[Message]:
     phone = f" ({org.phone})" if org.phone else ""
     when = org.when or org.description
-    messages: list[Message] = [{"text": f"Wanneer schakel je {org.name}{phone} in?\n{when}\n\n"
+    messages: list[Message] = [{"text": f"Wanneer schakelt u {org.name}{phone} in?\n{when}\n\n"
                                         f"{_source_line(org.source)}"}]
     if org.id == "veilig_thuis" and reference is not None and reference.questions:
         messages.append(afwegingskader(reference))

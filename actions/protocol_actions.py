@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import presenter
+from actions import presenter, session_events
 from actions import slots as names
 from actions.knowledge_cache import get_engine
 from actions.tracker_utils import last_action_among, latest_intent, metadata_location, user_input
@@ -46,12 +46,15 @@ class ActionStartProtocol(Action):
             tracker, {names.ACTION_ACUTE_DANGER, names.ACTION_RECORD_DECISION, names.ACTION_START_PROTOCOL}
         ) == names.ACTION_ACUTE_DANGER
         state = engine.start(protocol.id, acute=danger_now or flagged_before)
+        run_id = session_events.new_run_id(tracker)
+        await session_events.run_started(tracker, run_id, state, acute_shown=state.acute)
 
         values: dict[str, Any] = {
             **state.to_slots(),
             names.PROTOCOL_ANSWER: None,
             names.MISSES: 0.0,
             names.INCIDENT_REFERENCE: None,
+            names.PROTOCOL_RUN: run_id,
         }
         if tracker.get_slot(names.PENDING_PROTOCOL) == protocol.id:
             # The second topic noted earlier is the one being started now.

@@ -12,7 +12,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import presenter
+from actions import presenter, session_events
 from actions import slots as names
 from actions.engine import Decision, EngineError, ProtocolState
 from actions.knowledge_cache import get_engine
@@ -89,6 +89,7 @@ class ActionRecordDecision(Action):
         except EngineError:
             logger.exception("protocol state does not fit the knowledge")
             dispatcher.utter_message(**presenter.state_lost())
+            await session_events.error(tracker, state, presenter.state_lost()["text"])
             return [SlotSet(slot, value) for slot, value in names.cleared_protocol().items()]
 
         payload = incident_payload(tracker, decision)
@@ -96,16 +97,14 @@ class ActionRecordDecision(Action):
 
         location = tracker.get_slot(names.LOCATION)
         holders = await fetch_holders(location)
-        utter(
-            dispatcher,
-            presenter.outcome(
-                decision,
-                engine.knowledge,
-                location_name=location_name(location, await fetch_locations()),
-                holders=holders,
-                instructions=instructions,
-            ),
+        advice = presenter.outcome(
+            decision,
+            engine.knowledge,
+            location_name=location_name(location, await fetch_locations()),
+            holders=holders,
+            instructions=instructions,
         )
+        utter(dispatcher, advice)
         # The reference closes the outcome (contract). Queued: say plainly that it is
         # kept and will be recorded, with a provisional reference. Rejected (or no
         # outbox): say that nothing was saved so the counsellor can act on it.
@@ -116,6 +115,7 @@ class ActionRecordDecision(Action):
         else:
             reference = None
             dispatcher.utter_message(**presenter.not_recorded())
+        await session_events.decision_shown(tracker, decision, instructions, advice, reference)
         return [
             SlotSet(names.INCIDENT_REFERENCE, reference),
             *(SlotSet(slot, value) for slot, value in names.cleared_protocol().items()),
@@ -127,7 +127,7 @@ def queued(reference: str) -> dict[str, Any]:
     return {
         "text": "Het besluit is veilig bewaard, maar nog niet in de registratie vastgelegd: de "
         "registratie is nu niet bereikbaar. Het wordt automatisch vastgelegd zodra die weer "
-        "bereikbaar is; er gaat niets verloren en je hoeft het niet opnieuw in te voeren. "
+        "bereikbaar is; er gaat niets verloren en u hoeft het niet opnieuw in te voeren. "
         f"Voorlopige referentie: {reference}. Het advies hierboven blijft gelden."
     }
 

@@ -65,6 +65,37 @@ def idempotency_key(conversation_id: str, marker: str | int, event: SessionEvent
     return "sl-" + hashlib.sha256(raw.encode()).hexdigest()[:40]
 
 
+def event_payload(
+    conversation_id: str,
+    *,
+    marker: str | int,
+    run_id: str | int | None = None,
+    location: str,
+    protocol: str,
+    protocol_version: str,
+    event: SessionEvent,
+    staff_id: str | None = None,
+    channel: str | None = None,
+) -> dict[str, Any]:
+    """The body of ``POST /api/v1/sessions/events`` (what ``record`` sends, and what the
+    outbox stores for the background delivery)."""
+    payload: dict[str, Any] = {
+        "idempotency_key": idempotency_key(conversation_id, marker, event),
+        "conversation_id": conversation_id,
+        "location": location,
+        "protocol": protocol,
+        "protocol_version": protocol_version,
+        "event": event.as_json(),
+    }
+    if run_id is not None:
+        payload["run_id"] = str(run_id)
+    if staff_id:
+        payload["staff_id"] = staff_id
+    if channel:
+        payload["channel"] = channel
+    return payload
+
+
 class SessionLog:
     """``SessionLog().record(conversation_id, marker=..., location=..., protocol=..., ...)``"""
 
@@ -91,20 +122,10 @@ class SessionLog:
         """POST one event; returns the stored event (``session_id``, ``seq``, …).
 
         ``run_id``: the marker of this protocol run's ``started`` event."""
-        payload: dict[str, Any] = {
-            "idempotency_key": idempotency_key(conversation_id, marker, event),
-            "conversation_id": conversation_id,
-            "location": location,
-            "protocol": protocol,
-            "protocol_version": protocol_version,
-            "event": event.as_json(),
-        }
-        if run_id is not None:
-            payload["run_id"] = str(run_id)
-        if staff_id:
-            payload["staff_id"] = staff_id
-        if channel:
-            payload["channel"] = channel
+        payload = event_payload(
+            conversation_id, marker=marker, run_id=run_id, location=location, protocol=protocol,
+            protocol_version=protocol_version, event=event, staff_id=staff_id, channel=channel,
+        )  # fmt: skip
         # ApiClient._request: the shared client's status check, timeout and error logging.
         stored = self.client._request("POST", EVENTS_PATH, json=payload)
         if not isinstance(stored, dict) or "seq" not in stored:

@@ -13,6 +13,8 @@ ACUTE = "acute"
 INCIDENT_REFERENCE = "incident_reference"
 MISSES = "misses"
 PENDING_PROTOCOL = "pending_protocol"
+#: The run marker of the protocol run in progress (session log ``run_id``).
+PROTOCOL_RUN = "protocol_run"
 REQUESTED_SLOT = "requested_slot"
 
 FORM = "protocol_form"
@@ -37,4 +39,5 @@ def cleared_protocol() -> dict[str, Any]:
         PROTOCOL_ANSWER: None,
         ACUTE: False,
         MISSES: 0.0,
+        PROTOCOL_RUN: None,
     }

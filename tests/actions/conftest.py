@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from actions import api_client, knowledge_cache
+from actions import api_client, knowledge_cache, outbox
+from actions.api_client import ApiError
 from actions.engine import ProtocolEngine
 from knowledge import Knowledge, load_knowledge, load_protocol_file
 from tests.actions.helpers import HOLDERS, LOCATIONS, NUMBER_PROTOCOL, SERVICE_TOKEN
@@ -45,6 +46,30 @@ def _real_knowledge_in_actions(knowledge: Knowledge) -> Iterator[None]:
     knowledge_cache.set_knowledge(knowledge)
     yield
     knowledge_cache.set_knowledge(None)
+
+
+@pytest.fixture(autouse=True)
+def _own_outbox_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+                     ) -> Iterator[Path]:
+    """Every test has its own outbox file (never the repository's var/outbox.db), and
+    the session events the actions store stay in it, undelivered, for the test to
+    read (a module with ``DELIVER_SESSION_EVENTS = True`` delivers them)."""
+    path = tmp_path / "outbox.db"
+    monkeypatch.setenv("COA_OUTBOX_PATH", str(path))
+    if not getattr(request.module, "DELIVER_SESSION_EVENTS", False):
+        def held(payload: dict[str, Any]) -> dict[str, Any]:
+            raise ApiError("session events are held in the action tests")
+
+        monkeypatch.setattr(outbox, "_session_event_sender", held)
+    outbox.close_outbox()
+    yield path
+    outbox.close_outbox()
+
+
+@pytest.fixture
+def outbox_file(_own_outbox_file: Path) -> Path:
+    """This test's outbox file (``COA_OUTBOX_PATH``)."""
+    return _own_outbox_file
 
 
 # --------------------------------------------------------------------------- fake API

@@ -109,7 +109,7 @@ def test_not_understood_gives_the_help_text_and_keeps_the_state(engine: Protocol
     assert not turn.understood and not turn.acute
     assert turn.state == state
     assert turn.help == engine.step(state).help
-    assert "Twijfel je? Antwoord dan ja." in turn.help
+    assert "Twijfelt u? Antwoord dan ja." in turn.help
 
 
 # --------------------------------------------------------------------------- choice

@@ -94,13 +94,13 @@ def test_the_second_miss_offers_the_contactpersoon_veiligheid(fake_api: FakeApi)
     events, messages = answer("tja", None, {**START, "misses": 1.0})
     assert events == [SlotSet("protocol_answer", None), SlotSet("misses", 2.0)]
     assert texts(messages)[1] == (
-        "Kom je er met mij niet uit? Overleg dan met de contactpersoon veiligheid van Ter Apel: "
+        "Komt u er met mij niet uit? Overleg dan met de contactpersoon veiligheid van Ter Apel: "
         "Ineke Veldman (06-11111111).")
 
 
 def test_the_contact_offer_works_without_the_api(api_down: None) -> None:
     _, messages = answer("tja", None, {**START, "misses": 1.0})
-    assert texts(messages)[1] == ("Kom je er met mij niet uit? Overleg dan met de contactpersoon "
+    assert texts(messages)[1] == ("Komt u er met mij niet uit? Overleg dan met de contactpersoon "
                                   "veiligheid van TERAPEL.")
 
 
@@ -122,6 +122,7 @@ def test_stop_ends_the_form_without_recording() -> None:
         SlotSet("protocol_answers", None),
         SlotSet("acute", False),
         SlotSet("misses", 0.0),
+        SlotSet("protocol_run", None),
     ]
 
 
@@ -301,7 +302,7 @@ def test_opnieuw_restarts_the_protocol_and_keeps_acute() -> None:
 
 def test_terug_goes_to_the_previous_question_and_undoes_its_answer() -> None:
     events, messages = answer("terug", "terug", AT_GESPREK)
-    assert texts(messages) == ["Terug naar de vorige vraag. Je vorige antwoord is gewist."]
+    assert texts(messages) == ["Terug naar de vorige vraag. Uw vorige antwoord is gewist."]
     assert events == [
         SlotSet("protocol_answer", None),
         SlotSet("protocol", EGG),

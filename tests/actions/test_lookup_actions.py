@@ -58,7 +58,7 @@ def test_step_2_of_a_protocol_is_its_main_path_step(knowledge: Knowledge) -> Non
 
 def test_the_protocol_is_also_found_by_its_name_in_the_text() -> None:
     _, messages = ask(ActionLookupStep(), "wat is stap 3 bij seksueel geweld?", "vraag_stap")
-    assert messages[0]["text"].startswith("Stap 3 van het protocol Seksueel geweld (wat je doet): Bel meteen")
+    assert messages[0]["text"].startswith("Stap 3 van het protocol Seksueel geweld (wat u doet): Bel meteen")
 
 
 def test_a_step_that_does_not_exist_lists_the_steps(knowledge: Knowledge) -> None:
@@ -138,7 +138,7 @@ def test_when_to_bring_in_veilig_thuis_is_cited(knowledge: Knowledge) -> None:
                            "vraag_wanneer_melden", [{"entity": "organisation", "value": "veilig_thuis"}])
     vt = knowledge.organisations["veilig_thuis"]
     assert events == []
-    assert messages[0]["text"] == (f"Wanneer schakel je Veilig Thuis (0800-2000) in?\n{vt.when}\n\n"
+    assert messages[0]["text"] == (f"Wanneer schakelt u Veilig Thuis (0800-2000) in?\n{vt.when}\n\n"
                                    f"Bron: {vt.source.title} ({vt.source.url})")
     assert messages[1]["text"].startswith("Afwegingskader")
     assert "2. Is er sprake van acute en/of structurele onveiligheid? Ja: melden bij Veilig Thuis." \
@@ -149,7 +149,7 @@ def test_when_to_bring_in_veilig_thuis_is_cited(knowledge: Knowledge) -> None:
 
 def test_veilig_thuis_is_the_default_for_when_to_report() -> None:
     _, messages = ask(ActionLookupWhenToReport(), "wanneer moet ik melden?", "vraag_wanneer_melden")
-    assert messages[0]["text"].startswith("Wanneer schakel je Veilig Thuis")
+    assert messages[0]["text"].startswith("Wanneer schakelt u Veilig Thuis")
 
 
 # --------------------------------------------------------------------------- key positions

@@ -23,6 +23,8 @@ PAYLOAD = {"idempotency_key": "egg:key-1", "conversation_id": "conv-1", "locatio
            "referrals": ["politie", "veilig_thuis"], "steps": [{"step": "acuut_gevaar", "answer": "ja"}],
            "outcome": "melding_veilig_thuis_acuut"}
 KEY = PAYLOAD["idempotency_key"]
+#: The conftest holds session events back in the other action tests.
+DELIVER_SESSION_EVENTS = True
 
 
 def free_port() -> int:

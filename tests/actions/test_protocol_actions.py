@@ -12,7 +12,8 @@ from tests.actions.helpers import action_event, make_tracker, run, texts
 REPORT = "een bewoonster vertelt dat haar broer haar bedreigt omdat ze niet met haar neef wil trouwen"
 
 
-def fresh_slots(acute: bool = False, location: str | None = "TERAPEL") -> list[dict]:
+def fresh_slots(acute: bool = False, location: str | None = "TERAPEL", run: str = "run-1@100.0") -> list[dict]:
+    """``run``: the run id, "run-<tracker events>@<latest event time>" (the user message at 100.0)."""
     events = [
         SlotSet("protocol", "eergerelateerd_geweld"),
         SlotSet("protocol_step", "acuut_gevaar"),
@@ -21,6 +22,7 @@ def fresh_slots(acute: bool = False, location: str | None = "TERAPEL") -> list[d
         SlotSet("protocol_answer", None),
         SlotSet("misses", 0.0),
         SlotSet("incident_reference", None),
+        SlotSet("protocol_run", run),
     ]
     return [*events, SlotSet("location", location)] if location else events
 
@@ -53,7 +55,7 @@ def test_start_keeps_acute_flagged_just_before_by_action_acute_danger() -> None:
                            metadata={"location": "TERAPEL"}, slots={"acute": True},
                            events_before=[action_event("action_acute_danger"), action_event("action_listen")])
     events, messages = run(ActionStartProtocol(), tracker)
-    assert events == fresh_slots(acute=True)
+    assert events == fresh_slots(acute=True, run="run-3@100.0")
     assert messages == []
 
 
@@ -63,7 +65,7 @@ def test_start_does_not_keep_acute_of_an_earlier_recorded_run() -> None:
                            events_before=[action_event("action_acute_danger", 10.0),
                                           action_event("action_record_decision", 20.0)])
     events, _ = run(ActionStartProtocol(), tracker)
-    assert events == fresh_slots(acute=False)
+    assert events == fresh_slots(acute=False, run="run-3@100.0")
 
 
 def test_a_report_that_says_the_danger_is_now_gets_112_first() -> None:
@@ -87,7 +89,7 @@ def test_acute_danger_outside_a_protocol_says_112_first_then_asks_the_topic(know
     assert events == [SlotSet("acute", True)]
     assert messages[0]["text"] == ACUTE_TEXT
     assert messages[0]["text"].startswith("Bel nu eerst 112")
-    assert messages[1]["text"] == "Daarna help ik je verder. Waar gaat het om?"
+    assert messages[1]["text"] == "Daarna help ik u verder. Waar gaat het om?"
     assert messages[1]["buttons"] == [{"title": p.title, "payload": f"/{p.intent}"}
                                       for p in knowledge.protocols.values()]
     egg = {"title": "Eergerelateerd geweld", "payload": "/melding_eergerelateerd_geweld"}

@@ -23,7 +23,8 @@ ANSWERS = [{"step": "acuut_gevaar", "answer": "ja"},
 FINISHED = {"protocol": EGG, "protocol_step": "melding_veilig_thuis_acuut", "protocol_answers": ANSWERS,
             "acute": True, "location": "TERAPEL", "protocol_answer": "klaar", "misses": 0.0}
 RESET = [SlotSet("protocol", None), SlotSet("protocol_step", None), SlotSet("protocol_answers", None),
-         SlotSet("protocol_answer", None), SlotSet("acute", False), SlotSet("misses", 0.0)]
+         SlotSet("protocol_answer", None), SlotSet("acute", False), SlotSet("misses", 0.0),
+         SlotSet("protocol_run", None)]
 
 
 @pytest.fixture(autouse=True)
@@ -58,7 +59,7 @@ def test_records_the_decision_and_ends_with_the_reference(fake_api: FakeApi, kno
     outcome = knowledge.protocols[EGG].steps["melding_veilig_thuis_acuut"]
     said = texts(messages)
     assert said[0] == f"Uitkomst: {outcome.text}\n\nBron: {outcome.source.title}"
-    assert said[1] == "Wat je nu doet:\n" + "\n".join(f"- {a}" for a in outcome.actions)
+    assert said[1] == "Wat u nu doet:\n" + "\n".join(f"- {a}" for a in outcome.actions)
     assert said[2].splitlines() == [
         "Neem contact op met:",
         "- Politie: 112 (spoed; geen spoed: 0900-8844)",
@@ -70,7 +71,7 @@ def test_records_the_decision_and_ends_with_the_reference(fake_api: FakeApi, kno
         "Betrek op Ter Apel:",
         "- contactpersoon veiligheid: Ineke Veldman (06-11111111)",
         "- aandachtsfunctionaris huiselijk geweld en kindermishandeling: Sanne Bakker",
-        "Ik geef advies; het besluit neem je samen met hen.",
+        "Ik geef advies; het besluit neemt u samen met hen.",
     ]
     assert said[-1] == "Referentie van het vastgelegde besluit: EGG-20261129-0001"
     assert len(said) == 5
@@ -160,7 +161,8 @@ def test_when_the_api_is_down_the_advice_is_still_given_and_the_decision_queued(
     assert str(events[0]["value"]).startswith("VOORLOPIG-")
     assert "Betrek op TERAPEL:" in texts(messages)[3]
     assert "Voorlopige referentie: VOORLOPIG-" in texts(messages)[-1]
-    assert outbox.get_outbox().pending_count() == 1
+    # The decision waits in the outbox (next to the session log's events).
+    assert [i.kind for i in outbox.get_outbox().items(outbox.PENDING)].count("incident") == 1
 
 
 def test_nothing_is_recorded_after_a_stop(fake_api: FakeApi) -> None:

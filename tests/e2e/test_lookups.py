@@ -49,7 +49,7 @@ def test_the_steps_of_eergerelateerd_geweld(stack) -> None:
 def test_when_to_bring_in_veilig_thuis(stack) -> None:
     chat = Conversation()
     text = chat.text(chat.say("wanneer moet ik Veilig Thuis inschakelen?"))
-    assert "Wanneer schakel je Veilig Thuis (0800-2000) in?" in text, chat.dump()
+    assert "Wanneer schakelt u Veilig Thuis (0800-2000) in?" in text, chat.dump()
     assert KNOWLEDGE.organisations["veilig_thuis"].when in text
     assert "Afwegingskader" in text and "Bron: " in text
 
