@@ -44,3 +44,14 @@ def test_no_protocol_text_uses_je_jij_or_jouw(kb: Knowledge, protocol_id: str) -
 def test_every_protocol_is_checked(kb: Knowledge) -> None:
     for protocol in kb.protocols.values():
         assert [w for w, t in texts_of(protocol) if INFORMAL.search(t)] == [], protocol.id
+
+
+def test_organisation_and_reference_texts_use_u(kb: Knowledge) -> None:
+    """Look-ups show these texts to staff too."""
+    texts = [(f"{o.id}.{field}", getattr(o, field) or "") for o in kb.organisations.values()
+             for field in ("name", "description", "when")]
+    for name, reference in kb.references.items():
+        texts += [(f"{name}.summary", getattr(reference, "summary", "") or "")]
+        texts += [(f"{name}.{item.number}", f"{item.title} {item.text}") for item in reference.steps]
+    informal = [f"{where}: {text!r}" for where, text in texts if INFORMAL.search(text)]
+    assert informal == [], "use 'u' / 'uw':\n" + "\n".join(informal)
