@@ -74,3 +74,13 @@ clean:
 # Not part of `make test`: it takes several minutes and wants a quiet machine.
 bench: setup
 	flock /tmp/coa-e2e.lock $(API_VENV)/bin/python bench/turns.py
+
+# Load and soak (issue 7 part 4): 50 simulated counsellors (locust) running whole
+# protocols for 5 minutes, then 0 errors / 0 lost incidents checked via the API;
+# prints p95 turn latency and throughput. Uses a running `make run` stack, else
+# starts its own under /tmp/coa-e2e.lock. USERS=, RUN_TIME= override the defaults.
+USERS    ?= 50
+RUN_TIME ?= 5m
+.PHONY: load
+load: envs model
+	$(API_VENV)/bin/python bench/load.py --users $(USERS) --run-time $(RUN_TIME)

@@ -1,0 +1,316 @@
+"""Scale-out (issue 7, part 3), on this machine: two Rasa replicas sharing a PostgreSQL
+tracker store and a Redis lock store, the API with two uvicorn workers, one action
+server, and the pinning proxy (scripts/pinning_proxy.py) in front of the replicas.
+
+- ten whole protocol conversations at once through the proxy: each stays on one
+  replica, reaches its recorded decision, and has exactly one incident with the
+  answers that were clicked;
+- one conversation whose turns go alternately to both replicas directly (no proxy):
+  the shared tracker store carries it from one replica to the other, to one incident.
+
+Non-contract ports (16005/16006 Rasa, 16055 actions, 18000 API, 16000 proxy), fresh
+databases `coa_scale` (API) and `coa_scale_tracker` (Rasa), Redis db 3 with the key
+prefix `coascale`. Takes /tmp/coa-e2e.lock like the stack fixture (or shares it when
+this pytest session already holds it for the contract-port stack).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+import yaml
+
+from tests.e2e.conftest import ADMIN_URL, ROOT, _port_in_use
+
+sys.path.insert(0, str(ROOT / "scripts"))
+from stack import API_VENV, RASA_VENV, Ports, Process, Stack
+
+pytestmark = pytest.mark.e2e
+
+RASA_PORTS = (16005, 16006)
+ACTIONS_PORT = 16055
+API_PORT = 18000
+PROXY_PORT = 16000
+API_DB = "coa_scale"
+TRACKER_DB = "coa_scale_tracker"
+REDIS_DB = 3
+REDIS_PREFIX = "coascale"
+LOCK_PATH = "/tmp/coa-e2e.lock"
+API = f"http://127.0.0.1:{API_PORT}/api/v1"
+REFERENCE = re.compile(r"Referentie[^:]*:\s*\**([A-Z]+-[0-9]+-[A-Z0-9]+)")
+REPORT = "een bewoonster vertelt dat haar broer haar bedreigt omdat ze niet met haar neef wil trouwen"
+FREE_TEXT = "ruzie in de familie over een huwelijk"
+LOG_DIR = ROOT / "test-artifacts" / "scale-logs"
+
+
+def _lock_held_by_this_process(path: str) -> bool:
+    """True when this process already holds an flock on ``path`` (the session's stack
+    fixture): a second flock from the same process on a new descriptor would deadlock."""
+    inode = os.stat(path).st_ino
+    for line in Path("/proc/locks").read_text().splitlines():
+        parts = line.split()
+        if len(parts) >= 6 and parts[1] == "FLOCK" and parts[4] == str(os.getpid()) \
+                and parts[5].rsplit(":", 1)[-1] == str(inode):
+            return True
+    return False
+
+
+class ScaleStack(Stack):
+    """The stack with the API on two workers and a second Rasa replica."""
+
+    def build(self) -> None:
+        super().build()
+        api = self.process("api")
+        api.argv += ["--workers", "2"]
+        rasa = self.process("rasa")
+        rasa.name = "rasa-1"
+        second = list(rasa.argv)
+        second[second.index("--port") + 1] = str(RASA_PORTS[1])
+        self.processes.append(Process("rasa-2", second, f"http://127.0.0.1:{RASA_PORTS[1]}/"))
+
+
+def _recreate(*names: str) -> None:
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        for name in names:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {name}")
+
+
+def _database_url(name: str) -> str:
+    return ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
+
+
+def _endpoints(state: Path, action_token: str) -> Path:
+    """The production profile (deploy/endpoints.production.yml) with its ${VARIABLES}
+    filled in for this machine: the action server on the test port."""
+    values = {
+        "ACTION_SERVER_URL": f"http://127.0.0.1:{ACTIONS_PORT}/webhook",
+        "DB_HOST": "127.0.0.1", "DB_PORT": "5432", "RASA_TRACKER_DB": TRACKER_DB,
+        "DB_USER": "postgres", "DB_PASSWORD": "", "DB_LOGIN_DB": "postgres",
+        "REDIS_HOST": "127.0.0.1", "REDIS_PORT": "6379", "REDIS_LOCK_DB": str(REDIS_DB),
+        "REDIS_PASSWORD": "", "REDIS_LOCK_PREFIX": REDIS_PREFIX,
+        "COA_ACTION_SERVER_TOKEN": action_token,
+    }
+    template = (ROOT / "deploy" / "endpoints.production.yml").read_text()
+    text = re.sub(r"\$\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), template)
+    endpoints = yaml.safe_load(text)
+    assert endpoints["tracker_store"]["dialect"] == "postgresql"
+    assert endpoints["lock_store"]["type"] == "redis"
+    if not endpoints["lock_store"]["password"]:
+        del endpoints["lock_store"]["password"]  # Redis here has no password
+    state.mkdir(parents=True, exist_ok=True)
+    path = state / "endpoints.scale.yml"
+    path.write_text(yaml.safe_dump(endpoints, sort_keys=False))
+    return path
+
+
+def _create_tracker_tables() -> None:
+    """Creates Rasa's tracker tables once before the replicas start: two replicas
+    creating them at the same moment on an empty database can collide, and Rasa then
+    falls back to an in-memory tracker store (deploy/README.md: start one first)."""
+    code = ("from rasa.core.tracker_store import SQLTrackerStore; "
+            f"SQLTrackerStore(dialect='postgresql', host='127.0.0.1', port=5432, db={TRACKER_DB!r}, "
+            "username='postgres', password='')")
+    subprocess.run([str(RASA_VENV / "bin" / "python"), "-c", code], cwd=ROOT, check=True, timeout=180,
+                   capture_output=True)
+
+
+def _token(role: str, location: str) -> str:
+    out = subprocess.run([str(API_VENV / "bin" / "python"), "-m", "api.auth.token_cli", "--role", role,
+                          "--location", location], cwd=ROOT, capture_output=True, text=True, check=True,
+                         timeout=60, env=_dev_env())
+    return out.stdout.strip().splitlines()[-1]
+
+
+def _dev_env() -> dict[str, str]:
+    env = dict(os.environ)
+    dev_env = ROOT / "var" / "dev.env"
+    if dev_env.exists():
+        for line in dev_env.read_text().splitlines():
+            key, sep, value = line.partition("=")
+            if sep and key.strip() not in env:
+                env[key.strip()] = value.strip()
+    return env
+
+
+@dataclass
+class Scale:
+    stack: ScaleStack
+    proxy_url: str
+    supervisor: str
+
+
+@pytest.fixture(scope="module")
+def scale() -> Iterator[Scale]:
+    lock = open(LOCK_PATH, "a")  # noqa: SIM115 - held for the module
+    if not _lock_held_by_this_process(LOCK_PATH):
+        fcntl.flock(lock, fcntl.LOCK_EX)
+    busy = [p for p in (*RASA_PORTS, ACTIONS_PORT, API_PORT, PROXY_PORT) if _port_in_use(p)]
+    if busy:
+        lock.close()
+        pytest.fail(f"ports {busy} are in use")
+    env = _dev_env()
+    env.pop("COA_API_URL", None)
+    _recreate(API_DB, TRACKER_DB)
+    env["DATABASE_URL"] = _database_url(API_DB)
+    for argv in ([str(API_VENV / "bin" / "alembic"), "upgrade", "head"],
+                 [str(API_VENV / "bin" / "python"), "-m", "api.seed"]):
+        subprocess.run(argv, cwd=ROOT, env=env, check=True, timeout=120, capture_output=True)
+    state = LOG_DIR.with_name(LOG_DIR.name + "-state")
+    # The shared secret Rasa sends the action server (issue 6); the stack keeps a set one.
+    env["COA_ACTION_SERVER_TOKEN"] = secrets.token_urlsafe(32)
+    env["COA_RASA_ENDPOINTS"] = str(_endpoints(state, env["COA_ACTION_SERVER_TOKEN"]))
+    _create_tracker_tables()
+    running = ScaleStack(env=env, ports=Ports(api=API_PORT, actions=ACTIONS_PORT, rasa=RASA_PORTS[0]),
+                         log_dir=LOG_DIR, state_dir=state)
+    proxy: subprocess.Popen | None = None
+    try:
+        running.start()
+        proxy = subprocess.Popen(
+            [str(API_VENV / "bin" / "python"), "scripts/pinning_proxy.py", "--port", str(PROXY_PORT),
+             *[arg for port in RASA_PORTS for arg in ("--upstream", f"http://127.0.0.1:{port}")]],
+            cwd=ROOT, stdout=(LOG_DIR / "proxy.log").open("w"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while not _port_in_use(PROXY_PORT):
+            assert proxy.poll() is None and time.monotonic() < deadline, "pinning proxy did not start"
+            time.sleep(0.2)
+        yield Scale(running, f"http://127.0.0.1:{PROXY_PORT}", _token("supervisor", "TERAPEL"))
+    finally:
+        if proxy is not None:
+            proxy.terminate()
+            proxy.wait(timeout=10)
+        running.stop()
+        lock.close()
+
+
+@dataclass
+class Chat:
+    """A counsellor over the REST channel; ``urls`` are used in turn (one: pinned)."""
+
+    urls: list[str]
+    choice: int = 0
+    sender: str = field(default_factory=lambda: "scale-" + uuid.uuid4().hex[:12])
+    transcript: list[tuple[str, str, list[dict]]] = field(default_factory=list)
+    answers: list[str] = field(default_factory=list)
+    replicas: set[str] = field(default_factory=set)
+
+    def say(self, text: str) -> list[dict]:
+        url = self.urls[len(self.transcript) % len(self.urls)]
+        response = httpx.post(f"{url}/webhooks/rest/webhook", timeout=120,
+                              json={"sender": self.sender, "message": text, "metadata": {"location": "TERAPEL"}})
+        response.raise_for_status()
+        self.replicas.add(response.headers.get("x-coa-replica", url))
+        replies = response.json()
+        self.transcript.append((url, text, replies))
+        return replies
+
+    def run_protocol(self, max_turns: int = 30) -> str:
+        """Reports, then clicks button ``(choice + turn) % n`` to the end: the reference."""
+        replies = self.say(REPORT)
+        for turn in range(max_turns):
+            text = "\n".join(r.get("text") or "" for r in replies)
+            found = REFERENCE.search(text)
+            if found:
+                return found.group(1)
+            buttons = [b for r in replies for b in r.get("buttons", [])]
+            if not buttons:  # an open question: a typed answer
+                self.answers.append(FREE_TEXT)
+                replies = self.say(FREE_TEXT)
+                continue
+            button = buttons[(self.choice + turn) % len(buttons)]
+            self.answers.append(_answer_of(button["payload"]))
+            replies = self.say(button["payload"])
+        raise AssertionError(f"no recorded decision after {max_turns} turns:\n{self.dump()}")
+
+    def dump(self) -> str:
+        lines = [f"conversation {self.sender}"]
+        for url, said, replies in self.transcript:
+            lines.append(f"> [{url}] {said}")
+            lines.extend(f"< {r.get('text', '')} {[b['title'] for b in r.get('buttons', [])]}" for r in replies)
+        return "\n".join(lines)
+
+
+def _answer_of(payload: str) -> str:
+    """The answer the protocol records for a button payload (actions/presenter.py)."""
+    if payload == "/affirm":
+        return "ja"
+    if payload == "/deny":
+        return "nee"
+    if payload.startswith("/kies"):
+        return str(json.loads(payload[len("/kies"):])["keuze"])
+    raise AssertionError(f"unexpected button payload {payload!r}")
+
+
+def _incidents(scale: Scale, conversation_id: str) -> dict:
+    response = httpx.get(f"{API}/incidents", params={"conversation_id": conversation_id},
+                         headers={"Authorization": f"Bearer {scale.supervisor}"}, timeout=30)
+    response.raise_for_status()
+    return response.json()
+
+
+def _check_recorded(scale: Scale, chat: Chat, reference: str) -> None:
+    body = _incidents(scale, chat.sender)
+    assert body["total"] == 1, f"{body['total']} incidents:\n{chat.dump()}"
+    incident = body["items"][0]
+    assert incident["reference"] == reference, chat.dump()
+    assert incident["conversation_id"] == chat.sender
+    assert incident["protocol"] == "eergerelateerd_geweld"
+    assert [str(s["answer"]) for s in incident["steps"]] == chat.answers, chat.dump()
+    assert incident["acute"] is (chat.answers[0] == "ja")
+    assert "veilig_thuis" in incident["referrals"]
+
+
+def _events_in_tracker_store(sender: str) -> int:
+    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{TRACKER_DB}"
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT count(*) FROM events WHERE sender_id = %s", (sender,)).fetchone()[0]
+
+
+def _redis_clients_on_lock_db() -> int:
+    out = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", "6379", "CLIENT", "LIST"],
+                         capture_output=True, text=True, check=True, timeout=10).stdout
+    return sum(1 for line in out.splitlines() if f" db={REDIS_DB} " in f" {line} ")
+
+
+def test_concurrent_conversations_through_the_pinning_proxy_each_get_one_incident(scale: Scale) -> None:
+    chats = [Chat([scale.proxy_url], choice=i) for i in range(10)]
+    with ThreadPoolExecutor(max_workers=len(chats)) as pool:
+        references = list(pool.map(lambda chat: chat.run_protocol(), chats))
+    assert len(set(references)) == len(chats), "one decision per conversation"
+    used = set()
+    for chat, reference in zip(chats, references, strict=True):
+        assert len(chat.replicas) == 1, f"conversation moved between replicas {chat.replicas}"
+        used |= chat.replicas
+        _check_recorded(scale, chat, reference)
+        assert _events_in_tracker_store(chat.sender) > 0, "the tracker lives in PostgreSQL"
+    assert len(used) == 2, f"ten conversations should spread over both replicas, used {used}"
+    assert len({tuple(c.answers) for c in chats}) > 1, "the conversations took different paths"
+    assert _redis_clients_on_lock_db() >= 2, "both replicas use the Redis lock store"
+
+
+def test_one_conversation_alternating_between_replicas_stays_consistent(scale: Scale) -> None:
+    chat = Chat([f"http://127.0.0.1:{port}" for port in RASA_PORTS], choice=1)
+    reference = chat.run_protocol()
+    assert {url for url, _, _ in chat.transcript} == {f"http://127.0.0.1:{p}" for p in RASA_PORTS}
+    assert len(chat.transcript) >= 4, chat.dump()
+    # Every answer was understood where the previous question was asked: no replica
+    # ever re-asked a question or started over (the tracker moved with the turn).
+    questions = [replies[-1].get("text") for _, _, replies in chat.transcript[:-1]]
+    assert len(questions) == len(set(questions)), chat.dump()
+    _check_recorded(scale, chat, reference)
+    assert scale.stack.dead() == [], "all processes still running"
