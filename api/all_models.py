@@ -3,6 +3,7 @@
 Used by Alembic's env.py and by the tests' ``create_all``.
 """
 
+from api.audit.models import AuditEntry
 from api.auth.models import UserAccount
 from api.incidents.models import Incident, IncidentReviewEvent
 from api.indicators import models as indicator_indexes  # noqa: F401  (indexes for the indicators)
@@ -11,6 +12,7 @@ from api.models_base import Base
 from api.sessions.models import GuidanceSession, SessionEvent
 
 __all__ = [
+    "AuditEntry",
     "Base",
     "GuidanceSession",
     "Incident",

@@ -4,6 +4,14 @@ Variables: ``DATABASE_URL`` (default: SQLite file ``var/coa.db`` under the repos
 root), ``COA_JWT_SECRET`` (a development default exists, refused when
 ``COA_ENV=production``), ``COA_ENV`` (development|test|production),
 ``COA_TOKEN_TTL_HOURS`` (lifetime of tokens from the login endpoint).
+
+Security (issue 6, ``SECURITY.md``): ``COA_AUTH_MODE`` (``local``: HS256 tokens of
+``make token`` and the login form; ``oidc``: Entra ID bearer tokens, with
+``COA_OIDC_ISSUER``, ``COA_OIDC_AUDIENCE``, ``COA_OIDC_JWKS_URL``, ``COA_OIDC_MAPPING``
+(YAML claim mapping) and ``COA_OIDC_JWKS_CACHE_SECONDS``), ``COA_API_DOCS`` (serve
+/docs, /redoc and /openapi.json; default: not in production), ``COA_LOGIN_RATE``
+and ``COA_WRITE_RATE`` (per-client rate limits, ``limits`` notation such as
+``10/minute``).
 """
 
 from __future__ import annotations
@@ -30,12 +38,45 @@ class Settings(BaseSettings):
         default="development", validation_alias="COA_ENV"
     )
     token_ttl_hours: float = Field(default=12, gt=0, le=24 * 31, validation_alias="COA_TOKEN_TTL_HOURS")
+    # --- issue 6: authentication mode, OIDC, docs, rate limits (api/auth/oidc.py, api/security/)
+    auth_mode: Literal["local", "oidc"] = Field(default="local", validation_alias="COA_AUTH_MODE")
+    oidc_issuer: str | None = Field(default=None, validation_alias="COA_OIDC_ISSUER")
+    oidc_audience: str | None = Field(default=None, validation_alias="COA_OIDC_AUDIENCE")
+    oidc_jwks_url: str | None = Field(default=None, validation_alias="COA_OIDC_JWKS_URL")
+    oidc_mapping: str | None = Field(default=None, validation_alias="COA_OIDC_MAPPING")
+    oidc_jwks_cache_seconds: int = Field(default=300, ge=0, le=86400, validation_alias="COA_OIDC_JWKS_CACHE_SECONDS")
+    # After a fetch, an unknown key id waits this long before the next fetch (no JWKS flooding).
+    oidc_jwks_cooldown_seconds: float = Field(
+        default=30, ge=0, le=3600, validation_alias="COA_OIDC_JWKS_COOLDOWN_SECONDS"
+    )
+    api_docs: bool | None = Field(default=None, validation_alias="COA_API_DOCS")
+    login_rate: str = Field(default="60/minute", validation_alias="COA_LOGIN_RATE")
+    write_rate: str = Field(default="6000/minute", validation_alias="COA_WRITE_RATE")
+
+    @property
+    def docs_enabled(self) -> bool:
+        return self.api_docs if self.api_docs is not None else self.env != "production"
 
     @model_validator(mode="after")
     def _no_dev_secret_in_production(self) -> Settings:
         # A token signed with a public secret would let anyone read incidents.
         if self.env == "production" and self.jwt_secret == DEV_JWT_SECRET:
             raise ValueError("COA_JWT_SECRET must be set to a real secret when COA_ENV=production")
+        if self.auth_mode == "oidc":
+            missing = [
+                name
+                for name, value in (
+                    ("COA_OIDC_ISSUER", self.oidc_issuer),
+                    ("COA_OIDC_AUDIENCE", self.oidc_audience),
+                    ("COA_OIDC_JWKS_URL", self.oidc_jwks_url),
+                    ("COA_OIDC_MAPPING", self.oidc_mapping),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(f"COA_AUTH_MODE=oidc needs {', '.join(missing)}")
+            if self.env == "production" and not str(self.oidc_jwks_url).startswith("https://"):
+                raise ValueError("COA_OIDC_JWKS_URL must be an https:// URL when COA_ENV=production")
         return self
 
 

@@ -7,7 +7,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.audit.router import router as audit_router
+from api.audit.service import AuditPathMiddleware
 from api.auth.router import router as auth_router
+from api.config import get_settings
 from api.incidents.router import router as incidents_router
 from api.indicators.norms_ref import get_norms
 from api.indicators.router import router as indicators_router
@@ -15,6 +18,9 @@ from api.knowledge_ref import get_knowledge
 from api.locations.router import router as locations_router
 from api.protocols.router import router as protocols_router
 from api.reviews.router import router as reviews_router
+from api.security.deidentify import warm_up as warm_up_deidentification
+from api.security.input import RejectNulMiddleware
+from api.security.ratelimit import RateLimitMiddleware
 from api.sessions.router import router as sessions_router
 from api.web.setup import install_web
 
@@ -25,11 +31,19 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
     # files do not validate.
     get_knowledge()
     get_norms()
+    # deduce takes seconds to load: at start-up, not in the first request that stores a note.
+    warm_up_deidentification()
     yield
 
 
 def create_app() -> FastAPI:
+    settings = get_settings()  # refuses to start on a default secret in production
+    # Production: no /docs, /redoc, /openapi.json unless COA_API_DOCS=1 (issue 6).
+    docs = settings.docs_enabled
     app = FastAPI(
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
         title="COA case-guidance API",
         version="0.1.0",
         description="Incidents recorded by the assistant, locations and key-position holders.",
@@ -48,6 +62,10 @@ def create_app() -> FastAPI:
     app.include_router(indicators_router)
     app.include_router(protocols_router)
     install_web(app)  # pages, /static (incl. npm libraries), security headers
+    app.include_router(audit_router)  # GET /api/v1/audit, admins only (issue 6)
+    app.add_middleware(RateLimitMiddleware, login_rate=settings.login_rate, write_rate=settings.write_rate)
+    app.add_middleware(RejectNulMiddleware)
+    app.add_middleware(AuditPathMiddleware)
     return app
 
 

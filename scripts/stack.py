@@ -7,6 +7,7 @@ exercise the same start-up. Standard library only: it runs in either venv.
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -66,17 +67,23 @@ class Stack:
         that file unchanged, e.g. the production profile with PostgreSQL and Redis)."""
         if self.env.get("COA_RASA_ENDPOINTS"):
             return self.env["COA_RASA_ENDPOINTS"]
-        if self.state == ROOT / "var":
+        token = self.env.get("COA_ACTION_SERVER_TOKEN")
+        if self.state == ROOT / "var" and not token:
             return "assistant/endpoints.yml"
         import yaml  # PyYAML is in both venvs (Rasa and the knowledge loader need it)
 
         endpoints = yaml.safe_load((ROOT / "assistant" / "endpoints.yml").read_text())
         store = endpoints.get("tracker_store") or {}
-        if str(store.get("dialect", "")).lower() == "sqlite":
+        if str(store.get("dialect", "")).lower() == "sqlite" and self.state != ROOT / "var":
             store["db"] = str(self.state / "rasa_tracker.db")
         endpoints["action_endpoint"] = {"url": f"http://127.0.0.1:{self.ports.actions}/webhook"}
+        if token:
+            # Issue 6: the action server (actions/server.py) only answers Rasa, which
+            # sends the shared secret with every call (EndpointConfig headers).
+            endpoints["action_endpoint"]["headers"] = {"X-Action-Token": token}
         path = self.state / "endpoints.yml"
         path.write_text(yaml.safe_dump(endpoints, sort_keys=False))
+        path.chmod(0o600)  # holds the action server's secret
         return str(path)
 
     def current_model(self) -> Path:
@@ -112,6 +119,10 @@ class Stack:
         self.env.setdefault("PYTHONUNBUFFERED", "1")
         # rasa_sdk binds to 0.0.0.0 unless told otherwise: keep it on loopback.
         self.env["SANIC_HOST"] = "127.0.0.1"
+        # Issue 6: a per-start shared secret between Rasa and the action server.
+        self.env.setdefault("COA_ACTION_SERVER_TOKEN", secrets.token_urlsafe(32))
+        if "--enable-api" in self.rasa_extra_args and not {"--auth-token", "--jwt-secret"} & set(self.rasa_extra_args):
+            raise RuntimeError("Rasa's HTTP API (--enable-api) only with --auth-token or --jwt-secret")
         self.state.mkdir(parents=True, exist_ok=True)
         self.env.setdefault("COA_OUTBOX_PATH", str(self.state / "outbox.db"))
         self.processes = [
@@ -123,7 +134,8 @@ class Stack:
             ),
             Process(
                 "actions",
-                [str(RASA_VENV / "bin" / "python"), "-m", "rasa_sdk", "--actions", "actions",
+                # actions.server = rasa_sdk plus the X-Action-Token check (issue 6).
+                [str(RASA_VENV / "bin" / "python"), "-m", "actions.server", "--actions", "actions",
                  "--port", str(self.ports.actions)],
                 f"http://127.0.0.1:{self.ports.actions}/health",
             ),

@@ -63,6 +63,22 @@ def create_token(
 
 
 def decode_token(settings: Settings, token: str) -> User:
+    if settings.auth_mode == "oidc":
+        # Production: the identity provider's RS256 tokens only (api/auth/oidc.py).
+        from api.auth.oidc import OidcError, decode_oidc_token, load_mapping
+
+        try:
+            return decode_oidc_token(
+                token,
+                issuer=str(settings.oidc_issuer),
+                audience=str(settings.oidc_audience),
+                jwks_url=str(settings.oidc_jwks_url),
+                mapping=load_mapping(str(settings.oidc_mapping)),
+                cache_seconds=settings.oidc_jwks_cache_seconds,
+                cooldown_seconds=settings.oidc_jwks_cooldown_seconds,
+            )
+        except OidcError as exc:
+            raise InvalidToken(str(exc)) from exc
     try:
         # The algorithm list is fixed: never trust the token header's "alg".
         claims = jwt.decode(

@@ -11,6 +11,7 @@ from sqlalchemy import ScalarSelect, Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from api.audit.service import record_read
 from api.auth.schemas import User
 from api.incidents.models import Incident, IncidentReviewEvent
 from api.incidents.schemas import INITIAL_REVIEW_STATUS, IncidentCreate, IncidentOut
@@ -18,6 +19,7 @@ from api.indicators.norms_ref import get_norms
 from api.indicators.norms_sql import incident_deviations
 from api.locations.models import Location
 from api.models_base import utcnow
+from api.security.deidentify import free_text_answer
 from knowledge import Knowledge
 
 REFERENCE_PREFIXES = {
@@ -126,6 +128,9 @@ def create_incident(
     validate_payload(session, knowledge, payload)
 
     data = payload.model_dump(mode="json")
+    # Free-text answers are de-identified before storage (issue 6).
+    for step in data.get("steps") or []:
+        step["answer"] = free_text_answer(knowledge, payload.protocol, step.get("step"), step.get("answer"))
     created_at = utcnow()
     for _attempt in range(_REFERENCE_ATTEMPTS):
         incident = Incident(
@@ -188,7 +193,9 @@ def list_incidents(
     rows = session.execute(
         stmt.order_by(Incident.created_at.desc(), Incident.id).limit(limit).offset(offset)
     ).all()
-    return _with_deviations(session, [_to_out(incident, status) for incident, status in rows]), total
+    items = _with_deviations(session, [_to_out(incident, status) for incident, status in rows])
+    record_read(session, user, "incident_list", [item.id for item in items])  # audit (issue 6)
+    return items, total
 
 
 def get_incident(session: Session, user: User, incident_id: str) -> IncidentOut | None:
@@ -198,4 +205,7 @@ def get_incident(session: Session, user: User, incident_id: str) -> IncidentOut 
         return None
     stmt = _scoped(select(Incident, _latest_status().label("review_status")).where(Incident.id == key), user)
     row = session.execute(stmt).first()
-    return None if row is None else _with_deviations(session, [_to_out(row[0], row[1])])[0]
+    if row is None:
+        return None
+    record_read(session, user, "incident", [key])  # audit (issue 6)
+    return _with_deviations(session, [_to_out(row[0], row[1])])[0]

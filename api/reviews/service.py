@@ -8,11 +8,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
+from api.audit.service import record_read
 from api.auth.schemas import User
 from api.incidents.models import Incident, IncidentReviewEvent
 from api.models_base import as_utc, utcnow
 from api.reviews.schemas import CorrectionItem, ReviewEventCreate, ReviewEventOut, ReviewHistory
 from api.reviews.transitions import INITIAL_STATUS, TRANSITIONS, allowed_from
+from api.security.deidentify import deidentify
 
 
 class ReviewError(Exception):
@@ -96,7 +98,8 @@ def append(session: Session, user: User, incident_id: str, payload: ReviewEventC
             )
             raise ReviewError(403, f"'{status}' → '{target}' is done by {who}")
     event = IncidentReviewEvent(
-        incident_id=incident.id, status=target, actor=user.sub, note=payload.note, created_at=utcnow()
+        # Notes are free text: de-identified before storage (issue 6).
+        incident_id=incident.id, status=target, actor=user.sub, note=deidentify(payload.note), created_at=utcnow()
     )
     session.add(event)
     session.commit()
@@ -111,6 +114,7 @@ def history(session: Session, user: User, incident_id: str) -> ReviewHistory:
         .order_by(IncidentReviewEvent.id)
     ).all()
     status = events[-1].status if events else INITIAL_STATUS
+    record_read(session, user, "review_history", [incident.id])  # audit (issue 6)
     return ReviewHistory(
         incident_id=str(incident.id),
         review_status=status,

@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal,
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
+from api.audit.service import record_read
 from api.auth.schemas import User
 from api.incidents.models import Incident, IncidentReviewEvent
 from api.incidents.service import IncidentFilters, list_incidents
@@ -19,6 +20,7 @@ from api.indicators.norms_sql import dialect_of, incident_norm_flags
 from api.locations.models import Location
 from api.models_base import as_utc, utcnow
 from api.reviews.schemas import ReviewEventOut
+from api.security.deidentify import FREE_TEXT_EVENT_TYPES, deidentify, free_text_answer
 from api.sessions.models import DEFAULT_RUN_ID, GuidanceSession, SessionEvent
 from api.sessions.schemas import (
     SessionDetail,
@@ -139,8 +141,9 @@ def record_event(session: Session, knowledge: Knowledge, payload: SessionEventCr
             idempotency_key=payload.idempotency_key,
             type=event_in.type,
             step=event_in.step,
-            text=event_in.text,
-            answer=_answer_text(event_in.answer),
+            # Free text (what a counsellor typed) is de-identified before storage (issue 6).
+            text=deidentify(event_in.text) if event_in.type in FREE_TEXT_EVENT_TYPES else event_in.text,
+            answer=_answer_text(free_text_answer(knowledge, payload.protocol, event_in.step, event_in.answer)),
             outcome=event_in.outcome,
             incident_reference=event_in.incident_reference,
             incident_id=incident_id,
@@ -349,7 +352,9 @@ def list_sessions(
     page = stmt.order_by(GuidanceSession.started_at.desc(), GuidanceSession.id).offset(offset)
     if limit is not None:
         page = page.limit(limit)
-    return [_item(row) for row in session.execute(page).all()], total
+    items = [_item(row) for row in session.execute(page).all()]
+    record_read(session, user, "session_list", [item.id for item in items])  # audit (issue 6)
+    return items, total
 
 
 def get_session_detail(session: Session, user: User, session_id: str) -> SessionDetail | None:
@@ -362,6 +367,7 @@ def get_session_detail(session: Session, user: User, session_id: str) -> Session
     if row is None:
         return None
     item = _item(row)
+    record_read(session, user, "session", [key])  # audit (issue 6)
     events = session.scalars(
         select(SessionEvent).where(SessionEvent.session_id == key).order_by(SessionEvent.seq)
     ).all()

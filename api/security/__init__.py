@@ -1,0 +1,1 @@
+"""Cross-cutting security pieces (issue 6): rate limits, de-identification."""

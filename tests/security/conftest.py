@@ -1,0 +1,15 @@
+"""Fixtures for the security tests: the API fixtures (both databases, rollback per
+test, seed) from tests/api."""
+
+from __future__ import annotations
+
+from tests.api.conftest import (  # noqa: F401 - fixtures
+    app,
+    auth,
+    client,
+    db_session,
+    engine,
+    incident_payload,
+    protocol_id,
+    seeded,
+)
