@@ -18,7 +18,7 @@ stage "ruff" .venv-api/bin/ruff check .
 stage "pytest (assistant env, Python 3.10)" .venv-rasa/bin/python -m pytest -p no:cacheprovider \
   tests/knowledge tests/actions tests/channels tests/assistant
 stage "pytest (API env, Python 3.11)" .venv-api/bin/python -m pytest -p no:cacheprovider \
-  tests/knowledge tests/api tests/web tests/security tests/e2e
+  tests/knowledge tests/api tests/web tests/security tests/deploy tests/e2e
 
 echo
 if [ ${#failed[@]} -gt 0 ]; then
