@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from api.auth.schemas import LoginRequest, TokenResponse
+from api.auth.chat_token import create_chat_token, token_expiry
+from api.auth.cookies import SESSION_COOKIE
+from api.auth.dependencies import StaffUser
+from api.auth.schemas import ChatTokenResponse, LoginRequest, TokenResponse
 from api.auth.service import authenticate, create_token
 from api.config import Settings, get_settings
 from api.db import SessionDep
@@ -84,3 +87,28 @@ def login(
         settings, sub=account.staff_id, role=account.role, locations=account.locations, ttl=ttl
     )
     return TokenResponse(access_token=token, expires_in=int(ttl.total_seconds()))
+
+
+@router.post(
+    "/chat-token",
+    response_model=ChatTokenResponse,
+    responses={
+        401: {"description": "no valid session cookie or bearer token"},
+        403: {"description": "cookie without the X-CSRF-Token header, or a role that may not chat"},
+    },
+)
+def chat_token(
+    request: Request,
+    user: StaffUser,
+    settings: Annotated[Settings, Depends(get_settings)],
+    response: Response,
+) -> ChatTokenResponse:
+    """A 15-minute token for the web chat socket (``aud: webchat``), for the logged-in
+    staff member. Called by the chat page with the session cookie and ``X-CSRF-Token``
+    (see ``api/auth/chat_token.py``); a bearer token works too."""
+    header = request.headers.get("authorization", "")
+    session = header.split(" ", 1)[1].strip() if header.lower().startswith("bearer ") else None
+    session = session or request.cookies.get(SESSION_COOKIE)
+    token, expires_in = create_chat_token(settings, user, not_after=token_expiry(session))
+    response.headers["Cache-Control"] = "no-store"
+    return ChatTokenResponse(token=token, expires_in=expires_in)

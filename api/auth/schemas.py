@@ -30,3 +30,9 @@ class TokenResponse(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"
     expires_in: int = Field(description="seconds until the token expires")
+
+
+class ChatTokenResponse(BaseModel):
+    token: str = Field(description="JWT for the web chat socket only (aud: webchat)")
+    expires_in: int = Field(description="seconds until the token expires")
+    audience: Literal["webchat"] = "webchat"

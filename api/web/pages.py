@@ -61,6 +61,8 @@ class NavItem:
 
 #: The main menu. Add the chat page and the dashboard here (with their roles).
 NAV: list[NavItem] = [NavItem("Protocollen", "/protocollen")]
+# The web chat (api/web/chat.py): staff only, the service role has no chat.
+NAV += [NavItem("Chat", "/chat", frozenset({"counsellor", "contact_person", "supervisor", "admin"}))]
 # Supervisors' dashboard and the counsellor's corrections (api/web/dashboard.py).
 NAV += [
     NavItem("Dashboard", "/dashboard", frozenset({"supervisor", "contact_person", "admin"})),

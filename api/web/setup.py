@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api.config import REPO_ROOT, get_settings
+from api.web.chat import router as chat_router
 from api.web.dashboard import router as dashboard_router
 from api.web.pages import STATIC_DIR, LoginRequired, PageForbidden, forbidden_page, login_redirect
 from api.web.router import router
@@ -18,6 +19,8 @@ NODE_MODULES = REPO_ROOT / "node_modules"
 VENDOR: dict[str, str] = {
     "mermaid": "mermaid/dist",
     "chartjs": "chart.js/dist",
+    # socket.io-client 4: the protocol of python-socketio 5 (Rasa's socket.io channel).
+    "socket.io": "socket.io-client/dist",
 }
 
 
@@ -33,6 +36,7 @@ def install_web(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(router)
     app.include_router(dashboard_router)
+    app.include_router(chat_router)
     app.add_exception_handler(LoginRequired, login_redirect)
     app.add_exception_handler(PageForbidden, forbidden_page)
     app.add_middleware(StaticGZipMiddleware)

@@ -23,6 +23,13 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from stack import API_VENV, Stack  # noqa: E402
 
 E2E_DB = "coa_e2e"
+
+#: Channel credentials that test modules add at collection (the web chat test adds
+#: tests/e2e/credentials.webchat.yml): merged over COA_RASA_CREDENTIALS (or the default
+#: assistant/credentials.yml) when the stack starts, so that several channel tests
+#: share one stack whatever order they are collected in. Entry: (file, channel names
+#: of the base file that it replaces, e.g. ("socketio",)).
+EXTRA_CREDENTIALS: list[tuple[Path, tuple[str, ...]]] = []
 ADMIN_URL = os.environ.get("E2E_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -40,6 +47,23 @@ def _recreate_database() -> str:
     return ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{E2E_DB}"
 
 
+def _merged_credentials(env: dict[str, str]) -> str | None:
+    if not EXTRA_CREDENTIALS:
+        return None
+    import yaml
+
+    base = ROOT / (env.get("COA_RASA_CREDENTIALS") or "assistant/credentials.yml")
+    merged = yaml.safe_load(base.read_text()) or {}
+    for path, replaces in EXTRA_CREDENTIALS:
+        for name in replaces:
+            merged.pop(name, None)
+        merged.update(yaml.safe_load(path.read_text()) or {})
+    out = ROOT / "test-artifacts" / "e2e-credentials.yml"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(yaml.safe_dump(merged, sort_keys=False))
+    return str(out)
+
+
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     # The stack uses the contract ports: runs on one machine take turns.
@@ -50,6 +74,9 @@ def stack() -> Iterator[Stack]:
         pytest.fail(f"ports {busy} are in use: stop `make run` before `make test`")
     env = dict(os.environ)
     env["DATABASE_URL"] = _recreate_database()
+    credentials = _merged_credentials(env)
+    if credentials:
+        env["COA_RASA_CREDENTIALS"] = credentials
     for argv in ([str(API_VENV / "bin" / "alembic"), "upgrade", "head"],
                  [str(API_VENV / "bin" / "python"), "-m", "api.seed"]):
         subprocess.run(argv, cwd=ROOT, env=env, check=True, timeout=120)

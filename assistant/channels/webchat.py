@@ -1,0 +1,310 @@
+"""Web chat widget channel: Rasa's socket.io channel, bound to the staff member's token.
+
+Configured in the credentials file (replaces the plain ``socketio:`` entry; every
+key is optional)::
+
+    assistant.channels.webchat.WebChatInput:
+      socketio_path: /socket.io
+      allowed_origins: ${COA_WEBCHAT_ALLOWED_ORIGINS}   # comma separated
+
+The API's chat page (``GET /chat``) gets a short-lived token from
+``POST /api/v1/auth/chat-token`` (session cookie + CSRF header) and hands it to the
+socket in the connect packet (``io(url, {auth: {token}})``). That token is the
+API's own HS256 JWT with ``aud: "webchat"`` (docs: ``api/web/README.md``).
+
+What this channel adds to Rasa's ``SocketIOInput``:
+
+- **authentication on connect**: the token is verified with ``COA_JWT_SECRET``
+  (read once at start-up), the algorithm list is fixed (``HS256``, never the one
+  the token names), ``exp``, ``iat``, ``sub``, ``aud``, ``role`` and ``locations``
+  are required, the audience must be ``webchat`` (so the long-lived login token
+  is refused here, and the chat token is refused by the API). No token, a bad
+  token or a service token: the connection is refused (``connect_error``).
+- **sessions bound to the user**: a session id is
+  ``wc-<owner>-<random>``, ``owner`` a keyed hash (HMAC-SHA256 with the secret)
+  of the token's ``sub``. A ``session_request`` for a session id that does not
+  belong to the token's user is refused (``session_refused``; the socket does
+  not join that room, so it never receives that conversation's replies). A
+  message is always processed in the socket's own confirmed session; a message
+  that names another session id is dropped.
+- **identity from the token, never from the client**: every message gets the
+  metadata ``{"staff_id": sub, "location": first location of the token,
+  "channel": "webchat"}``; metadata sent by the client is ignored.
+- **expiry**: a message arriving after the token's ``exp`` is not processed; the
+  server emits ``session_expired`` and disconnects, and the page reconnects with
+  a fresh token (the session id stays, so the conversation goes on).
+- **origins**: only the configured origins may open the socket (default the
+  API's chat page: ``http://127.0.0.1:8000``, ``http://localhost:8000``).
+- fixes Rasa 3.6's handler with python-socketio 5.18, where ``enter_room`` is a
+  coroutine that Rasa's channel never awaits (its replies then reach no one).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import re
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from socketio import AsyncServer
+from socketio.exceptions import ConnectionRefusedError as SocketRefused
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "webchat"
+AUDIENCE = "webchat"
+ALGORITHMS = ["HS256"]  # fixed: never the algorithm a token names
+REQUIRED_CLAIMS = ["exp", "iat", "sub", "aud", "role", "locations"]
+STAFF_ROLES = frozenset({"counsellor", "contact_person", "supervisor", "admin"})
+DEFAULT_ORIGINS = ("http://127.0.0.1:8000", "http://localhost:8000")
+MAX_MESSAGE_CHARS = 4000
+# The API's development default (api/config.py DEV_JWT_SECRET); refused in production.
+DEV_JWT_SECRET = "dev-only-insecure-secret-change-me-0123456789abcdef"
+SESSION_ID = re.compile(r"^wc-([0-9a-f]{24})-([0-9a-f]{32})$")
+
+
+class WebChatAuthError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class StaffIdentity:
+    """Who is on the socket, as stated by a verified token."""
+
+    sub: str
+    role: str
+    locations: tuple[str, ...]
+    exp: float
+
+    @property
+    def location(self) -> str | None:
+        return self.locations[0] if self.locations else None
+
+    def metadata(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"staff_id": self.sub, "channel": CHANNEL}
+        if self.location:
+            data["location"] = self.location
+        return data
+
+
+def _secret_from_env(environ: Mapping[str, str]) -> str:
+    secret = environ.get("COA_JWT_SECRET", "")
+    if secret:
+        if len(secret) < 32:
+            raise ValueError("COA_JWT_SECRET must be at least 32 characters")
+        return secret
+    if environ.get("COA_ENV") == "production":
+        raise ValueError("COA_JWT_SECRET must be set for the web chat channel when COA_ENV=production")
+    logger.warning("COA_JWT_SECRET is not set: the web chat channel uses the development secret")
+    return DEV_JWT_SECRET
+
+
+def _origins(value: Any, environ: Mapping[str, str]) -> list[str]:
+    raw = value if value not in (None, "") else environ.get("COA_WEBCHAT_ALLOWED_ORIGINS", "")
+    items = [str(item).strip() for item in (raw.split(",") if isinstance(raw, str) else raw)]
+    origins = [item.rstrip("/") for item in items if item]
+    if "*" in origins:
+        raise ValueError("allowed_origins must list the chat page's origins, not '*'")
+    return origins or list(DEFAULT_ORIGINS)
+
+
+class TokenVerifier:
+    def __init__(self, secret: str, audience: str = AUDIENCE, leeway: float = 0) -> None:
+        self._secret = secret
+        self.audience = audience
+        self.leeway = leeway
+
+    def verify(self, token: Any) -> StaffIdentity:
+        if not isinstance(token, str) or not token:
+            raise WebChatAuthError("no token")
+        try:
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=ALGORITHMS,
+                audience=self.audience,
+                leeway=self.leeway,
+                options={"require": REQUIRED_CLAIMS, "verify_signature": True, "verify_exp": True,
+                         "verify_aud": True, "verify_iat": True},
+            )
+        except jwt.PyJWTError as exc:
+            raise WebChatAuthError(f"invalid token: {exc}") from exc
+        sub, role, locations = claims["sub"], claims["role"], claims["locations"]
+        if not isinstance(sub, str) or not sub.strip():
+            raise WebChatAuthError("claim 'sub' must be a non-empty string")
+        if role not in STAFF_ROLES:
+            raise WebChatAuthError(f"role {role!r} may not use the web chat")
+        if not isinstance(locations, list) or not all(isinstance(code, str) for code in locations):
+            raise WebChatAuthError("claim 'locations' must be a list of location codes")
+        codes = tuple(code.strip().upper() for code in locations if code.strip())
+        return StaffIdentity(sub=sub, role=role, locations=codes, exp=float(claims["exp"]))
+
+
+class SessionIds:
+    """Session ids that carry a keyed hash of their owner: ``wc-<owner>-<random>``."""
+
+    def __init__(self, secret: str) -> None:
+        self._key = hashlib.sha256(b"coa-webchat-session:" + secret.encode()).digest()
+
+    def owner(self, sub: str) -> str:
+        return hmac.new(self._key, sub.encode(), hashlib.sha256).hexdigest()[:24]
+
+    def new(self, sub: str) -> str:
+        return f"wc-{self.owner(sub)}-{secrets.token_hex(16)}"
+
+    def belongs_to(self, session_id: Any, sub: str) -> bool:
+        if not isinstance(session_id, str):
+            return False
+        match = SESSION_ID.match(session_id)
+        return bool(match) and hmac.compare_digest(match.group(1), self.owner(sub))
+
+
+class WebChatInput(SocketIOInput):
+    """socket.io channel for the API's chat page; see the module docstring."""
+
+    @classmethod
+    def name(cls) -> str:
+        return CHANNEL
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        credentials = credentials or {}
+        return cls(
+            user_message_evt=credentials.get("user_message_evt") or "user_uttered",
+            bot_message_evt=credentials.get("bot_message_evt") or "bot_uttered",
+            namespace=credentials.get("namespace") or None,
+            socketio_path=credentials.get("socketio_path") or "/socket.io",
+            allowed_origins=credentials.get("allowed_origins"),
+        )
+
+    def __init__(
+        self,
+        user_message_evt: str = "user_uttered",
+        bot_message_evt: str = "bot_uttered",
+        namespace: str | None = None,
+        socketio_path: str = "/socket.io",
+        allowed_origins: Any = None,
+        environ: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        # session_persistence is always on: replies go to the session's room, which
+        # only sockets of the session's owner can join.
+        super().__init__(
+            user_message_evt=user_message_evt,
+            bot_message_evt=bot_message_evt,
+            namespace=namespace,
+            session_persistence=True,
+            socketio_path=socketio_path,
+            jwt_key=None,
+            metadata_key=None,
+        )
+        environ = os.environ if environ is None else environ
+        secret = _secret_from_env(environ)  # read once, at start-up
+        self.verifier = TokenVerifier(secret)
+        self.session_ids = SessionIds(secret)
+        self.allowed_origins = _origins(allowed_origins, environ)
+        self.clock = clock
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=self.allowed_origins)
+        blueprint = SocketBlueprint(sio, self.socketio_path, "webchat_webhook", __name__)
+        self.sio = sio
+        namespace = self.namespace
+
+        @blueprint.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @sio.on("connect", namespace=namespace)
+        async def connect(sid: str, environ: dict, auth: Any = None) -> bool:
+            token = auth.get("token") if isinstance(auth, dict) else None
+            try:
+                identity = self.verifier.verify(token)
+            except WebChatAuthError as exc:
+                logger.info("web chat connection %s refused: %s", sid, exc)
+                raise SocketRefused({"error": "unauthorized"}) from None
+            await sio.save_session(sid, {"identity": identity, "session_id": None}, namespace=namespace)
+            logger.debug("web chat socket %s connected", sid)
+            return True
+
+        @sio.on("disconnect", namespace=namespace)
+        async def disconnect(sid: str, *_args: Any) -> None:
+            logger.debug("web chat socket %s disconnected", sid)
+
+        @sio.on("session_request", namespace=namespace)
+        async def session_request(sid: str, data: Any = None) -> None:
+            state = await self._state(sid)
+            if state is None:
+                return
+            identity: StaffIdentity = state["identity"]
+            requested = data.get("session_id") if isinstance(data, dict) else None
+            if requested:
+                if not self.session_ids.belongs_to(requested, identity.sub):
+                    logger.warning("web chat socket %s asked for a session of another user: refused", sid)
+                    await sio.emit("session_refused", {"error": "not_your_session"}, room=sid, namespace=namespace)
+                    return
+                session_id = requested
+            else:
+                session_id = self.session_ids.new(identity.sub)
+            previous = state.get("session_id")
+            if previous and previous != session_id:
+                await sio.leave_room(sid, previous, namespace=namespace)
+            await sio.enter_room(sid, session_id, namespace=namespace)
+            state["session_id"] = session_id
+            await sio.save_session(sid, state, namespace=namespace)
+            await sio.emit("session_confirm", session_id, room=sid, namespace=namespace)
+
+        @sio.on(self.user_message_evt, namespace=namespace)
+        async def handle_message(sid: str, data: Any = None) -> None:
+            state = await self._state(sid)
+            if state is None:
+                return
+            identity: StaffIdentity = state["identity"]
+            if self.clock() >= identity.exp:
+                await sio.emit("session_expired", {"error": "token_expired"}, room=sid, namespace=namespace)
+                await sio.disconnect(sid, namespace=namespace)
+                return
+            session_id = state.get("session_id")
+            if not session_id:
+                logger.warning("web chat message before session_request on socket %s: ignored", sid)
+                await sio.emit("session_refused", {"error": "no_session"}, room=sid, namespace=namespace)
+                return
+            claimed = data.get("session_id") if isinstance(data, dict) else None
+            if claimed and claimed != session_id:
+                logger.warning("web chat socket %s sent a message for another session: dropped", sid)
+                await sio.emit("session_refused", {"error": "not_your_session"}, room=sid, namespace=namespace)
+                return
+            text = data.get("message") if isinstance(data, dict) else None
+            if not isinstance(text, str) or not text.strip():
+                return
+            message = UserMessage(
+                text[:MAX_MESSAGE_CHARS],
+                SocketIOOutput(sio, self.bot_message_evt),
+                session_id,
+                input_channel=self.name(),
+                # From the verified token only: the client's metadata is never read.
+                metadata=identity.metadata(),
+            )
+            await on_new_message(message)
+
+        return blueprint
+
+    async def _state(self, sid: str) -> dict[str, Any] | None:
+        assert self.sio is not None
+        try:
+            state = dict(await self.sio.get_session(sid, namespace=self.namespace))
+        except KeyError:
+            return None
+        return state if isinstance(state.get("identity"), StaffIdentity) else None
