@@ -146,7 +146,7 @@ def test_every_route_has_a_row(app: FastAPI) -> None:
     routes = app_routes(app)
     missing = routes - set(EXPECTED)
     assert not missing, f"routes without a row in the authorisation matrix: {sorted(missing)}"
-    stale = set(EXPECTED) - routes - IN_FLIGHT
+    stale = set(EXPECTED) - routes
     assert not stale, f"rows for routes that no longer exist: {sorted(stale)}"
     assert all(set(row) == set(ROLES) for row in EXPECTED.values())
 
@@ -257,9 +257,6 @@ CALLS: dict[str, Callable[[Records, str], Call]] = {
     ),
 }
 
-#: Rows written ahead for routes being added in parallel (the web chat): their cases
-#: are skipped while the route is not in the app. Remove once they have landed.
-IN_FLIGHT = {"POST /api/v1/auth/chat-token", "GET /chat", "MOUNT /static/vendor/socket.io"}
 
 CASES = [(key, role, which) for key in EXPECTED for role in ROLES for which in ("own", "other")]
 
@@ -270,8 +267,6 @@ def test_every_row_has_a_call() -> None:
 
 @pytest.mark.parametrize(("key", "role", "which"), CASES, ids=[f"{k}|{r}|{w}" for k, r, w in CASES])
 async def test_authorisation(app: FastAPI, seeded: Session, key: str, role: str, which: str) -> None:
-    if key in IN_FLIGHT and key not in app_routes(app):
-        pytest.skip(f"{key} is not in this app yet")
     records = {OWN: _records(seeded, OWN), OTHER: _records(seeded, OTHER)}
     location = OWN if which == "own" else OTHER
     call = CALLS[key](records[location], location)
