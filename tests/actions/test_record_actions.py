@@ -36,6 +36,12 @@ def _own_outbox(tmp_path, monkeypatch: pytest.MonkeyPatch):
     outbox.close_outbox()
 
 
+def is_incident_post(request: dict[str, Any]) -> bool:
+    # Session events may reach the fake API too (the outbox's delivery loop); these
+    # tests are about the incident.
+    return request["method"] == "POST" and request["path"] == "/api/v1/incidents"
+
+
 def finished_tracker(slots: dict[str, Any] = FINISHED, sender_id: str = "conv-1"):
     return make_tracker(text="/affirm", intent="affirm", slots=slots, sender_id=sender_id,
                         metadata={"location": "TERAPEL"},
@@ -46,7 +52,7 @@ def test_records_the_decision_and_ends_with_the_reference(fake_api: FakeApi, kno
     events, messages = run(ActionRecordDecision(), finished_tracker())
     assert events == [SlotSet("incident_reference", "EGG-20261129-0001"), *RESET]
 
-    (post,) = [r for r in fake_api.requests if r["method"] == "POST"]
+    (post,) = [r for r in fake_api.requests if is_incident_post(r)]
     assert post["path"] == "/api/v1/incidents"
     assert post["authorization"] == f"Bearer {SERVICE_TOKEN}"
     body = post["body"]
@@ -96,7 +102,7 @@ def test_a_retried_action_does_not_duplicate_the_incident(fake_api: FakeApi) -> 
     again, _ = run(ActionRecordDecision(), finished_tracker())
     assert first == again
     # The outbox knows the key was delivered: the retry does not even post again.
-    keys = [r["body"]["idempotency_key"] for r in fake_api.requests if r["method"] == "POST"]
+    keys = [r["body"]["idempotency_key"] for r in fake_api.requests if is_incident_post(r)]
     assert len(keys) == 1
     assert len(fake_api.incidents) == 1
 
@@ -107,7 +113,7 @@ def test_a_retried_action_with_a_fresh_outbox_gets_the_same_incident(fake_api: F
     monkeypatch.setenv("COA_OUTBOX_PATH", str(tmp_path / "other-outbox.db"))
     again, _ = run(ActionRecordDecision(), finished_tracker())
     assert first == again
-    keys = [r["body"]["idempotency_key"] for r in fake_api.requests if r["method"] == "POST"]
+    keys = [r["body"]["idempotency_key"] for r in fake_api.requests if is_incident_post(r)]
     assert len(keys) == 2 and keys[0] == keys[1]
     assert len(fake_api.incidents) == 1
 
@@ -222,7 +228,7 @@ def test_the_lhbti_record_without_consent_holds_no_ground(fake_api: FakeApi, cap
              "protocol_answers": answers}
     with caplog.at_level(logging.DEBUG):
         run(ActionRecordDecision(), finished_tracker(slots))
-    (post,) = [r for r in fake_api.requests if r["method"] == "POST"]
+    (post,) = [r for r in fake_api.requests if is_incident_post(r)]
     assert post["body"]["steps"] == answers
 
 
@@ -238,7 +244,7 @@ def test_the_consented_ground_is_recorded_but_never_logged(fake_api: FakeApi, ca
                                       "msg": "Value error, unknown", "input": answers[2]}]}
     with caplog.at_level(logging.DEBUG):
         run(ActionRecordDecision(), finished_tracker(slots))
-    (post,) = [r for r in fake_api.requests if r["method"] == "POST"]
+    (post,) = [r for r in fake_api.requests if is_incident_post(r)]
     assert {"step": "grond_registratie", "answer": "geloof_verlaten"} in post["body"]["steps"]
     assert "geloof_verlaten" not in caplog.text
     assert "body.steps.2: Value error, unknown" in caplog.text
