@@ -12,6 +12,7 @@ One module per concern; the Rasa action classes stay thin:
 - ``presenter``    engine output -> dispatcher messages (buttons per contract)
 - ``tracker_utils`` reading metadata, entities and slots from a rasa_sdk Tracker
 - ``protocol_actions`` / ``form_actions`` / ``record_actions`` the Rasa actions
+- ``form_questions`` the form's next question, asked by its validation action
 - ``lookup_actions`` look-ups for contact persons (steps, organisations, key positions)
 
 The action classes are imported here so that the rasa_sdk executor, which
@@ -19,7 +20,7 @@ registers every ``Action`` subclass it finds when importing the package, sees
 all of them.
 """
 
-from actions.form_actions import ActionAskLocation, ActionAskProtocolAnswer, ValidateProtocolForm
+from actions.form_actions import ValidateProtocolForm
 from actions.lookup_actions import (
     ActionLookupKeyPosition,
     ActionLookupOrganisation,
@@ -32,8 +33,6 @@ from actions.record_actions import ActionRecordDecision
 
 __all__ = [
     "ActionAcuteDanger",
-    "ActionAskLocation",
-    "ActionAskProtocolAnswer",
     "ActionLookupKeyPosition",
     "ActionLookupOrganisation",
     "ActionLookupStep",

@@ -7,8 +7,11 @@ Form semantics relied on (rasa_sdk 3.6 ``FormValidationAction``, Rasa 3.6.21
   ``ActionExecuted`` (``Tracker.slots_to_validate``); its returned dict becomes
   ``SlotSet`` events, other slots included.
 - Returning ``protocol_answer: None`` keeps the slot empty, so the form asks it
-  again through ``action_ask_protocol_answer``; ``"klaar"`` fills it, the form
-  completes and the domain's rule runs ``action_record_decision``.
+  again; ``"klaar"`` fills it, the form completes and the domain's rule runs
+  ``action_record_decision``.
+- The form's questions are asked by this action too, after validating
+  (``actions.form_questions``): the domain has no ``action_ask_<slot>``, so the
+  form makes one call to the action server per turn instead of two.
 - Returning ``requested_slot: None`` ends the form early (``FormAction.is_done``).
 - ``extract_<slot>`` runs for every required slot on every run of this action,
   before validation; ``requested_slot`` in the tracker is the slot being asked.
@@ -19,14 +22,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import presenter, session_events
 from actions import slots as names
 from actions.engine import EngineError, ProtocolState, UserInput
+from actions.form_questions import ask_next
 from actions.knowledge_cache import get_engine
 from actions.locations import fallback_code, location_name, match_location
 from actions.lookup_actions import LOOKUPS
@@ -73,6 +77,13 @@ def _answers_this_message(tracker: Tracker) -> bool:
 class ValidateProtocolForm(FormValidationAction):
     def name(self) -> str:
         return "validate_protocol_form"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Validates what the message filled, then asks the form's next question."""
+        events = await super().run(dispatcher, tracker, domain)
+        return [*events, *await ask_next(dispatcher, tracker, self.domain_slots(domain), events)]
 
     # -- location
 
@@ -252,67 +263,3 @@ def _other_protocol(intent: str | None, state: ProtocolState, tracker: Tracker) 
 def _short_answer(answer: Any, user: UserInput) -> bool:
     """A few words that answer the question ("4", "ja hoor") beat a look-up intent."""
     return answer is not None and len(user.text.split()) <= SHORT_ANSWER_WORDS
-
-
-def asked_again(tracker: Tracker) -> bool:
-    """The form handled this message without moving to another step.
-
-    Since the latest user message the form ran (``ActionExecuted(protocol_form)``)
-    and no ``protocol_step`` was set: the same question is being asked again.
-    """
-    form_ran = False
-    for event in reversed(tracker.events):
-        kind = event.get("event")
-        if kind == "user":
-            break
-        if kind == "slot" and event.get("name") == names.PROTOCOL_STEP:
-            return False
-        if kind == "action" and event.get("name") == names.FORM:
-            form_ran = True
-    return form_ran
-
-
-def _end_form() -> list[EventType]:
-    """Ends the form from an ask action: asking again could only loop."""
-    return [ActiveLoop(None), SlotSet(names.REQUESTED_SLOT, None),
-            *(SlotSet(slot, value) for slot, value in names.cleared_protocol().items())]
-
-
-class ActionAskLocation(Action):
-    def name(self) -> str:
-        return "action_ask_location"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        dispatcher.utter_message(**presenter.location_question(await fetch_locations() or []))
-        return []
-
-
-class ActionAskProtocolAnswer(Action):
-    def name(self) -> str:
-        return "action_ask_protocol_answer"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        engine = get_engine()
-        state = ProtocolState.from_slots(tracker.slots)
-        if state is None:
-            dispatcher.utter_message(**presenter.no_protocol())
-            return _end_form()
-        try:
-            step = engine.step(state)
-            # Instructions passed on the way here are shown once, on arrival; a
-            # question asked again (after a misunderstanding, a look-up, a second
-            # topic or danger) comes without them.
-            first_ask = not tracker.get_slot(names.MISSES) and not asked_again(tracker)
-            instructions = engine.pending_instructions(state) if first_ask else ()
-        except EngineError:
-            logger.exception("protocol state does not fit the knowledge")
-            dispatcher.utter_message(**presenter.state_lost())
-            return _end_form()
-        messages = presenter.question(step, instructions=instructions)
-        utter(dispatcher, messages)
-        await session_events.question_asked(tracker, state, step, messages, instructions)
-        return []

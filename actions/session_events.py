@@ -199,7 +199,7 @@ async def run_started(tracker: Tracker, run_id: str, state: ProtocolState, *, ac
 
 async def question_asked(tracker: Tracker, state: ProtocolState, step: Step,
                          messages: Sequence[dict[str, Any]], instructions: Sequence[Step]) -> None:
-    """``action_ask_protocol_answer``: the instructions passed on the way (advice)
+    """A question asked by the form (``actions.form_questions``): the instructions passed on the way (advice)
     and the question, with exactly the texts shown (``messages``)."""
     run = _run(tracker, state.protocol)
     if run is None:

@@ -144,5 +144,18 @@ def run(action: Any, tracker: Tracker, domain: dict[str, Any] | None = None
     return events, dispatcher.messages
 
 
+def run_validation(action: Any, tracker: Tracker, domain: dict[str, Any] | None = None
+                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Runs only the validation of a form validation action (rasa_sdk's own
+    ``FormValidationAction.run``), without the next question our override asks
+    after it (``actions.form_questions``, tested on its own); returns (events, messages)."""
+    from rasa_sdk import FormValidationAction
+
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(FormValidationAction.run(action, dispatcher, tracker,
+                                                  domain if domain is not None else DOMAIN))
+    return events, dispatcher.messages
+
+
 def texts(messages: list[dict[str, Any]]) -> list[str]:
     return [m["text"] for m in messages]

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from rasa_sdk.events import ActiveLoop, SlotSet
+from rasa_sdk.events import SlotSet
 
-from actions import ActionAskLocation, ActionAskProtocolAnswer, ValidateProtocolForm, knowledge_cache
+from actions import ValidateProtocolForm, knowledge_cache
 from actions.presenter import ACUTE_TEXT
 from knowledge import Knowledge
 from tests.actions.conftest import FakeApi
-from tests.actions.helpers import action_event, form_tracker, make_tracker, run, texts
+from tests.actions.helpers import action_event, form_tracker, make_tracker, run, run_validation, texts
 
 EGG = "eergerelateerd_geweld"
 START = {"protocol": EGG, "protocol_step": "acuut_gevaar", "protocol_answers": [], "acute": False,
@@ -26,7 +26,7 @@ def answer(text: str, intent: str | None, slots: dict[str, Any] = START,
            entities: list[dict] | None = None) -> tuple[list[dict], list[dict]]:
     tracker = form_tracker(requested="protocol_answer", candidates={"protocol_answer": text},
                            slots=slots, text=text, intent=intent, entities=entities)
-    return run(ValidateProtocolForm(), tracker)
+    return run_validation(ValidateProtocolForm(), tracker)
 
 
 # --------------------------------------------------------------------------- answers
@@ -135,7 +135,7 @@ def test_a_state_that_no_longer_fits_the_protocol_ends_the_form() -> None:
 def test_text_while_the_location_is_asked_is_no_protocol_answer(fake_api: FakeApi) -> None:
     tracker = form_tracker(requested="location", candidates={"protocol_answer": "ja"},
                            slots={**START, "location": None}, text="ja", intent="affirm")
-    events, messages = run(ValidateProtocolForm(), tracker)
+    events, messages = run_validation(ValidateProtocolForm(), tracker)
     # extract_location takes the message as the location answer; it is not a location.
     assert events == [SlotSet("protocol_answer", None), SlotSet("location", None)]
     assert texts(messages) == ["De locatie 'ja' ken ik niet."]
@@ -150,7 +150,7 @@ def test_text_while_the_location_is_asked_is_no_protocol_answer(fake_api: FakeAp
 def test_validate_location_normalises_to_the_code(fake_api: FakeApi, value: str, code: str) -> None:
     tracker = form_tracker(requested="location", candidates={"location": value},
                            slots={**START, "location": None}, text=value, intent="inform")
-    events, messages = run(ValidateProtocolForm(), tracker)
+    events, messages = run_validation(ValidateProtocolForm(), tracker)
     assert events == [SlotSet("location", code)]
     assert messages == []
 
@@ -159,7 +159,7 @@ def test_a_place_named_in_text_never_overrides_the_channel_location(fake_api: Fa
     tracker = form_tracker(requested="protocol_answer", candidates={"location": "ZWOLLE"},
                            slots={**START, "location": "TERAPEL"}, text="ze is nu in Zwolle", intent="inform",
                            metadata={"location": "TERAPEL", "channel": "teams"})
-    events, _ = run(ValidateProtocolForm(), tracker)
+    events, _ = run_validation(ValidateProtocolForm(), tracker)
     assert SlotSet("location", "TERAPEL") in events
     assert SlotSet("location", "ZWOLLE") not in events
 
@@ -167,7 +167,7 @@ def test_a_place_named_in_text_never_overrides_the_channel_location(fake_api: Fa
 def test_unknown_location_is_refused(fake_api: FakeApi) -> None:
     tracker = form_tracker(requested="location", candidates={"location": "Amsterdam"},
                            slots={**START, "location": None}, text="Amsterdam", intent="inform")
-    events, messages = run(ValidateProtocolForm(), tracker)
+    events, messages = run_validation(ValidateProtocolForm(), tracker)
     assert events == [SlotSet("location", None)]
     assert texts(messages) == ["De locatie 'Amsterdam' ken ik niet."]
 
@@ -175,7 +175,7 @@ def test_unknown_location_is_refused(fake_api: FakeApi) -> None:
 def test_location_is_accepted_unchecked_when_the_api_is_down(api_down: None) -> None:
     tracker = form_tracker(requested="location", candidates={"location": "Ter Apel"},
                            slots={**START, "location": None}, text="Ter Apel", intent="inform")
-    events, messages = run(ValidateProtocolForm(), tracker)
+    events, messages = run_validation(ValidateProtocolForm(), tracker)
     assert events == [SlotSet("location", "TERAPEL")]
     assert messages == []
 
@@ -184,7 +184,7 @@ def test_location_button_is_extracted_from_the_keuze_entity(fake_api: FakeApi) -
     tracker = form_tracker(requested="location", candidates={}, slots={**START, "location": None},
                            text='/kies{"keuze": "ZWOLLE"}', intent="kies",
                            entities=[{"entity": "keuze", "value": "ZWOLLE"}])
-    events, messages = run(ValidateProtocolForm(), tracker)
+    events, messages = run_validation(ValidateProtocolForm(), tracker)
     assert events == [SlotSet("location", "ZWOLLE")]
     assert messages == []
 
@@ -192,7 +192,7 @@ def test_location_button_is_extracted_from_the_keuze_entity(fake_api: FakeApi) -
 def test_typed_location_is_extracted_from_the_text(fake_api: FakeApi) -> None:
     tracker = form_tracker(requested="location", candidates={}, slots={**START, "location": None},
                            text="Zwolle", intent="nlu_fallback")
-    events, _ = run(ValidateProtocolForm(), tracker)
+    events, _ = run_validation(ValidateProtocolForm(), tracker)
     assert events == [SlotSet("location", "ZWOLLE")]
 
 
@@ -202,7 +202,7 @@ def test_location_is_not_extracted_when_the_form_resumes_after_another_action(fa
                            text="ben jij een bot?", intent="bot_challenge")
     # Insert the interrupting action between the user message and the form's run.
     tracker.events.insert(-2, tail_before_form[0])
-    events, messages = run(ValidateProtocolForm(), tracker)
+    events, messages = run_validation(ValidateProtocolForm(), tracker)
     assert events == []
     assert messages == []
 
@@ -211,8 +211,8 @@ def test_location_is_not_extracted_when_the_form_resumes_after_another_action(fa
 
 
 def test_ask_yes_no_question_with_the_contract_buttons() -> None:
-    events, messages = run(ActionAskProtocolAnswer(), make_tracker(slots=START))
-    assert events == []
+    events, messages = run(ValidateProtocolForm(), make_tracker(slots=START))
+    assert events == [SlotSet("requested_slot", "protocol_answer")]
     assert len(messages) == 1
     assert messages[0]["text"] == (
         "Is er op dit moment direct gevaar voor de bewoner of voor anderen?\n\n"
@@ -224,7 +224,7 @@ def test_ask_yes_no_question_with_the_contract_buttons() -> None:
 def test_ask_choice_after_the_instructions_passed_on_the_way(knowledge: Knowledge) -> None:
     slots = {**START, "protocol_step": "vorm_dreiging", "acute": True,
              "protocol_answers": [{"step": "acuut_gevaar", "answer": "ja"}]}
-    _, messages = run(ActionAskProtocolAnswer(), make_tracker(slots=slots))
+    _, messages = run(ValidateProtocolForm(), make_tracker(slots=slots))
     steps = knowledge.protocols[EGG].steps
     assert messages[0]["text"] == f"{steps['bel_112'].text}\n\nBron: {steps['bel_112'].source.title}"
     assert "buttons" not in messages[0] or messages[0]["buttons"] == []
@@ -239,7 +239,7 @@ def test_ask_choice_after_the_instructions_passed_on_the_way(knowledge: Knowledg
 def test_ask_again_after_a_miss_comes_without_the_instructions() -> None:
     slots = {**START, "protocol_step": "vorm_dreiging", "misses": 1.0,
              "protocol_answers": [{"step": "acuut_gevaar", "answer": "ja"}]}
-    _, messages = run(ActionAskProtocolAnswer(), make_tracker(slots=slots))
+    _, messages = run(ValidateProtocolForm(), make_tracker(slots=slots))
     assert len(messages) == 1 and messages[0]["text"].startswith("Waar gaat het vooral om?")
 
 
@@ -247,19 +247,20 @@ def test_ask_free_text_question_has_no_buttons() -> None:
     slots = {**START, "protocol_step": "vorm_anders",
              "protocol_answers": [{"step": "acuut_gevaar", "answer": "nee"},
                                   {"step": "vorm_dreiging", "answer": "anders"}]}
-    _, messages = run(ActionAskProtocolAnswer(), make_tracker(slots=slots))
+    _, messages = run(ValidateProtocolForm(), make_tracker(slots=slots))
     assert messages[0]["buttons"] == []
 
 
 def test_ask_without_a_protocol_ends_the_form() -> None:
-    events, messages = run(ActionAskProtocolAnswer(), make_tracker(slots={"location": "TERAPEL"}))
-    assert events[:2] == [ActiveLoop(None), SlotSet("requested_slot", None)]
+    events, messages = run(ValidateProtocolForm(), make_tracker(slots={"location": "TERAPEL"}))
+    assert events[0] == SlotSet("requested_slot", None)
+    assert SlotSet("protocol", None) in events
     assert len(messages) == 1
 
 
 def test_ask_location_offers_one_button_per_location(fake_api: FakeApi) -> None:
-    events, messages = run(ActionAskLocation(), make_tracker(slots=START))
-    assert events == []
+    events, messages = run(ValidateProtocolForm(), make_tracker(slots={**START, "location": None}))
+    assert events == [SlotSet("requested_slot", "location")]
     assert "locatie" in messages[0]["text"]
     assert messages[0]["buttons"] == [
         {"title": "Ter Apel", "payload": '/kies{"keuze": "TERAPEL"}'},
@@ -268,7 +269,7 @@ def test_ask_location_offers_one_button_per_location(fake_api: FakeApi) -> None:
 
 
 def test_ask_location_without_the_api_asks_for_a_typed_name(api_down: None) -> None:
-    _, messages = run(ActionAskLocation(), make_tracker(slots=START))
+    _, messages = run(ValidateProtocolForm(), make_tracker(slots={**START, "location": None}))
     assert "locatie" in messages[0]["text"] and messages[0]["buttons"] == []
 
 
@@ -276,7 +277,7 @@ def test_ask_number_question_offers_a_button_per_range(test_knowledge: Knowledge
     knowledge_cache.set_knowledge(test_knowledge)
     slots = {"protocol": "testprotocol", "protocol_step": "dagen", "protocol_answers": [],
              "acute": False, "location": "TERAPEL", "misses": 0.0}
-    _, messages = run(ActionAskProtocolAnswer(), make_tracker(slots=slots))
+    _, messages = run(ValidateProtocolForm(), make_tracker(slots=slots))
     assert messages[0]["text"] == "Lees dit eerst.\n\nBron: Kamerbrief sociale veiligheid bewoners COA"
     assert messages[1]["buttons"] == [{"title": "0 t/m 7", "payload": '/kies{"keuze": "0"}'},
                                       {"title": "8 of meer", "payload": '/kies{"keuze": "8"}'}]
@@ -399,7 +400,7 @@ def test_an_unsure_report_intent_is_no_second_topic_but_a_miss() -> None:
     tracker = form_tracker(requested="protocol_answer", candidates={"protocol_answer": "pfff lastig te zeggen"},
                            slots=AT_GESPREK, text="pfff lastig te zeggen", intent="melding_seksueel_geweld",
                            confidence=0.62)
-    events, messages = run(ValidateProtocolForm(), tracker)
+    events, messages = run_validation(ValidateProtocolForm(), tracker)
     assert events == [SlotSet("protocol_answer", None), SlotSet("misses", 1.0)]
     assert messages[0]["text"].startswith("Dat heb ik niet goed begrepen.")
 
@@ -444,7 +445,7 @@ def test_a_question_asked_again_comes_without_the_instructions() -> None:
     tracker = make_tracker(text="wat doet Fiom?", intent="vraag_organisatie", slots=slots,
                            events_after=[action_event("protocol_form", 102.0),
                                          {"event": "slot", "name": "protocol_answer", "value": None}])
-    _, messages = run(ActionAskProtocolAnswer(), tracker)
+    _, messages = run(ValidateProtocolForm(), tracker)
     assert len(messages) == 1 and messages[0]["text"].startswith("Waar gaat het vooral om?")
 
 
@@ -454,5 +455,5 @@ def test_a_question_reached_this_turn_comes_with_the_instructions() -> None:
     tracker = make_tracker(text="/affirm", intent="affirm", slots=slots,
                            events_after=[action_event("protocol_form", 102.0),
                                          {"event": "slot", "name": "protocol_step", "value": "vorm_dreiging"}])
-    _, messages = run(ActionAskProtocolAnswer(), tracker)
+    _, messages = run(ValidateProtocolForm(), tracker)
     assert len(messages) == 2 and messages[0]["text"].startswith("Bel nu 112")

@@ -15,7 +15,6 @@ from typing import Any
 from rasa_sdk.events import SlotSet
 
 from actions import (
-    ActionAskProtocolAnswer,
     ActionRecordDecision,
     ActionStartProtocol,
     ValidateProtocolForm,
@@ -29,7 +28,7 @@ from actions.session_events import FREE_TEXT_NOTE, NO_CONSENT_NOTE, NOT_RECORDED
 from actions.session_log import SessionEvent, idempotency_key
 from knowledge import Knowledge, load_protocol_file
 from tests.actions.conftest import FakeApi
-from tests.actions.helpers import action_event, form_tracker, make_tracker, run, texts
+from tests.actions.helpers import action_event, form_tracker, make_tracker, run, run_validation, texts
 
 EGG = "eergerelateerd_geweld"
 LHBTI = "lhbti_ondersteuning"
@@ -72,7 +71,7 @@ def answer(text: str, intent: str | None, slots: dict[str, Any], entities: list[
            metadata: dict | None = None) -> tuple[list[dict], list[dict]]:
     tracker = form_tracker(requested="protocol_answer", candidates={"protocol_answer": text}, slots=slots,
                            text=text, intent=intent, entities=entities, metadata=metadata)
-    return run(ValidateProtocolForm(), tracker)
+    return run_validation(ValidateProtocolForm(), tracker)
 
 
 def kies(value: str) -> list[dict]:
@@ -132,8 +131,8 @@ def test_without_a_location_started_waits_for_the_first_question(outbox_file: Pa
 
     # The form asked the location (validated: TERAPEL), then the first question.
     slots = {**START, "protocol_run": "run-1@100.0"}
-    events, messages = run(ActionAskProtocolAnswer(), make_tracker(slots=slots))
-    assert events == []
+    events, messages = run(ValidateProtocolForm(), make_tracker(slots=slots))
+    assert events == [SlotSet("requested_slot", "protocol_answer")]
     assert logged_events(outbox_file) == [
         {"type": "started", "text": "Eergerelateerd geweld"},
         {"type": "question_asked", "step": "acuut_gevaar", "text": messages[0]["text"]},
@@ -148,8 +147,8 @@ def test_without_a_location_started_waits_for_the_first_question(outbox_file: Pa
 
 def test_each_question_is_logged_with_the_exact_text_shown_once_per_ask(outbox_file: Path) -> None:
     tracker = make_tracker(slots=START, metadata=META)
-    _, messages = run(ActionAskProtocolAnswer(), tracker)
-    run(ActionAskProtocolAnswer(), tracker)  # Rasa retrying the same action: stored once
+    _, messages = run(ValidateProtocolForm(), tracker)
+    run(ValidateProtocolForm(), tracker)  # Rasa retrying the same action: stored once
     assert messages[0]["text"] == ("Is er op dit moment direct gevaar voor de bewoner of voor anderen?\n\n"
                                    "Bron: Handelingsprotocol: acute en structurele onveiligheid")
     assert logged_events(outbox_file) == [
@@ -159,7 +158,7 @@ def test_each_question_is_logged_with_the_exact_text_shown_once_per_ask(outbox_f
     # Asked again later (after a miss): a new event; started is not repeated.
     later = make_tracker(slots={**START, "misses": 1.0}, metadata=META,
                          events_before=[action_event("action_listen", 90.0)])
-    run(ActionAskProtocolAnswer(), later)
+    run(ValidateProtocolForm(), later)
     assert [e["type"] for e in logged_events(outbox_file)] == ["started", "question_asked", "question_asked"]
     assert {p["staff_id"] for p in logged(outbox_file)} == {"mdw-7f3k"}
     assert {p["run_id"] for p in logged(outbox_file)} == {RUN}
@@ -168,7 +167,7 @@ def test_each_question_is_logged_with_the_exact_text_shown_once_per_ask(outbox_f
 def test_instructions_passed_on_the_way_are_logged_as_advice(outbox_file: Path) -> None:
     slots = {**START, "protocol_step": "vorm_dreiging", "acute": True,
              "protocol_answers": [{"step": "acuut_gevaar", "answer": "ja"}]}
-    _, messages = run(ActionAskProtocolAnswer(), make_tracker(slots=slots))
+    _, messages = run(ValidateProtocolForm(), make_tracker(slots=slots))
     assert len(messages) == 2
     assert logged_events(outbox_file)[1:] == [
         {"type": "advice_shown", "step": "bel_112", "text": messages[0]["text"]},

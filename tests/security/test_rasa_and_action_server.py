@@ -112,7 +112,7 @@ def action_server(tmp_path_factory: pytest.TempPathFactory):
 
 def test_the_action_server_answers_only_with_the_shared_secret(action_server) -> None:
     base, _port = action_server
-    body = {"next_action": "action_ask_location", "tracker": {"sender_id": "x", "slots": {}, "events": []},
+    body = {"next_action": "action_lookup_steps", "tracker": {"sender_id": "x", "slots": {}, "events": []},
             "domain": {}, "version": "3.6.21"}  # fmt: skip
     assert httpx.get(f"{base}/health").status_code == 200
     assert httpx.post(f"{base}/webhook", json=body).status_code == 401
