@@ -87,6 +87,9 @@ class Stack:
         return str(path)
 
     def current_model(self) -> Path:
+        if self.env.get("COA_RASA_MODEL"):
+            # Another trained model, e.g. a configuration being compared in a benchmark.
+            return Path(self.env["COA_RASA_MODEL"])
         marker = ROOT / "models" / "current"
         if not marker.exists():
             raise RuntimeError("no trained model: run `make model` first")
