@@ -64,11 +64,40 @@ def _merged_credentials(env: dict[str, str]) -> str | None:
     return str(out)
 
 
+LOCK_PATH = "/tmp/coa-e2e.lock"
+
+
+def _ancestors() -> set[int]:
+    pids, pid = set(), os.getppid()
+    while pid > 1:
+        pids.add(pid)
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            break
+        pid = int(stat.rsplit(")", 1)[1].split()[1])
+    return pids
+
+
+def lock_held_by_ancestor(path: str = LOCK_PATH) -> bool:
+    """`flock /tmp/coa-e2e.lock pytest tests/e2e` holds the lock for us already: taking
+    it again on another file handle would wait for ourselves forever."""
+    try:
+        inode = os.stat(path).st_ino
+        table = Path("/proc/locks").read_text()
+    except OSError:
+        return False
+    holders = {int(fields[4]) for fields in (line.split() for line in table.splitlines())
+               if len(fields) > 5 and fields[1] == "FLOCK" and fields[5].rsplit(":", 1)[-1] == str(inode)}
+    return bool(holders & _ancestors())
+
+
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     # The stack uses the contract ports: runs on one machine take turns.
-    lock = open("/tmp/coa-e2e.lock", "w")  # noqa: SIM115 - held for the whole session
-    fcntl.flock(lock, fcntl.LOCK_EX)
+    lock = open(LOCK_PATH, "w")  # noqa: SIM115 - held for the whole session
+    if not lock_held_by_ancestor():
+        fcntl.flock(lock, fcntl.LOCK_EX)
     busy = [p for p in (5005, 5055, 8000) if _port_in_use(p)]
     if busy:
         pytest.fail(f"ports {busy} are in use: stop `make run` before `make test`")
