@@ -17,15 +17,14 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 import jwt
 import pytest
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
+from tests.browser_support import ARTIFACTS, Problems, launch_chromium
 from tests.e2e.conftest import EXTRA_CREDENTIALS, ROOT, make_token
 
 pytestmark = pytest.mark.e2e
@@ -36,17 +35,6 @@ EXTRA_CREDENTIALS.append((ROOT / "tests" / "e2e" / "credentials.webchat.yml", ("
 
 BASE = "http://127.0.0.1:8000"
 API = f"{BASE}/api/v1"
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 COUNSELLOR = ("begeleider.terapel", "begeleider-demo")
 ADMIN = ("admin", "admin-demo")
 REPORT = "een bewoonster vertelt dat haar broer haar bedreigt omdat ze niet met haar neef wil trouwen"
@@ -57,20 +45,6 @@ BOT = "#chat-log li.chat-bot"
 XSS = '<img src=x onerror="window.__xss=1">'
 
 
-@dataclass
-class Problems:
-    items: list[str] = field(default_factory=list)
-
-    def watch(self, page: Page) -> Page:
-        def on_console(message: ConsoleMessage) -> None:
-            if message.type == "error":
-                self.items.append(f"console: {message.text}")
-
-        page.on("console", on_console)
-        page.on("pageerror", lambda error: self.items.append(f"page error: {error}"))
-        return page
-
-
 @pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as running:
@@ -79,11 +53,9 @@ def playwright() -> Iterator[Playwright]:
 
 @pytest.fixture(scope="module")
 def browser(playwright: Playwright, stack) -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make browser`")
     if not (ROOT / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js").is_file():
         pytest.fail("node_modules/socket.io-client is missing: run `npm ci`")
-    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    browser = launch_chromium(playwright)
     yield browser
     browser.close()
 
@@ -92,7 +64,7 @@ def open_chat(browser: Browser, user: tuple[str, str], viewport: dict[str, int],
         BrowserContext, Page, Problems]:
     context = browser.new_context(viewport=viewport, locale="nl-NL", **options)
     context.set_default_timeout(60_000)
-    problems = Problems()
+    problems = Problems(network=False)  # console and page errors only
     page = problems.watch(context.new_page())
     page.goto(f"{BASE}/chat")
     expect(page).to_have_url(re.compile(r"/login\?next=/chat$"))

@@ -11,49 +11,29 @@ The browser is never downloaded (no ``playwright install``).
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 
-import httpx
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from api.knowledge_ref import get_knowledge
 from api.protocols.service import is_web_url, step_anchor
+from tests.browser_support import (  # noqa: F401 - CHROMIUM, CHROMIUM_ARGS: tests/security/test_xss_browser.py
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ROOT,
+    Problems,
+    free_port,
+    launch_chromium,
+    running_api,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-PREFERRED_PORT = 18765
+_free_port = free_port  # (tests/security/test_xss_browser.py imports it from here)
+
 PROTOCOL = "eergerelateerd_geweld"
 USER = ("contactpersoon.terapel", "contactpersoon-demo")
-
-
-def _free_port() -> int:
-    for port in (PREFERRED_PORT, 0):
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return sock.getsockname()[1]
-    raise RuntimeError("no free loopback port")
 
 
 @pytest.fixture(scope="module")
@@ -61,43 +41,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not (ROOT / "node_modules" / "mermaid" / "dist" / "mermaid.min.js").is_file():
         pytest.fail("node_modules/mermaid is missing: run `npm ci` (make node_modules/.stamp)")
     folder = tmp_path_factory.mktemp("web-browser")
-    env = dict(os.environ)
-    env["DATABASE_URL"] = f"sqlite:///{folder / 'coa.db'}"
-    for argv in ([sys.executable, "-m", "alembic", "upgrade", "head"], [sys.executable, "-m", "api.seed"]):
-        subprocess.run(argv, cwd=ROOT, env=env, check=True, timeout=120, capture_output=True)
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    logs = ARTIFACTS / "web-logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    with open(logs / "uvicorn.log", "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                if process.poll() is not None:
-                    pytest.fail(f"uvicorn exited with {process.returncode}; see {logs / 'uvicorn.log'}")
-                try:
-                    if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail("the API did not answer /health within 30 s")
-                time.sleep(0.2)
-            yield base
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with running_api(f"sqlite:///{folder / 'coa.db'}", log=ARTIFACTS / "web-logs" / "uvicorn.log") as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
@@ -108,34 +53,9 @@ def playwright() -> Iterator[Playwright]:
 
 @pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make browser`")
-    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    browser = launch_chromium(playwright)
     yield browser
     browser.close()
-
-
-@dataclass
-class Problems:
-    """Console errors, page errors and failed requests seen by a page."""
-
-    items: list[str] = field(default_factory=list)
-
-    def watch(self, page: Page) -> Page:
-        def on_console(message: ConsoleMessage) -> None:
-            if message.type == "error":
-                self.items.append(f"console: {message.text}")
-
-        page.on("console", on_console)
-        page.on("pageerror", lambda error: self.items.append(f"page error: {error}"))
-        page.on("requestfailed", lambda request: self.items.append(f"request failed: {request.url}"))
-        page.on(
-            "response",
-            lambda response: self.items.append(f"HTTP {response.status}: {response.url}")
-            if response.status >= 400
-            else None,
-        )
-        return page
 
 
 def _log_in_and_open_protocol(page: Page, base: str) -> None:

@@ -15,10 +15,6 @@ Needs ``/usr/bin/chromium`` (``make browser``) and ``node_modules`` (``npm ci``)
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -33,7 +29,7 @@ from api.config import Settings
 from api.db import make_engine
 from api.models_base import utcnow
 from tests.api.factories import add_reviews, make_incident, make_session
-from tests.web.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, Problems, _free_port
+from tests.browser_support import ARTIFACTS, ROOT, Problems, launch_chromium, running_api
 
 SECRET = "browser-test-secret-0123456789abcdef-0123456789"
 USER = ("supervisor.terapel", "supervisor-demo")
@@ -147,59 +143,23 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
         pytest.fail("node_modules/chart.js is missing: run `npm ci` (make node_modules/.stamp)")
     folder = tmp_path_factory.mktemp("dashboard-browser")
     url = f"sqlite:///{folder / 'coa.db'}"
-    env = dict(os.environ, DATABASE_URL=url, COA_JWT_SECRET=SECRET)
-    for argv in ([sys.executable, "-m", "alembic", "upgrade", "head"], [sys.executable, "-m", "api.seed"]):
-        subprocess.run(argv, cwd=ROOT, env=env, check=True, timeout=120, capture_output=True)
-    _history(url)
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    logs = ARTIFACTS / "web-logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    with open(logs / "uvicorn-dashboard.log", "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                if process.poll() is not None:
-                    pytest.fail(f"uvicorn exited with {process.returncode}; see {logs / 'uvicorn-dashboard.log'}")
-                try:
-                    if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail("the API did not answer /health within 30 s")
-                time.sleep(0.2)
-            api = Api(base)
-            refs = {
-                "egg": _walk(api, "conv-browser-1", "4", "TERAPEL", EGG, acute=True),
-                # A second protocol in the same conversation: its own session.
-                "sg": _walk(api, "conv-browser-1", "23", "TERAPEL", "seksueel_geweld", acute=False),
-                "oz": _walk(api, "conv-browser-2", "2", "TERAPEL", "ongewenste_zwangerschap", acute=False),
-                "budel": _walk(api, "conv-browser-3", "2", "BUDEL", EGG, acute=False),
-            }
-            yield base, refs
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    log = ARTIFACTS / "web-logs" / "uvicorn-dashboard.log"
+    with running_api(url, log=log, env={"COA_JWT_SECRET": SECRET}, prepare=lambda: _history(url)) as base:
+        api = Api(base)
+        refs = {
+            "egg": _walk(api, "conv-browser-1", "4", "TERAPEL", EGG, acute=True),
+            # A second protocol in the same conversation: its own session.
+            "sg": _walk(api, "conv-browser-1", "23", "TERAPEL", "seksueel_geweld", acute=False),
+            "oz": _walk(api, "conv-browser-2", "2", "TERAPEL", "ongewenste_zwangerschap", acute=False),
+            "budel": _walk(api, "conv-browser-3", "2", "BUDEL", EGG, acute=False),
+        }
+        yield base, refs
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make browser`")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         yield browser
         browser.close()
 
