@@ -5,10 +5,6 @@ migrated and seeded SQLite database, as in tests/web/test_dashboard_browser.py."
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -17,7 +13,7 @@ from playwright.sync_api import sync_playwright
 
 from api.auth.service import create_token
 from api.config import Settings
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, ROOT, _free_port
+from tests.browser_support import launch_chromium, running_api
 
 SECRET = "xss-test-secret-0123456789abcdef-0123456789abcdef"
 PAYLOAD = '<img src=x onerror="window.__xss=1;alert(1)"><script>window.__xss=2</script>'
@@ -27,36 +23,12 @@ ANSWER = '"><svg onload="window.__xss=3">'
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("xss")
-    env = dict(os.environ, DATABASE_URL=f"sqlite:///{folder / 'coa.db'}", COA_JWT_SECRET=SECRET, COA_ENV="test")
-    for argv in ([sys.executable, "-m", "alembic", "upgrade", "head"], [sys.executable, "-m", "api.seed"]):
-        subprocess.run(argv, cwd=ROOT, env=env, check=True, timeout=120, capture_output=True)
-    port = _free_port()
-    log = folder / "uvicorn.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail(f"uvicorn exited:\n{log.read_text()}")
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
+    with running_api(f"sqlite:///{folder / 'coa.db'}", folder / "uvicorn.log",
+                     env={"COA_JWT_SECRET": SECRET, "COA_ENV": "test"}, timeout=120) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
 
 
 def test_stored_markup_is_shown_as_text_and_never_runs(server: str) -> None:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: run `make browser`")
     settings = Settings(jwt_secret=SECRET)
     service = {"Authorization": "Bearer " + create_token(settings, sub="action-server", role="service")}
     supervisor = {"Authorization": "Bearer " + create_token(settings, sub="stf-sup", role="supervisor",
@@ -82,7 +54,7 @@ def test_stored_markup_is_shown_as_text_and_never_runs(server: str) -> None:
         assert "onerror" in note.json()["note"]  # stored as written (de-identification keeps markup)
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_page()
             dialogs: list[str] = []
