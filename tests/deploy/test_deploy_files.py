@@ -32,7 +32,7 @@ def endpoint_variables() -> set[str]:
 def test_production_endpoints_use_postgresql_and_redis_from_the_environment() -> None:
     endpoints = load(DEPLOY / "endpoints.production.yml")
     store, lock = endpoints["tracker_store"], endpoints["lock_store"]
-    assert store["type"] == "SQL" and store["dialect"] == "postgresql"
+    assert store["type"] == "assistant.tracker_store.CachedSQLTrackerStore" and store["dialect"] == "postgresql"
     assert lock["type"] == "redis"
     assert VARIABLE.fullmatch(endpoints["action_endpoint"]["headers"]["X-Action-Token"])
     for section in (store, lock, {"url": endpoints["action_endpoint"]["url"]}):
