@@ -546,3 +546,15 @@ async def test_postgresql_replicas_and_the_production_endpoints(postgres, monkey
         assert ours_rows == plain_rows and ours_rows
     finally:
         first.engine.dispose()
+
+
+async def test_sqlite_commits_through_a_write_ahead_log_synced_on_every_commit(tmp_path, stores) -> None:
+    path = tmp_path / "wal.db"
+    store = stores(CachedSQLTrackerStore, path)
+    await run_turn(store, "gesprek-wal", conversation()[0])
+    with store.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+    with sqlite3.connect(path) as other:  # kept in the file: any reader sees the log mode
+        assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert rows(path), "the turn is committed"
