@@ -150,6 +150,16 @@ class ApiClient:
             raise ApiError("POST /sessions/events: unexpected response")
         return stored
 
+    def record_session_events(self, payloads: list[dict[str, Any]], *, probe: bool = False) -> list[dict[str, Any]]:
+        """POST several guidance-session events in one request (stored in this order, in
+        one transaction, idempotent per event); returns the stored events in that order.
+        A 422 refuses the whole batch (nothing stored)."""
+        answer = self._request("POST", "/sessions/events/batch", probe=probe, json={"events": payloads})
+        stored = answer.get("events") if isinstance(answer, dict) else None
+        if not isinstance(stored, list) or len(stored) != len(payloads):
+            raise ApiError("POST /sessions/events/batch: unexpected response")
+        return stored
+
     def locations(self) -> list[dict[str, Any]]:
         """``[{"code", "name", "aliases"}]``, cached for ``locations_ttl`` seconds."""
         with self._lock:

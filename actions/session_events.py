@@ -2,10 +2,11 @@
 
 The actions call one function here per thing that happened; this module turns
 it into ``SessionEvent``s (``actions.session_log``) and stores them in the
-durable outbox (``actions.outbox``, kind ``session_event``), whose background
-loop delivers them to ``POST /api/v1/sessions/events``. Nothing here waits for
-the API, and nothing here raises: the session log must never cost the
-counsellor the safety advice.
+durable outbox (``actions.outbox``, kind ``session_event``; the events of one
+action in one transaction), whose background loop delivers them to
+``POST /api/v1/sessions/events/batch`` (a conversation's pending events in one
+request). Nothing here waits for the API, and nothing here raises: the session
+log must never cost the counsellor the safety advice.
 
 Run and order
     ``action_start_protocol`` makes a *run id* (``new_run_id``) and keeps it in
@@ -136,9 +137,8 @@ def payloads(run: Run, events: Sequence[tuple[str, SessionEvent]]) -> list[dict[
 
 
 def _enqueue_now(bodies: list[dict[str, Any]]) -> None:
-    box = get_outbox()
-    for body in bodies:
-        box.enqueue(KIND, str(body["idempotency_key"]), body)
+    # One transaction (one fsync) and one wake of the delivery loop for all of them.
+    get_outbox().enqueue_many(KIND, [(str(body["idempotency_key"]), body) for body in bodies])
 
 
 async def _store(run: Run | None, events: Sequence[tuple[str, SessionEvent]]) -> None:

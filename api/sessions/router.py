@@ -1,6 +1,7 @@
 """Guidance-session endpoints.
 
-Writing (``POST /sessions/events``) is for the action server's service credential
+Writing (``POST /sessions/events``, or several at once with
+``POST /sessions/events/batch``) is for the action server's service credential
 only; reading is for staff, scoped like incidents (counsellor: own sessions;
 contact_person/supervisor: their locations; admin: all). The service role cannot
 read: a leaked action-server token must not expose what was discussed.
@@ -22,7 +23,15 @@ from api.db import SessionDep
 from api.knowledge_ref import KnowledgeDep
 from api.models_base import as_utc
 from api.sessions import service
-from api.sessions.schemas import SessionDetail, SessionEventCreate, SessionEventOut, SessionItem, SessionList
+from api.sessions.schemas import (
+    SessionDetail,
+    SessionEventBatchCreate,
+    SessionEventBatchOut,
+    SessionEventCreate,
+    SessionEventOut,
+    SessionItem,
+    SessionList,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["sessions"])
 
@@ -52,6 +61,29 @@ def record_session_event(
     if not created:
         response.status_code = status.HTTP_200_OK
     return event
+
+
+@router.post(
+    "/sessions/events/batch",
+    response_model=SessionEventBatchOut,
+    status_code=status.HTTP_200_OK,
+)
+def record_session_events(
+    payload: SessionEventBatchCreate,
+    _user: ServiceUser,
+    session: SessionDep,
+    knowledge: KnowledgeDep,
+) -> SessionEventBatchOut:
+    """Several events (1..100) in the given order, in one transaction: each as
+    ``POST /sessions/events`` would store it (a known ``idempotency_key`` gives the
+    stored event); all or nothing: when an event is refused the answer is 422 whose
+    ``loc`` names its index (``["body", "events", <index>, <field>]``) and nothing
+    of the batch is stored."""
+    try:
+        events, created = service.record_events(session, knowledge, payload.events)
+    except service.SessionValidationError as exc:
+        raise RequestValidationError(exc.errors) from exc
+    return SessionEventBatchOut(events=events, created=created)
 
 
 def _filters(

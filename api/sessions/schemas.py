@@ -71,6 +71,18 @@ class SessionEventCreate(BaseModel):
     event: EventIn
 
 
+#: At most this many events in one ``POST /sessions/events/batch``.
+BATCH_MAX_EVENTS = 100
+
+
+class SessionEventBatchCreate(BaseModel):
+    """Several events, processed in this order in one transaction."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: Annotated[list[SessionEventCreate], Field(min_length=1, max_length=BATCH_MAX_EVENTS)]
+
+
 class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -94,6 +106,11 @@ class SessionEventOut(_Out):
     incident_reference: str | None
     incident_id: uuid.UUID | None
     created_at: datetime
+
+
+class SessionEventBatchOut(BaseModel):
+    events: list[SessionEventOut] = Field(description="the stored events, in the order sent")
+    created: int = Field(description="how many of them are new (the others: idempotency_key seen before)")
 
 
 class SessionItem(_Out):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -121,8 +122,15 @@ def _by_key(session: Session, key: str) -> SessionEvent | None:
 
 
 def record_event(session: Session, knowledge: Knowledge, payload: SessionEventCreate) -> tuple[SessionEventOut, bool]:
-    """Append one event; returns (event, created). A known idempotency key returns
-    the event stored the first time. The session row is never changed."""
+    """Append one event and commit; returns (event, created). A known idempotency key
+    returns the event stored the first time. The session row is never changed."""
+    event, created = _append_event(session, knowledge, payload)
+    session.commit()
+    return event, created
+
+
+def _append_event(session: Session, knowledge: Knowledge, payload: SessionEventCreate) -> tuple[SessionEventOut, bool]:
+    """``record_event`` without the commit: the event is flushed in the caller's transaction."""
     existing = _by_key(session, payload.idempotency_key)
     if existing is not None:
         return SessionEventOut.model_validate(existing), False
@@ -156,12 +164,40 @@ def record_event(session: Session, knowledge: Knowledge, payload: SessionEventCr
             # Same key retried concurrently, or another event took this seq.
             existing = _by_key(session, payload.idempotency_key)
             if existing is not None:
-                session.commit()
                 return SessionEventOut.model_validate(existing), False
             continue
-        session.commit()
         return SessionEventOut.model_validate(event), True
     raise RuntimeError("could not append the session event (seq contention)")
+
+
+def record_events(
+    session: Session, knowledge: Knowledge, payloads: Sequence[SessionEventCreate]
+) -> tuple[list[SessionEventOut], int]:
+    """Append several events in the given order in ONE transaction (``record_event``'s
+    logic per event, idempotent per key); returns (events, how many were new).
+
+    When the validation refuses an event, nothing of the batch is stored (rolled
+    back) and ``SessionValidationError`` names the event's index in ``loc``
+    (``("body", "events", index, field)``) and in the message."""
+    out: list[SessionEventOut] = []
+    created = 0
+    for index, payload in enumerate(payloads):
+        try:
+            event, new = _append_event(session, knowledge, payload)
+        except SessionValidationError as exc:
+            session.rollback()
+            raise SessionValidationError([
+                {**error, "loc": ("body", "events", index, *tuple(error.get("loc", ()))[1:]),
+                 "msg": f"event {index}: {error['msg']}"}
+                for error in exc.errors
+            ]) from exc  # fmt: skip
+        except Exception:
+            session.rollback()
+            raise
+        out.append(event)
+        created += new
+    session.commit()
+    return out, created
 
 
 # --------------------------------------------------------------------------- reading

@@ -60,7 +60,11 @@ def _own_outbox_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: p
         def held(payload: dict[str, Any]) -> dict[str, Any]:
             raise ApiError("session events are held in the action tests")
 
+        def held_batch(payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            raise ApiError("session events are held in the action tests")
+
         monkeypatch.setattr(outbox, "_session_event_sender", held)
+        monkeypatch.setattr(outbox, "_session_event_batch_sender", held_batch)
     outbox.close_outbox()
     yield path
     outbox.close_outbox()
@@ -85,6 +89,10 @@ class FakeApi:
     fail_status: int | None = None
     fail_body: Any = None
     delay: float = 0.0
+    #: Session events stored, by idempotency key (single and batch route).
+    session_events: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Session events (by key) the API refuses with 422, as it refuses an unknown location.
+    refuse_events: set[str] = field(default_factory=set)
 
     def count(self, method: str, path: str) -> int:
         return sum(1 for r in self.requests if r["method"] == method and r["path"] == path)
@@ -133,6 +141,31 @@ def _handler(api: FakeApi) -> type[BaseHTTPRequestHandler]:
             body = json.loads(self.rfile.read(length) or b"null")
             if not self._record(body):
                 return
+            if self.path == "/api/v1/sessions/events":
+                stored = _store_event(api, body, 0)
+                if isinstance(stored, list):
+                    self._reply(422, {"detail": stored})
+                    return
+                self._reply(201 if stored.pop("_created") else 200, stored)
+                return
+            if self.path == "/api/v1/sessions/events/batch":
+                events = body.get("events") if isinstance(body, dict) else None
+                if not isinstance(events, list) or not 1 <= len(events) <= 100:
+                    self._reply(422, {"detail": [{"loc": ["body", "events"], "msg": "1..100 events"}]})
+                    return
+                before = dict(api.session_events)
+                out = []
+                for index, event in enumerate(events):
+                    stored = _store_event(api, event, index, batch=True)
+                    if isinstance(stored, list):  # all or nothing
+                        api.session_events.clear()
+                        api.session_events.update(before)
+                        self._reply(422, {"detail": stored})
+                        return
+                    out.append(stored)
+                created = sum(1 for e in out if e.pop("_created"))
+                self._reply(200, {"events": out, "created": created})
+                return
             if self.path != "/api/v1/incidents":
                 self._reply(404, {"detail": "not found"})
                 return
@@ -147,6 +180,23 @@ def _handler(api: FakeApi) -> type[BaseHTTPRequestHandler]:
             self._reply(201, incident)
 
     return Handler
+
+
+def _store_event(api: FakeApi, body: Any, index: int, *, batch: bool = False) -> dict[str, Any] | list[dict]:
+    """One session event as the API stores it (idempotent by key, ``seq`` per
+    conversation), or the 422 detail when ``api.refuse_events`` names its key."""
+    key = body.get("idempotency_key") if isinstance(body, dict) else None
+    if not key or key in api.refuse_events:
+        where = ["body", "events", index, "location"] if batch else ["body", "location"]
+        return [{"loc": where, "msg": f"event {index}: refused on purpose" if batch else "refused on purpose"}]
+    if key in api.session_events:
+        return {**api.session_events[key], "_created": False}
+    conversation = body.get("conversation_id")
+    seq = 1 + sum(1 for e in api.session_events.values() if e["conversation_id"] == conversation)
+    stored = {"session_id": f"s-{conversation}", "seq": seq, "conversation_id": conversation,
+              "idempotency_key": key, "type": (body.get("event") or {}).get("type")}
+    api.session_events[key] = stored
+    return {**stored, "_created": True}
 
 
 @pytest.fixture

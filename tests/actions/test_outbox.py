@@ -284,3 +284,269 @@ def test_the_connect_timeout_is_short(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_client_errors_are_not_transient() -> None:
     assert not ApiError("x", 422).transient and not ApiError("x", 404).transient
     assert ApiError("x", 503).transient and ApiError("x", 401).transient and ApiError("x").transient
+
+
+# --------------------------------------------------------------------------- several at once (issue 8)
+
+BATCH_PATH = "/api/v1/sessions/events/batch"
+SINGLE_PATH = "/api/v1/sessions/events"
+
+
+def session_event(conversation: str, n: int) -> dict:
+    return {"idempotency_key": f"{conversation}-{n}", "conversation_id": conversation, "location": "TERAPEL",
+            "protocol": "eergerelateerd_geweld", "protocol_version": "1.0.0",
+            "event": {"type": "question_asked", "step": f"s{n}"}}
+
+
+def messages(conversation: str, numbers: range) -> list[tuple[str, dict]]:
+    return [(f"{conversation}-{n}", session_event(conversation, n)) for n in numbers]
+
+
+def sent_keys(request: dict) -> list[str]:
+    body = request["body"]
+    return [e["idempotency_key"] for e in body["events"]] if "events" in body else [body["idempotency_key"]]
+
+
+def seqs(api: FakeApi, conversation: str) -> list[str]:
+    """The conversation's events as the API numbered them."""
+    mine = [e for e in api.session_events.values() if e["conversation_id"] == conversation]
+    return [e["idempotency_key"] for e in sorted(mine, key=lambda e: e["seq"])]
+
+
+class CountingWake:
+    def __init__(self) -> None:
+        self.sets = 0
+
+    def set(self) -> None:
+        self.sets += 1
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return False
+
+    def clear(self) -> None:
+        pass
+
+
+def test_enqueue_many_stores_all_in_one_transaction_and_wakes_once(box: Outbox) -> None:
+    statements: list[str] = []
+    box._db.set_trace_callback(statements.append)
+    box._wake = CountingWake()
+    items = box.enqueue_many("session_event", messages("a", range(1, 6)))
+    box._db.set_trace_callback(None)
+    assert [i.key for i in items] == [f"a-{n}" for n in range(1, 6)]
+    assert all(i.status == PENDING and i.payload == session_event("a", n) for n, i in enumerate(items, 1))
+    assert [s for s in statements if s.startswith(("BEGIN", "COMMIT"))] == ["BEGIN IMMEDIATE", "COMMIT"]
+    assert sum(1 for s in statements if s.startswith("INSERT")) == 5
+    assert box._wake.sets == 1
+    with sqlite3.connect(box.path) as conn:
+        rows = conn.execute("SELECT idempotency_key, order_key FROM outbox ORDER BY id").fetchall()
+    assert rows == [(f"a-{n}", "conversation:a") for n in range(1, 6)]
+
+    # Known keys are kept as stored (and returned), new ones added; nothing for an empty list.
+    again = box.enqueue_many("session_event", [("a-2", {"changed": True}), *messages("a", range(6, 7))], wake=False)
+    assert again[0].payload == session_event("a", 2) and again[1].key == "a-6"
+    assert box.enqueue_many("session_event", []) == []
+    assert box.pending_count() == 6
+    with pytest.raises(ValueError, match="no sender for outbox kind"):
+        box.enqueue_many("fax", [("f-1", {})])
+
+
+def test_enqueue_many_is_all_or_nothing(box: Outbox) -> None:
+    box.enqueue("session_event", "a-0", session_event("a", 0), wake=False)
+    box._db.execute("CREATE TRIGGER refuse BEFORE INSERT ON outbox WHEN NEW.idempotency_key = 'a-3'"
+                    " BEGIN SELECT RAISE(ABORT, 'disk says no'); END")
+    with pytest.raises(sqlite3.Error, match="disk says no"):
+        box.enqueue_many("session_event", messages("a", range(1, 6)))
+    assert [i.key for i in box.items()] == ["a-0"], "none of the batch, the earlier row untouched"
+    box._db.execute("DROP TRIGGER refuse")
+    assert len(box.enqueue_many("session_event", messages("a", range(1, 6)), wake=False)) == 5
+    assert box.pending_count() == 6
+
+
+def test_a_conversations_pending_events_go_in_one_request(fake_api: FakeApi, box: Outbox) -> None:
+    box.enqueue_many("session_event", messages("a", range(1, 6)), wake=False)
+    assert box.deliver_due() == 5
+    (batch,) = posts(fake_api, BATCH_PATH)
+    assert sent_keys(batch) == [f"a-{n}" for n in range(1, 6)]
+    assert batch["body"]["events"][0] == session_event("a", 1)
+    assert posts(fake_api, SINGLE_PATH) == []
+    for n, item in enumerate(box.items(), 1):
+        assert item.status == DELIVERED and item.attempts == 1
+        assert item.payload == {}, "payloads are erased after delivery"
+        assert item.result == {"session_id": "s-a", "seq": n}
+    assert seqs(fake_api, "a") == [f"a-{n}" for n in range(1, 6)]
+    assert box.deliver_due() == 0 and len(fake_api.requests) == 1
+
+
+def test_batches_are_per_conversation_in_order_and_at_most_the_limit(fake_api: FakeApi, tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "limit.db", base_delay=0.05, max_delay=0.2, idle_poll=0.1, batch_limit=3)
+    try:
+        for n in range(1, 8):  # interleaved, as two conversations happen at the same time
+            box.enqueue("session_event", f"a-{n}", session_event("a", n), wake=False)
+            if n <= 4:
+                box.enqueue("session_event", f"b-{n}", session_event("b", n), wake=False)
+        while box.deliver_due():
+            pass
+        assert box.pending_count() == 0
+        requests = posts(fake_api, BATCH_PATH) + posts(fake_api, SINGLE_PATH)
+        assert len(requests) == 5  # a: 3 + 3 + 1 (one row: the single endpoint); b: 3 + 1
+        assert [sent_keys(r) for r in posts(fake_api, BATCH_PATH)] == [
+            ["a-1", "a-2", "a-3"], ["b-1", "b-2", "b-3"], ["a-4", "a-5", "a-6"]]
+        assert [sent_keys(r) for r in posts(fake_api, SINGLE_PATH)] == [["b-4"], ["a-7"]]
+        assert seqs(fake_api, "a") == [f"a-{n}" for n in range(1, 8)]
+        assert seqs(fake_api, "b") == [f"b-{n}" for n in range(1, 5)]
+    finally:
+        box.close()
+
+
+def test_a_refused_batch_is_sent_one_by_one_and_only_the_bad_row_is_rejected(fake_api: FakeApi,
+                                                                             box: Outbox) -> None:
+    fake_api.refuse_events = {"a-3"}
+    box.enqueue_many("session_event", [*messages("a", range(1, 6)), *messages("b", range(1, 3))], wake=False)
+    assert box.deliver_due() == 6
+    assert [sent_keys(r) for r in posts(fake_api, BATCH_PATH)] == [
+        ["a-1", "a-2", "a-3", "a-4", "a-5"], ["b-1", "b-2"]]
+    assert [sent_keys(r)[0] for r in posts(fake_api, SINGLE_PATH)] == ["a-1", "a-2", "a-3", "a-4", "a-5"]
+    rejected = box.get("a-3")
+    assert rejected.status == REJECTED and rejected.payload == session_event("a", 3), "kept for an operator"
+    assert "422" in rejected.last_error
+    assert {i.key for i in box.items(DELIVERED)} == {"a-1", "a-2", "a-4", "a-5", "b-1", "b-2"}
+    assert seqs(fake_api, "a") == ["a-1", "a-2", "a-4", "a-5"], "the good ones, in order"
+    assert seqs(fake_api, "b") == ["b-1", "b-2"]
+    # The rejected row holds nothing back: later events of the conversation go as a batch again.
+    box.enqueue_many("session_event", messages("a", range(6, 8)), wake=False)
+    assert box.deliver_due() == 2
+    assert sent_keys(posts(fake_api, BATCH_PATH)[-1]) == ["a-6", "a-7"]
+
+
+def test_a_transient_batch_error_backs_off_all_of_them(fake_api: FakeApi, tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "slow.db", base_delay=60, max_delay=120)
+
+    def due_now() -> None:  # the backoff is over
+        box._db.execute("UPDATE outbox SET next_attempt_at = 0 WHERE delivered_at IS NULL")
+
+    try:
+        fake_api.fail_status = 503
+        box.enqueue_many("session_event", messages("a", range(1, 5)), wake=False)
+        before = time.time()
+        assert box.deliver_due() == 0
+        assert len(posts(fake_api, BATCH_PATH)) == 1 and posts(fake_api, SINGLE_PATH) == []
+        items = box.items()
+        assert all(i.status == PENDING and i.attempts == 1 and "503" in i.last_error for i in items)
+        assert all(i.payload == session_event("a", n) for n, i in enumerate(items, 1)), "kept until delivered"
+        assert all(i.next_attempt_at >= before + 30 for i in items), "all in backoff"
+        assert len({i.next_attempt_at for i in items}) == 1
+        assert box.deliver_due() == 0 and len(posts(fake_api, BATCH_PATH)) == 1, "not before the backoff"
+
+        due_now()
+        assert box.deliver_due() == 0  # still failing: attempt 2 for all, a longer backoff
+        assert {i.attempts for i in box.items()} == {2}
+        assert all(i.next_attempt_at >= time.time() + 50 for i in box.items())
+        fake_api.fail_status = None
+        due_now()
+        assert box.deliver_due() == 4
+        assert posts(fake_api, SINGLE_PATH) == []
+        assert [sent_keys(r) for r in posts(fake_api, BATCH_PATH)] == [[f"a-{n}" for n in range(1, 5)]] * 3
+        assert seqs(fake_api, "a") == [f"a-{n}" for n in range(1, 5)]
+        assert {(i.status, i.attempts) for i in box.items()} == {(DELIVERED, 3)}
+    finally:
+        box.close()
+
+
+def test_a_transient_error_in_the_one_by_one_fallback_holds_the_rest_back(tmp_path: Path) -> None:
+    single_sent: list[str] = []
+    batches: list[list[str]] = []
+    flaky = {"a-2"}
+
+    def single(payload: dict) -> dict:
+        key = payload["idempotency_key"]
+        if key in flaky:
+            flaky.discard(key)
+            raise ApiError("timeout")
+        single_sent.append(key)
+        return {"seq": len(single_sent)}
+
+    def batch(payloads: list[dict]) -> list[dict]:
+        batches.append([p["idempotency_key"] for p in payloads])
+        raise ApiError("refused", 422)
+
+    box = Outbox(tmp_path / "o.db", senders={"session_event": single}, batch_senders={"session_event": batch},
+                 base_delay=60)
+    try:
+        box.enqueue_many("session_event", messages("a", range(1, 5)), wake=False)
+        assert box.deliver_due() == 1
+        assert batches == [["a-1", "a-2", "a-3", "a-4"]] and single_sent == ["a-1"]
+        assert box.get("a-2").status == PENDING and box.get("a-2").attempts == 1
+        assert box.get("a-3").attempts == 0, "not sent behind a pending row"
+        assert box.deliver_due() == 0, "a-2 is in backoff, a-3 and a-4 wait behind it"
+        box.deliver("a-2")
+        assert box.deliver_due() == 2
+        assert batches[-1] == ["a-3", "a-4"] and single_sent == ["a-1", "a-2", "a-3", "a-4"]
+    finally:
+        box.close()
+
+
+def test_an_api_without_the_batch_route_gets_single_requests(tmp_path: Path) -> None:
+    single_sent: list[str] = []
+    batch_calls: list[int] = []
+
+    def single(payload: dict) -> dict:
+        single_sent.append(payload["idempotency_key"])
+        return {}
+
+    def batch(payloads: list[dict]) -> list[dict]:
+        batch_calls.append(len(payloads))
+        raise ApiError("POST /sessions/events/batch: status 404", 404)
+
+    box = Outbox(tmp_path / "o.db", senders={"session_event": single}, batch_senders={"session_event": batch})
+    try:
+        box.enqueue_many("session_event", messages("a", range(1, 4)), wake=False)
+        assert box.deliver_due() == 3 and batch_calls == [3]
+        box.enqueue_many("session_event", messages("a", range(4, 7)), wake=False)
+        assert box.deliver_due() == 3 and batch_calls == [3], "no batch tried again for a while"
+        assert single_sent == [f"a-{n}" for n in range(1, 7)]
+    finally:
+        box.close()
+
+
+def test_incidents_still_go_one_by_one_and_the_actions_own_try_works(fake_api: FakeApi, box: Outbox) -> None:
+    box.enqueue_many("session_event", messages("conv-1", range(1, 4)), wake=False)
+    box.enqueue("incident", KEY, PAYLOAD, wake=False)
+    assert box.deliver(KEY).status == DELIVERED
+    (incident,) = posts(fake_api)
+    assert incident["body"] == PAYLOAD
+    box.enqueue("incident", "egg:key-2", {**PAYLOAD, "idempotency_key": "egg:key-2"}, wake=False)
+    assert box.deliver_due() == 4
+    assert len(posts(fake_api)) == 2 and len(posts(fake_api, BATCH_PATH)) == 1
+
+
+def test_register_replaces_the_batch_sender_too(box: Outbox) -> None:
+    got: list[str] = []
+    box.register("session_event", lambda payload: got.append(payload["idempotency_key"]) or {})
+    box.enqueue_many("session_event", messages("a", range(1, 3)), wake=False)
+    assert box.deliver_due() == 2 and got == ["a-1", "a-2"]
+    with pytest.raises(ValueError, match="before its batch sender"):
+        box.register_batch("fax", lambda payloads: [])
+
+
+def test_the_loops_stale_list_does_not_send_a_row_the_action_delivered_meanwhile(fake_api: FakeApi,
+                                                                                  box: Outbox) -> None:
+    stale = box.enqueue("incident", KEY, PAYLOAD, wake=False)  # as in the loop's list of due rows
+    assert box.deliver(KEY).status == DELIVERED  # the action's own try wins the race
+    assert box._attempt(stale).status == DELIVERED
+    assert len(posts(fake_api)) == 1
+
+
+def test_the_loop_lets_the_rows_of_one_turn_join_one_batch(fake_api: FakeApi, tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "linger.db", base_delay=0.05, max_delay=0.2, idle_poll=5, linger=0.5)
+    try:
+        box.start()
+        time.sleep(0.2)  # the loop is idle, waiting for a wake
+        box.enqueue_many("session_event", messages("a", range(1, 3)))  # the action's first store
+        time.sleep(0.05)
+        box.enqueue_many("session_event", messages("a", range(3, 5)))  # its second store, a moment later
+        wait_for(lambda: box.pending_count() == 0)
+        assert [sent_keys(r) for r in posts(fake_api, BATCH_PATH)] == [["a-1", "a-2", "a-3", "a-4"]]
+        assert posts(fake_api, SINGLE_PATH) == []
+    finally:
+        box.close()

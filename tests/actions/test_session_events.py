@@ -4,6 +4,7 @@ where the conftest keeps them undelivered), the consent rule, and delivery in or
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import sqlite3
@@ -12,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from rasa_sdk.events import SlotSet
 
 from actions import (
@@ -19,10 +21,11 @@ from actions import (
     ActionStartProtocol,
     ValidateProtocolForm,
     knowledge_cache,
+    session_events,
 )
 from actions.api_client import ApiError
 from actions.engine import ProtocolEngine, ProtocolState
-from actions.outbox import DELIVERED, PENDING, REJECTED, Outbox
+from actions.outbox import DELIVERED, PENDING, REJECTED, Outbox, get_outbox
 from actions.presenter import ACUTE_TEXT
 from actions.session_events import FREE_TEXT_NOTE, NO_CONSENT_NOTE, NOT_RECORDED_NOTE
 from actions.session_log import SessionEvent, idempotency_key
@@ -529,3 +532,61 @@ def test_an_outbox_file_from_before_the_order_key_is_upgraded(tmp_path: Path) ->
         assert sender.sent == ["a-1", "a-2"]
     finally:
         box.close()
+
+
+def test_two_delivery_loops_with_batches_keep_each_conversations_order(tmp_path: Path) -> None:
+    sender = Recorder()
+    batches: list[list[str]] = []
+
+    def batch(payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        time.sleep(random.uniform(0, 0.005))
+        if random.random() < 0.3:
+            raise ApiError("flaky on purpose")  # all or nothing, as the API's transaction
+        batches.append([p["idempotency_key"] for p in payloads])
+        return [sender(p) for p in payloads]
+
+    boxes = [Outbox(tmp_path / "o.db", senders={"session_event": sender}, batch_senders={"session_event": batch},
+                    base_delay=0.01, max_delay=0.02, idle_poll=0.05) for _ in range(2)]
+    try:
+        for box in boxes:
+            box.start()
+        for n in range(1, 31, 3):  # an action stores a few events at once
+            for conversation in ("a", "b"):
+                bodies = [event_body(conversation, m) for m in range(n, n + 3)]
+                boxes[n % 2].enqueue_many("session_event", [(b["idempotency_key"], b) for b in bodies])
+        deadline = time.monotonic() + 30
+        while boxes[0].pending_count() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert boxes[0].pending_count() == 0
+        assert any(len(b) > 1 for b in batches), "some went in batches"
+        first = list(dict.fromkeys(sender.sent))  # the same row may go out twice (idempotent)
+        for conversation in ("a", "b"):
+            mine = [k for k in first if k.startswith(f"{conversation}-")]
+            assert mine == [f"{conversation}-{n}" for n in range(1, 31)]
+    finally:
+        for box in boxes:
+            box.close()
+
+
+def test_the_events_of_one_action_are_stored_in_one_transaction(outbox_file: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    run = session_events.Run(conversation_id="conv-tx", run_id=RUN, location="TERAPEL", protocol=EGG,
+                             protocol_version="1.0.0", staff_id=None, channel="rest")
+    events = [(f"m:{n}", SessionEvent("advice_shown", step="s", text=f"advies {n}")) for n in range(4)]
+    box = get_outbox(start=False)
+    monkeypatch.setattr(box, "start", lambda: None)  # no delivery loop writing meanwhile
+    statements: list[str] = []
+    box._db.set_trace_callback(statements.append)
+    threads: list[Any] = []
+    to_thread = asyncio.to_thread
+
+    async def counting(func: Any, *args: Any, **kwargs: Any) -> Any:
+        threads.append(func)
+        return await to_thread(func, *args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "to_thread", counting)
+    asyncio.run(session_events._store(run, events))
+    box._db.set_trace_callback(None)
+    assert len(threads) == 1
+    assert sum(1 for s in statements if s == "COMMIT") == 1
+    assert [p["event"]["text"] for p in logged(outbox_file)] == [f"advies {n}" for n in range(4)]

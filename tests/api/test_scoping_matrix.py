@@ -76,6 +76,7 @@ EXPECTED: dict[str, dict[str, tuple[str, ...]]] = {
     "GET /locations/{code}/key-positions": EVERYONE,
     "POST /incidents": SERVICE_WRITES,
     "POST /sessions/events": SERVICE_WRITES,
+    "POST /sessions/events/batch": {**SERVICE_WRITES, "service": ("200", "200")},
 }
 
 
@@ -185,6 +186,14 @@ async def _post_event(c: httpx.AsyncClient, h: dict[str, str], _r: Records, loc:
     return str((await c.post("/api/v1/sessions/events", json=payload, headers=h)).status_code)
 
 
+async def _post_events(c: httpx.AsyncClient, h: dict[str, str], _r: Records, loc: str) -> str:
+    payload = {
+        "idempotency_key": f"matrix-batch-{loc}", "conversation_id": f"matrix-batch-{loc}", "location": loc,
+        "protocol": "eergerelateerd_geweld", "protocol_version": "1.0.0", "event": {"type": "started"},
+    }  # fmt: skip
+    return str((await c.post("/api/v1/sessions/events/batch", json={"events": [payload]}, headers=h)).status_code)
+
+
 CHECKS: dict[str, Check] = {
     "GET /incidents": _get_incidents,
     "GET /incidents/{id}": _get_incident,
@@ -202,6 +211,7 @@ CHECKS: dict[str, Check] = {
     "GET /locations/{code}/key-positions": _key_positions,
     "POST /incidents": _post_incident,
     "POST /sessions/events": _post_event,
+    "POST /sessions/events/batch": _post_events,
 }
 
 CASES = [

@@ -83,6 +83,8 @@ EXPECTED: dict[str, dict[str, tuple[int, int]]] = {
     "GET /api/v1/me/corrections": STAFF_READ,
     # sessions
     "POST /api/v1/sessions/events": SERVICE_WRITE,
+    # several events in one transaction: 200 with {"events", "created"}
+    "POST /api/v1/sessions/events/batch": same(403, service=200, anonymous=401),
     "GET /api/v1/sessions": STAFF_READ,
     "GET /api/v1/sessions.csv": STAFF_READ,
     "GET /api/v1/sessions/{session_id}": DETAIL,
@@ -228,6 +230,9 @@ CALLS: dict[str, Callable[[Records, str], Call]] = {
     ),
     "GET /api/v1/me/corrections": lambda r, loc: Call("GET", "/api/v1/me/corrections"),
     "POST /api/v1/sessions/events": lambda r, loc: Call("POST", "/api/v1/sessions/events", json=_event_body(loc)),
+    "POST /api/v1/sessions/events/batch": lambda r, loc: Call(
+        "POST", "/api/v1/sessions/events/batch", json={"events": [_event_body(loc)]}
+    ),
     "GET /api/v1/sessions": lambda r, loc: Call("GET", f"/api/v1/sessions?location={loc}"),
     "GET /api/v1/sessions.csv": lambda r, loc: Call("GET", f"/api/v1/sessions.csv?location={loc}"),
     "GET /api/v1/sessions/{session_id}": lambda r, loc: Call("GET", f"/api/v1/sessions/{r.session}"),

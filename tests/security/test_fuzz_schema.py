@@ -12,7 +12,11 @@ from sqlalchemy.orm import Session
 from api.auth.service import create_token
 from api.config import get_settings
 
-WRITES = {("POST", "/api/v1/incidents"), ("POST", "/api/v1/sessions/events")}
+WRITES = {
+    ("POST", "/api/v1/incidents"),
+    ("POST", "/api/v1/sessions/events"),
+    ("POST", "/api/v1/sessions/events/batch"),
+}
 
 
 MAX_EXAMPLES = 25
