@@ -25,7 +25,7 @@ from limits.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 LOGIN_PATHS = frozenset({"/api/v1/auth/login", "/login"})
-WRITE_PATHS = frozenset({"/api/v1/incidents", "/api/v1/sessions/events"})
+WRITE_PATHS = frozenset({"/api/v1/incidents", "/api/v1/sessions/events", "/api/v1/sessions/events/batch"})
 
 
 class RateLimitMiddleware:

@@ -109,4 +109,5 @@ async def test_record_writes_are_rate_limited(
         codes = [(await http.post("/api/v1/incidents", json={}, headers=headers)).status_code for _ in range(3)]
         assert codes == [422] * 3
         assert (await http.post("/api/v1/sessions/events", json={}, headers=headers)).status_code == 429
+        assert (await http.post("/api/v1/sessions/events/batch", json={}, headers=headers)).status_code == 429
         assert (await http.get("/api/v1/locations", headers=headers)).status_code == 200
