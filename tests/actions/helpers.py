@@ -24,6 +24,15 @@ HOLDERS = {
     "ZWOLLE": [],
 }
 
+#: Answers of an EGG run up to its last question (afweging_duurzaam).
+EGG_ANSWERS_BEFORE_LAST = [{"step": "acuut_gevaar", "answer": "nee"},
+                           {"step": "vorm_dreiging", "answer": "bedreiging"},
+                           {"step": "gesprek_veilig", "answer": "ja"},
+                           {"step": "afweging_vermoeden", "answer": "ja"},
+                           {"step": "afweging_onveilig", "answer": "nee"},
+                           {"step": "afweging_hulp", "answer": "ja"},
+                           {"step": "afweging_aanvaard", "answer": "ja"}]
+
 #: The domain parts that FormValidationAction reads (the form's required slots).
 DOMAIN: dict[str, Any] = {
     "forms": {"protocol_form": {"required_slots": ["location", "protocol_answer"]}},

@@ -11,7 +11,15 @@ from actions import ValidateProtocolForm, knowledge_cache
 from actions.presenter import ACUTE_TEXT
 from knowledge import Knowledge
 from tests.actions.conftest import FakeApi
-from tests.actions.helpers import action_event, form_tracker, make_tracker, run, run_validation, texts
+from tests.actions.helpers import (
+    EGG_ANSWERS_BEFORE_LAST,
+    action_event,
+    form_tracker,
+    make_tracker,
+    run,
+    run_validation,
+    texts,
+)
 
 EGG = "eergerelateerd_geweld"
 START = {"protocol": EGG, "protocol_step": "acuut_gevaar", "protocol_answers": [], "acute": False,
@@ -68,13 +76,7 @@ def test_choice_button_advances() -> None:
 
 
 def test_the_last_answer_completes_the_form_with_klaar() -> None:
-    slots = {**AT_GESPREK, "protocol_step": "afweging_duurzaam",
-             "protocol_answers": [*AT_GESPREK["protocol_answers"],
-                                  {"step": "gesprek_veilig", "answer": "ja"},
-                                  {"step": "afweging_vermoeden", "answer": "ja"},
-                                  {"step": "afweging_onveilig", "answer": "nee"},
-                                  {"step": "afweging_hulp", "answer": "ja"},
-                                  {"step": "afweging_aanvaard", "answer": "ja"}]}
+    slots = {**AT_GESPREK, "protocol_step": "afweging_duurzaam", "protocol_answers": EGG_ANSWERS_BEFORE_LAST}
     events, messages = answer("ja", "affirm", slots)
     assert messages == []
     assert events[0] == SlotSet("protocol_answer", "klaar")

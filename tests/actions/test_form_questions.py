@@ -15,7 +15,7 @@ from actions.form_questions import form_ends, slot_to_ask
 from actions.presenter import ACUTE_TEXT
 from knowledge import Knowledge
 from tests.actions.conftest import FakeApi
-from tests.actions.helpers import form_tracker, make_tracker, run, texts
+from tests.actions.helpers import EGG_ANSWERS_BEFORE_LAST, form_tracker, make_tracker, run, texts
 
 EGG = "eergerelateerd_geweld"
 RUN = "run-7@42.0"
@@ -70,14 +70,7 @@ def test_a_misunderstood_answer_is_explained_and_the_same_question_asked_without
 
 
 def test_the_last_answer_asks_nothing_and_lets_the_form_complete() -> None:
-    slots = {**START, "protocol_step": "afweging_duurzaam",
-             "protocol_answers": [{"step": "acuut_gevaar", "answer": "nee"},
-                                  {"step": "vorm_dreiging", "answer": "bedreiging"},
-                                  {"step": "gesprek_veilig", "answer": "ja"},
-                                  {"step": "afweging_vermoeden", "answer": "ja"},
-                                  {"step": "afweging_onveilig", "answer": "nee"},
-                                  {"step": "afweging_hulp", "answer": "ja"},
-                                  {"step": "afweging_aanvaard", "answer": "ja"}]}
+    slots = {**START, "protocol_step": "afweging_duurzaam", "protocol_answers": EGG_ANSWERS_BEFORE_LAST}
     events, messages = answer("ja", "affirm", slots)
     assert events[0] == SlotSet("protocol_answer", "klaar")
     assert not [e for e in events if e.get("name") == "requested_slot"]

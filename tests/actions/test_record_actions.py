@@ -11,7 +11,7 @@ from rasa_sdk.events import SlotSet
 from actions import ActionRecordDecision, outbox
 from knowledge import Knowledge
 from tests.actions.conftest import FakeApi
-from tests.actions.helpers import SERVICE_TOKEN, action_event, make_tracker, run, texts
+from tests.actions.helpers import EGG_ANSWERS_BEFORE_LAST, SERVICE_TOKEN, action_event, make_tracker, run, texts
 
 EGG = "eergerelateerd_geweld"
 ANSWERS = [{"step": "acuut_gevaar", "answer": "ja"},
@@ -85,14 +85,7 @@ def test_records_the_decision_and_ends_with_the_reference(fake_api: FakeApi, kno
 
 def test_instructions_passed_just_before_the_outcome_are_shown_first(fake_api: FakeApi) -> None:
     slots = {**FINISHED, "protocol_step": "melding_veilig_thuis_hulp_volgen", "acute": False,
-             "protocol_answers": [{"step": "acuut_gevaar", "answer": "nee"},
-                                  {"step": "vorm_dreiging", "answer": "bedreiging"},
-                                  {"step": "gesprek_veilig", "answer": "ja"},
-                                  {"step": "afweging_vermoeden", "answer": "ja"},
-                                  {"step": "afweging_onveilig", "answer": "nee"},
-                                  {"step": "afweging_hulp", "answer": "ja"},
-                                  {"step": "afweging_aanvaard", "answer": "ja"},
-                                  {"step": "afweging_duurzaam", "answer": "ja"}]}
+             "protocol_answers": [*EGG_ANSWERS_BEFORE_LAST, {"step": "afweging_duurzaam", "answer": "ja"}]}
     _, messages = run(ActionRecordDecision(), finished_tracker(slots))
     assert texts(messages)[0].startswith("Uitkomst: Meld bij Veilig Thuis en ga door met de hulp")
 

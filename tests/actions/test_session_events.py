@@ -503,13 +503,17 @@ def test_two_delivery_loops_on_one_file_keep_each_conversations_order(tmp_path: 
         while boxes[0].pending_count() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert boxes[0].pending_count() == 0
-        first = list(dict.fromkeys(sender.sent))  # the same row may go out twice (idempotent)
-        for conversation in ("a", "b"):
-            mine = [k for k in first if k.startswith(f"{conversation}-")]
-            assert mine == [f"{conversation}-{n}" for n in range(1, 31)]
+        assert_each_conversation_in_order(sender.sent)
     finally:
         for box in boxes:
             box.close()
+
+
+def assert_each_conversation_in_order(sent: list[str]) -> None:
+    first = list(dict.fromkeys(sent))  # the same row may go out twice (idempotent)
+    for conversation in ("a", "b"):
+        mine = [k for k in first if k.startswith(f"{conversation}-")]
+        assert mine == [f"{conversation}-{n}" for n in range(1, 31)]
 
 
 def test_an_outbox_file_from_before_the_order_key_is_upgraded(tmp_path: Path) -> None:
@@ -559,10 +563,7 @@ def test_two_delivery_loops_with_batches_keep_each_conversations_order(tmp_path:
             time.sleep(0.05)
         assert boxes[0].pending_count() == 0
         assert any(len(b) > 1 for b in batches), "some went in batches"
-        first = list(dict.fromkeys(sender.sent))  # the same row may go out twice (idempotent)
-        for conversation in ("a", "b"):
-            mine = [k for k in first if k.startswith(f"{conversation}-")]
-            assert mine == [f"{conversation}-{n}" for n in range(1, 31)]
+        assert_each_conversation_in_order(sender.sent)
     finally:
         for box in boxes:
             box.close()
