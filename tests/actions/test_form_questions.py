@@ -15,7 +15,7 @@ from actions.form_questions import form_ends, slot_to_ask
 from actions.presenter import ACUTE_TEXT
 from knowledge import Knowledge
 from tests.actions.conftest import FakeApi
-from tests.actions.helpers import EGG_ANSWERS_BEFORE_LAST, form_tracker, make_tracker, run, texts
+from tests.actions.helpers import EGG_ANSWERS_BEFORE_LAST, form_tracker, make_tracker, run, run_validation, texts
 
 EGG = "eergerelateerd_geweld"
 RUN = "run-7@42.0"
@@ -39,15 +39,12 @@ def question(knowledge: Knowledge, step: str) -> str:
 
 def test_an_answer_is_validated_then_the_next_question_asked_after_the_instructions(knowledge: Knowledge) -> None:
     events, messages = answer("/affirm", "affirm", START)
-    assert events == [
-        SlotSet("protocol_answer", None),
-        SlotSet("protocol", EGG),
-        SlotSet("protocol_step", "vorm_dreiging"),
-        SlotSet("protocol_answers", [{"step": "acuut_gevaar", "answer": "ja"}]),
-        SlotSet("acute", True),
-        SlotSet("misses", 0.0),
-        ASKED,
-    ]
+    validated, _ = run_validation(ValidateProtocolForm(), form_tracker(
+        requested="protocol_answer", candidates={"protocol_answer": "/affirm"}, slots=START, text="/affirm",
+        intent="affirm", metadata=META))
+    # The validation's own events (tested in test_form_actions), then the slot asked.
+    assert SlotSet("protocol_step", "vorm_dreiging") in validated
+    assert events == [*validated, ASKED]
     steps = knowledge.protocols[EGG].steps
     # 112 first (the contract), then the instruction passed on the way, then the question.
     assert texts(messages) == [

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from itertools import count
 from typing import Any
 
@@ -81,3 +82,24 @@ def make_session(
         )
     db.flush()
     return guidance
+
+
+@dataclass
+class ScopingRecords:
+    """One location's records for the scope and authorisation matrices."""
+
+    incident: str  # review status nieuw, linked to the session
+    correction: str  # review status correctie_gevraagd
+    session: str
+    conversation: str
+
+
+def scoping_records(db: Session, location: str, staff: str, now: datetime) -> ScopingRecords:
+    guidance = make_session(db, started_at=now - timedelta(hours=2), location=location, staff_id=staff)
+    incident = make_incident(
+        db, created_at=now - timedelta(hours=1), location=location, staff_id=staff,
+        conversation_id=guidance.conversation_id,
+    )  # fmt: skip
+    correction = make_incident(db, created_at=now - timedelta(hours=1), location=location, staff_id=staff)
+    add_reviews(db, correction, [("in_behandeling", now), ("correctie_gevraagd", now)])
+    return ScopingRecords(str(incident.id), str(correction.id), str(guidance.id), guidance.conversation_id)

@@ -13,8 +13,6 @@ included) reads: no case data, so not location-scoped.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -24,7 +22,7 @@ from sqlalchemy.orm import Session
 from api.models_base import utcnow
 
 from .conftest import TokenFactory
-from .factories import add_reviews, make_incident, make_session
+from .factories import ScopingRecords, scoping_records
 
 ROLES = ("counsellor", "contact_person", "supervisor", "admin", "service")
 OWN, OTHER = "TERAPEL", "BUDEL"
@@ -80,25 +78,11 @@ EXPECTED: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
-@dataclass
-class Records:
-    incident: str  # review status nieuw
-    correction: str  # review status correctie_gevraagd
-    session: str
-    conversation: str
+Records = ScopingRecords
 
 
 def _records(db: Session, location: str) -> Records:
-    now = utcnow()
-    staff = STAFF[location]
-    guidance = make_session(db, started_at=now - timedelta(hours=2), location=location, staff_id=staff)
-    incident = make_incident(
-        db, created_at=now - timedelta(hours=1), location=location, staff_id=staff,
-        conversation_id=guidance.conversation_id,
-    )  # fmt: skip
-    correction = make_incident(db, created_at=now - timedelta(hours=1), location=location, staff_id=staff)
-    add_reviews(db, correction, [("in_behandeling", now), ("correctie_gevraagd", now)])
-    return Records(str(incident.id), str(correction.id), str(guidance.id), guidance.conversation_id)
+    return scoping_records(db, location, STAFF[location], utcnow())
 
 
 def _visible(response: httpx.Response, needle: str) -> str:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -30,7 +29,7 @@ from starlette.routing import Mount
 from api.auth.service import create_token
 from api.config import get_settings
 from api.models_base import utcnow
-from tests.api.factories import add_reviews, make_incident, make_session
+from tests.api.factories import ScopingRecords, scoping_records
 
 ROLES = ("counsellor", "contact_person", "supervisor", "admin", "service", "anonymous")
 OWN, OTHER = "TERAPEL", "BUDEL"
@@ -161,25 +160,11 @@ def test_anonymous_reaches_only_public_paths() -> None:
         assert own in (401, 303) and other in (401, 303), f"{key} answers {own}/{other} without a token"
 
 
-@dataclass
-class Records:
-    incident: str
-    correction: str
-    session: str
-    session_incident: str
+Records = ScopingRecords
 
 
 def _records(db: Session, location: str) -> Records:
-    now = utcnow()
-    staff = STAFF[location]
-    guidance = make_session(db, started_at=now - timedelta(hours=2), location=location, staff_id=staff)
-    incident = make_incident(
-        db, created_at=now - timedelta(hours=1), location=location, staff_id=staff,
-        conversation_id=guidance.conversation_id,
-    )  # fmt: skip
-    correction = make_incident(db, created_at=now - timedelta(hours=1), location=location, staff_id=staff)
-    add_reviews(db, correction, [("in_behandeling", now), ("correctie_gevraagd", now)])
-    return Records(str(incident.id), str(correction.id), str(guidance.id), str(incident.id))
+    return scoping_records(db, location, STAFF[location], utcnow())
 
 
 @dataclass
@@ -254,7 +239,7 @@ CALLS: dict[str, Callable[[Records, str], Call]] = {
     "POST /sessies/{session_id}/beoordeling": lambda r, loc: Call(
         "POST",
         f"/sessies/{r.session}/beoordeling",
-        form={"incident_id": r.session_incident, "status": "in_behandeling"},
+        form={"incident_id": r.incident, "status": "in_behandeling"},
     ),
     "GET /correcties": lambda r, loc: Call("GET", "/correcties"),
     "POST /correcties/{incident_id}": lambda r, loc: Call(
