@@ -44,10 +44,20 @@ def choice_payload(value: str) -> str:
     return "/kies" + json.dumps({"keuze": value}, ensure_ascii=False)
 
 
+WHY_PREFIX = "Waarom: "
+
+
 def cite(text: str, step: Step) -> str:
-    """Every step shown cites its source; content marked [check] says so."""
+    """Every step shown cites its source; content marked [check] says so.
+
+    A question's help explains the question and is shown when an answer is not
+    understood; an instruction's or outcome's help is the reason behind the
+    advice ("even well-meant contact with the family is not possible"), which
+    the counsellor must see with it.
+    """
+    why = f"\n{WHY_PREFIX}{step.help}" if step.help and not step.is_question else ""
     note = "\n(Let op: dit moet nog geverifieerd worden.)" if step.verify else ""
-    return f"{text}{note}\n\nBron: {step.source.title}"
+    return f"{text}{why}{note}\n\nBron: {step.source.title}"
 
 
 # --------------------------------------------------------------------------- questions
@@ -189,12 +199,25 @@ def key_position_lines(
             lines.append(f"- {label} (namen konden niet worden opgehaald)")
             continue
         mine = [h for h in holders if h.get("position") == position]
-        known = f": {_holders_text(mine)}" if mine else " (geen naam bekend op deze locatie)"
+        known = f": {_holders_text(mine)}" if mine else f" (geen naam bekend op deze locatie{NO_HOLDER_NEXT_STEP})"
         lines.append(f"- {label}{known}")
     return lines
 
 
 ADVICE_HEADING = "Wat u nu doet:"
+
+#: A key position nobody holds, or a holder out of hours, must never stop the
+#: counsellor: the 24/7 organisations do not wait for office hours.
+NO_HOLDER_NEXT_STEP = "; vraag de locatiemanager wie waarneemt"
+ROUND_THE_CLOCK = ("veilig_thuis", "centrum_seksueel_geweld")
+
+
+def unreachable_note(knowledge: Knowledge) -> str:
+    """What to do when no one on the location can be reached."""
+    orgs = [knowledge.organisations[o] for o in ROUND_THE_CLOCK if o in knowledge.organisations]
+    named = ", ".join(f"{o.name} ({o.phone})" for o in orgs if o.phone)
+    return (f"Is niemand bereikbaar (buiten kantoortijd, verlof)? Wacht dan niet: {named} en bij direct "
+            "gevaar 112 zijn dag en nacht bereikbaar.")
 
 
 def outcome_text(step: Step) -> str:
@@ -231,6 +254,7 @@ def outcome(
     messages.append(
         {
             "text": f"Betrek{where}:\n" + "\n".join(key_position_lines(positions, holders))
+            + f"\n{unreachable_note(knowledge)}"
             + "\nIk geef advies; het besluit neemt u samen met hen."
         }
     )
@@ -376,7 +400,7 @@ def which_organisation(organisations: Iterable[Organisation]) -> Message:
 
 
 def when_to_report(org: Organisation, reference: Reference | None) -> list[Message]:
-    phone = f" ({org.phone})" if org.phone else ""
+    phone = f" ({org.phone}{' ' + VERIFY_NOTE if org.verify else ''})" if org.phone else ""
     when = org.when or org.description
     messages: list[Message] = [{"text": f"Wanneer schakelt u {org.name}{phone} in?\n{when}\n\n"
                                         f"{_source_line(org.source)}"}]

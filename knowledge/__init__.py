@@ -16,6 +16,7 @@ from .loader import (
 )
 from .model import (
     KEY_POSITIONS,
+    QUESTION_KINDS,
     STEP_KINDS,
     Definition,
     Knowledge,
@@ -33,6 +34,7 @@ from .model import (
 __all__ = [
     "KEY_POSITIONS",
     "PACKAGE_DIR",
+    "QUESTION_KINDS",
     "STEP_KINDS",
     "Definition",
     "Knowledge",

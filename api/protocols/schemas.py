@@ -44,7 +44,9 @@ class OrganisationOut(BaseModel):
     id: str
     name: str
     phone: str | None
+    phone_note: str | None = Field(description="when the number is answered, e.g. '24/7'")
     website: str | None
+    verify: bool = Field(description="number or details to be verified before relied on ('verifiëren')")
 
 
 class ProtocolSummary(BaseModel):

@@ -247,7 +247,9 @@ def detail(protocol: Protocol, knowledge: Knowledge) -> ProtocolDetail:
                     id=organisation.id,
                     name=organisation.name,
                     phone=organisation.phone,
+                    phone_note=organisation.phone_note,
                     website=organisation.website,
+                    verify=organisation.verify,
                 )
             )
     return ProtocolDetail(

@@ -14,6 +14,7 @@ browser reaches it; the page's CSP allows ``connect-src`` to that origin only
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -23,9 +24,11 @@ from sqlalchemy import select
 
 from api.auth.schemas import User
 from api.db import SessionDep
+from api.knowledge_ref import KnowledgeDep
 from api.locations.models import Location
 from api.web.pages import render, require_page_roles
 from api.web.security import csp
+from knowledge import Knowledge
 
 router = APIRouter(include_in_schema=False)
 
@@ -52,8 +55,21 @@ def chat_csp(origin: str) -> str:
     return csp(connect_src=f"'self' {origin} {ws}")
 
 
+def opening_choices(knowledge: Knowledge) -> list[dict[str, str]]:
+    """The greeting's buttons: a protocol to start, or a look-up (Rasa payloads)."""
+    protocols = sorted(knowledge.protocols.values(), key=lambda protocol: protocol.title.casefold())
+    choices = [{"title": protocol.title, "payload": f"/{protocol.intent}"} for protocol in protocols]
+    for reference in knowledge.references.values():
+        choices.append({"title": f"Stappen van de {reference.title[:1].lower()}{reference.title[1:]}",
+                        "payload": "/vraag_stappen" + json.dumps({"protocol": reference.id})})
+    if "veilig_thuis" in knowledge.organisations:
+        choices.append({"title": "Wanneer meld ik bij Veilig Thuis?",
+                        "payload": "/vraag_wanneer_melden" + json.dumps({"organisation": "veilig_thuis"})})
+    return choices
+
+
 @router.get("/chat")
-def chat_page(request: Request, user: StaffPageUser, session: SessionDep) -> Response:
+def chat_page(request: Request, user: StaffPageUser, session: SessionDep, knowledge: KnowledgeDep) -> Response:
     origin = rasa_public_origin()
     code = user.locations[0] if user.locations else None
     location = session.scalar(select(Location).where(Location.code == code)) if code else None
@@ -66,6 +82,7 @@ def chat_page(request: Request, user: StaffPageUser, session: SessionDep) -> Res
             "socket_path": SOCKETIO_PATH,
             "location_code": code,
             "location_name": location.name if location is not None else code,
+            "opening_choices": opening_choices(knowledge),
         },
     )
     response.headers["Content-Security-Policy"] = chat_csp(origin)

@@ -22,6 +22,7 @@ from api.db import SessionDep
 from api.knowledge_ref import KnowledgeDep
 from api.protocols import service
 from api.web.pages import PageUser, current_page_user, render, safe_next
+from knowledge import QUESTION_KINDS
 
 router = APIRouter(include_in_schema=False)
 
@@ -131,6 +132,7 @@ def protocol_page(request: Request, protocol_id: str, user: PageUser, knowledge:
             "organisations": {org.id: org for org in detail.organisations},
             "mermaid_source": service.mermaid_source(protocol, knowledge),
             "kind_labels": service.KIND_LABELS,
+            "question_kinds": QUESTION_KINDS,
             "anchor": service.step_anchor,
             "is_web_url": service.is_web_url,
             "verify_count": sum(1 for step in detail.steps if step.verify),

@@ -35,6 +35,10 @@ What this channel adds to Rasa's ``SocketIOInput``:
   a fresh token (the session id stays, so the conversation goes on).
 - **origins**: only the configured origins may open the socket (default the
   API's chat page: ``http://127.0.0.1:8000``, ``http://localhost:8000``).
+- **a message stays one message**: Rasa's socket.io output splits a text at every
+  blank line and hangs the buttons on the last piece, so a question's "Bron: …"
+  line became a bubble of its own carrying the question's buttons. The page
+  shows the source as a citation line inside its message.
 - fixes Rasa 3.6's handler with python-socketio 5.18, where ``enter_room`` is a
   coroutine that Rasa's channel never awaits (its replies then reach no one).
 """
@@ -171,6 +175,26 @@ class SessionIds:
         return bool(match) and hmac.compare_digest(match.group(1), self.owner(sub))
 
 
+class WebChatOutput(SocketIOOutput):
+    """Rasa's socket.io output without splitting a text at blank lines."""
+
+    @classmethod
+    def name(cls) -> str:
+        return CHANNEL
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        await self._send_message(recipient_id, {"text": text.strip()})
+
+    async def send_text_with_buttons(
+        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        replies = [
+            {"content_type": "text", "title": b["title"], "payload": b.get("payload", b["title"])}
+            for b in buttons
+        ]
+        await self._send_message(recipient_id, {"text": text.strip(), "quick_replies": replies})
+
+
 class WebChatInput(SocketIOInput):
     """socket.io channel for the API's chat page; see the module docstring."""
 
@@ -291,7 +315,7 @@ class WebChatInput(SocketIOInput):
                 return
             message = UserMessage(
                 text[:MAX_MESSAGE_CHARS],
-                SocketIOOutput(sio, self.bot_message_evt),
+                WebChatOutput(sio, self.bot_message_evt),
                 session_id,
                 input_channel=self.name(),
                 # From the verified token only: the client's metadata is never read.

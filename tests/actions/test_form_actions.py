@@ -228,7 +228,8 @@ def test_ask_choice_after_the_instructions_passed_on_the_way(knowledge: Knowledg
              "protocol_answers": [{"step": "acuut_gevaar", "answer": "ja"}]}
     _, messages = run(ValidateProtocolForm(), make_tracker(slots=slots))
     steps = knowledge.protocols[EGG].steps
-    assert messages[0]["text"] == f"{steps['bel_112'].text}\n\nBron: {steps['bel_112'].source.title}"
+    assert messages[0]["text"] == (f"{steps['bel_112'].text}\nWaarom: {steps['bel_112'].help}\n\n"
+                                   f"Bron: {steps['bel_112'].source.title}")
     assert "buttons" not in messages[0] or messages[0]["buttons"] == []
     assert messages[1]["text"].startswith("Waar gaat het vooral om?")
     assert messages[1]["buttons"][:2] == [
@@ -280,7 +281,7 @@ def test_ask_number_question_offers_a_button_per_range(test_knowledge: Knowledge
     slots = {"protocol": "testprotocol", "protocol_step": "dagen", "protocol_answers": [],
              "acute": False, "location": "TERAPEL", "misses": 0.0}
     _, messages = run(ValidateProtocolForm(), make_tracker(slots=slots))
-    assert messages[0]["text"] == "Lees dit eerst.\n\nBron: Kamerbrief sociale veiligheid bewoners COA"
+    assert messages[0]["text"] == "Lees dit eerst.\nWaarom: Uitleg.\n\nBron: Kamerbrief sociale veiligheid bewoners COA"
     assert messages[1]["buttons"] == [{"title": "0 t/m 7", "payload": '/kies{"keuze": "0"}'},
                                       {"title": "8 of meer", "payload": '/kies{"keuze": "8"}'}]
     assert "(Let op" not in messages[1]["text"]

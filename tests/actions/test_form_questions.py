@@ -49,7 +49,7 @@ def test_an_answer_is_validated_then_the_next_question_asked_after_the_instructi
     # 112 first (the contract), then the instruction passed on the way, then the question.
     assert texts(messages) == [
         ACUTE_TEXT,
-        f"{steps['bel_112'].text}\n\nBron: {steps['bel_112'].source.title}",
+        f"{steps['bel_112'].text}\nWaarom: {steps['bel_112'].help}\n\nBron: {steps['bel_112'].source.title}",
         messages[2]["text"],
     ]
     assert messages[2]["text"].startswith(question(knowledge, "vorm_dreiging"))

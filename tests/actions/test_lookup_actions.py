@@ -196,3 +196,11 @@ def test_the_api_down_is_said_clearly(api_down: None) -> None:
     assert events == []
     assert texts(messages) == ["Ik kan de sleutelposities nu niet opvragen: de registratie is niet bereikbaar. "
                                "Probeer het later opnieuw of vraag het de locatiemanager. Bij direct gevaar: bel 112."]
+
+
+def test_when_to_bring_in_an_organisation_whose_number_is_to_be_verified_says_so() -> None:
+    _, messages = ask(ActionLookupWhenToReport(), "wanneer schakel ik het LEC EGG in?",
+                      "vraag_wanneer_melden", [{"entity": "organisation", "value": "lec_egg"}])
+    assert messages[0]["text"].startswith(
+        "Wanneer schakelt u Landelijk Expertisecentrum Eergerelateerd Geweld (LEC EGG) "
+        "(088-9648550 (nummer verifiëren)) in?")

@@ -56,7 +56,8 @@ class Collector:
     async def __call__(self, message: UserMessage) -> None:
         self.messages.append(message)
         await message.output_channel.send_response(message.sender_id, {
-            "text": f"ontvangen: {message.text}",
+            # A question with its source line: one message, buttons with the question.
+            "text": f"ontvangen: {message.text}\n\nBron: testbron",
             "buttons": [{"title": "Ja", "payload": "/affirm"}, {"title": "Nee", "payload": "/deny"}],
         })
 
@@ -213,7 +214,7 @@ async def test_connect_with_token_and_message_metadata_comes_from_token(server, 
     })
     name, reply = await client.next()
     assert name == "bot_uttered"
-    assert reply["text"] == "ontvangen: een bewoonster wordt bedreigd"
+    assert reply["text"] == "ontvangen: een bewoonster wordt bedreigd\n\nBron: testbron"
     assert [b["title"] for b in reply["quick_replies"]] == ["Ja", "Nee"]
     assert [b["payload"] for b in reply["quick_replies"]] == ["/affirm", "/deny"]
     [message] = collector.messages
@@ -282,7 +283,7 @@ async def test_session_request_for_another_users_session_is_refused(server, clie
     assert await mallory.next() == ("session_refused", {"error": "not_your_session"})
     await alice.sio.emit("user_uttered", {"message": "vertrouwelijk", "session_id": alice_session})
     name, reply = await alice.next()
-    assert (name, reply["text"]) == ("bot_uttered", "ontvangen: vertrouwelijk")
+    assert (name, reply["text"]) == ("bot_uttered", "ontvangen: vertrouwelijk\n\nBron: testbron")
     await mallory.nothing()
     assert [(m.sender_id, m.metadata["staff_id"]) for m in collector.messages] == [(alice_session, "alice")]
     assert own != alice_session

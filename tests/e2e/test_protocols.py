@@ -104,6 +104,8 @@ def test_pregnancy_with_danger_in_the_middle_gets_112_first_then_the_same_questi
     assert "112" in interrupted[0]["text"], chat.dump()
     asks(chat, interrupted, oz, "signalen_mensenhandel")
 
+    asks(chat, chat.say(NO), oz, "leeftijd")
+    asks(chat, chat.say("25"), oz, "druk_omgeving")
     asks(chat, chat.say(NO), oz, "wens")
     incident = recorded(chat, chat.say(kies("twijfel")), location="ZWOLLE")
     assert incident["protocol"] == oz
@@ -111,7 +113,8 @@ def test_pregnancy_with_danger_in_the_middle_gets_112_first_then_the_same_questi
     assert {"fiom", "siriz", "gza"} <= set(incident["referrals"])
     assert "politie" in incident["referrals"], "112 was advised, so the police is part of the record"
     assert [s["step"] for s in incident["steps"]] == ["acuut_gevaar", "weken_bekend", "aantal_weken",
-                                                      "signalen_mensenhandel", "wens"]
+                                                      "signalen_mensenhandel", "leeftijd", "druk_omgeving",
+                                                      "wens"]
 
 
 def test_lhbti_without_consent_records_no_ground(stack) -> None:

@@ -24,6 +24,7 @@ import jwt
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
+from knowledge import load_knowledge
 from tests.browser_support import ARTIFACTS, Problems, launch_chromium
 from tests.e2e.conftest import EXTRA_CREDENTIALS, ROOT, make_token
 
@@ -230,6 +231,39 @@ def test_the_same_on_a_phone_sized_screen(browser: Browser) -> None:
                                                                                         "webchat")
         assert incident["staff_id"] == staff_id_of(context)
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        assert problems.items == []
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize(("viewport", "name"), [(LAPTOP, "laptop"), (PHONE, "phone")])
+def test_the_chat_opens_with_a_greeting_and_a_question_keeps_its_source_and_buttons(
+        browser: Browser, viewport: dict[str, int], name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    context, page, problems = open_chat(browser, COUNSELLOR, viewport)
+    try:
+        expect(page.locator("#chat-emergency a[href='tel:112']")).to_be_visible()
+        greeting = page.locator(BOT).first
+        expect(greeting).to_contain_text("Beschrijf in een paar woorden wat er speelt")
+        knowledge = load_knowledge()
+        titles = greeting.locator(".chat-choice").all_inner_texts()
+        assert {p.title for p in knowledge.protocols.values()} <= set(titles)
+        assert "Wanneer meld ik bij Veilig Thuis?" in titles
+        page.screenshot(path=str(ARTIFACTS / f"webchat-greeting-{name}.png"))
+
+        egg = knowledge.protocols["eergerelateerd_geweld"]
+        click_button(page, egg.title)
+        question = page.locator(BOT).last
+        first_step = egg.steps[egg.start]
+        # one message: the question, its source as a citation line inside it, its buttons
+        expect(question.locator(".chat-text")).to_have_text(first_step.text)
+        expect(question.locator(".chat-source")).to_have_text(f"Bron: {first_step.source.title}")
+        expect(question.locator(".chat-choice")).to_have_text(["Ja", "Nee"])
+        assert not any(text.startswith("Bron:") for text in page.locator(BOT).all_inner_texts())
+        # the greeting's buttons are closed once the counsellor has answered
+        assert greeting.locator(".chat-choice:enabled").count() == 0
+        expect(page.locator("#chat-emergency")).to_be_in_viewport()
+        page.screenshot(path=str(ARTIFACTS / f"webchat-question-{name}.png"))
         assert problems.items == []
     finally:
         context.close()

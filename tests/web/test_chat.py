@@ -5,6 +5,8 @@ GET /chat for logged-in staff with a CSP that allows only the Rasa socket origin
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -20,6 +22,7 @@ from api.auth.models import UserAccount
 from api.auth.schemas import User
 from api.auth.service import create_token
 from api.config import get_settings
+from api.knowledge_ref import get_knowledge
 from api.web.chat import chat_csp, rasa_public_origin
 from api.web.setup import VENDOR
 
@@ -136,6 +139,21 @@ async def test_chat_page_for_a_counsellor(counsellor: httpx.AsyncClient) -> None
     assert "connect-src 'self' http://127.0.0.1:5005 ws://127.0.0.1:5005" in policy
     assert "script-src 'self';" in policy
     assert "frame-ancestors 'none'" in policy
+
+
+async def test_chat_page_opens_with_the_topics_from_the_knowledge_and_the_112_line(
+        counsellor: httpx.AsyncClient) -> None:
+    page = (await counsellor.get("/chat")).text
+    assert '<strong>Direct gevaar? Bel eerst <a href="tel:112">112</a>.</strong>' in page
+    raw = re.search(r"data-opening='([^']*)'", page)
+    assert raw, "the opening choices are on the page"
+    choices = json.loads(html.unescape(raw.group(1)))
+    knowledge = get_knowledge()
+    protocols = {f"/{p.intent}": p.title for p in knowledge.protocols.values()}
+    assert {c["payload"]: c["title"] for c in choices if c["payload"] in protocols} == protocols
+    assert {"title": "Wanneer meld ik bij Veilig Thuis?",
+            "payload": '/vraag_wanneer_melden{"organisation": "veilig_thuis"}'} in choices
+    assert '/vraag_stappen{"protocol": "meldcode"}' in {c["payload"] for c in choices}
 
 
 async def test_chat_page_uses_the_configured_rasa_url(counsellor: httpx.AsyncClient, monkeypatch) -> None:

@@ -15,6 +15,7 @@ from api.auth.service import create_token
 from api.config import Settings, get_settings
 from api.knowledge_ref import get_knowledge
 from api.protocols.service import is_web_url, step_anchor
+from api.web.pages import tel_href
 
 from .conftest import DEMO_USER, csrf_from, login
 
@@ -170,6 +171,34 @@ async def test_steps_to_verify_are_marked(logged_in: httpx.AsyncClient) -> None:
     assert "⚠ verifiëren" in html.unescape(page)
 
 
+@pytest.mark.parametrize("protocol_id", PROTOCOL_IDS)
+async def test_every_help_text_is_on_the_protocol_page(logged_in: httpx.AsyncClient, protocol_id: str) -> None:
+    protocol = get_knowledge().protocols[protocol_id]
+    page = html.unescape((await logged_in.get(f"/protocollen/{protocol_id}")).text)
+    for step in protocol.steps.values():
+        if not step.help:
+            continue
+        row = page.split(f'<tr id="{step_anchor(step.id)}"', 1)[1].split("</tr>", 1)[0]
+        label = "Toelichting" if step.is_question else "Waarom"
+        assert f'<span class="inline-label">{label}:</span> {step.help}</p>' in row, step.id
+
+
+async def test_numbers_to_verify_are_marked_on_the_protocol_page(logged_in: httpx.AsyncClient) -> None:
+    knowledge = get_knowledge()
+    lec = knowledge.organisations["lec_egg"]
+    assert lec.verify and lec.phone
+    page = html.unescape((await logged_in.get("/protocollen/eergerelateerd_geweld")).text)
+    organisations = page.split('id="org-kop"', 1)[1].split("</section>", 1)[0]
+    assert (f'<a href="{tel_href(lec.phone)}">{lec.phone}</a> '
+            '<span class="badge badge-verify">nummer verifiëren</span>') in organisations
+    vt = knowledge.organisations["veilig_thuis"]
+    assert not vt.verify
+    vt_line = organisations.split(f"<strong>{vt.name}</strong>", 1)[1].split("</li>", 1)[0]
+    assert "verifiëren" not in vt_line
+    steps = page.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    assert f'class="phone">{lec.phone}</a> <span class="badge badge-verify">nummer verifiëren</span>' in steps
+
+
 async def test_unknown_protocol_is_404(logged_in: httpx.AsyncClient, auth) -> None:
     page = await logged_in.get("/protocollen/bestaat_niet")
     assert page.status_code == 404
@@ -193,6 +222,12 @@ async def test_protocols_json_for_every_role(client: httpx.AsyncClient, auth, ro
     assert all(step["source"]["url"] for step in body["steps"])
     assert {source["key"] for source in body["sources"]} == {s.source.key for s in protocol.steps.values()}
     assert "veilig_thuis" in {org["id"] for org in body["organisations"]}
+    organisations = {org["id"]: org for org in body["organisations"]}
+    assert organisations["lec_egg"]["verify"] is True
+    assert organisations["veilig_thuis"]["verify"] is False
+    assert organisations["veilig_thuis"]["phone_note"] == get_knowledge().organisations["veilig_thuis"].phone_note
+    steps = {step["id"]: step for step in body["steps"]}
+    assert all(steps[s.id]["help"] == s.help for s in protocol.steps.values())
 
 
 async def test_protocols_json_needs_a_token(client: httpx.AsyncClient) -> None:

@@ -89,7 +89,16 @@
     return item;
   }
 
+  function closeEarlierChoices() {
+    // Once the counsellor answers (typed or clicked), earlier buttons are stale.
+    var open = log.querySelectorAll(".chat-choice:enabled");
+    for (var i = 0; i < open.length; i += 1) {
+      open[i].disabled = true;
+    }
+  }
+
   function addUserMessage(text) {
+    closeEarlierChoices();
     var item = addItem("user", "U");
     var body = document.createElement("p");
     body.className = "chat-text";
@@ -105,6 +114,33 @@
     body.textContent = text;
     item.appendChild(body);
     scrollToEnd();
+  }
+
+  // The assistant ends a step with its source ("Bron: ..." after a blank line):
+  // shown as a small citation inside the same message, not as a message of its own.
+  var SOURCE_LINE = /\n\n(Bron(?:nen)?: [^\n]*)\s*$/;
+
+  function splitSource(text) {
+    var match = SOURCE_LINE.exec(text);
+    if (!match) {
+      return { text: text, source: null };
+    }
+    return { text: text.slice(0, match.index), source: match[1] };
+  }
+
+  function opening() {
+    var choices = [];
+    try {
+      choices = JSON.parse(root.getAttribute("data-opening") || "[]");
+    } catch (e) {
+      choices = [];
+    }
+    addBotMessage({
+      text: "Goedendag. Beschrijf in een paar woorden wat er speelt, zonder namen. " +
+        "Ik stel dan één vraag tegelijk en zeg wat u moet doen en wie u belt. " +
+        "U kunt ook een onderwerp kiezen of iets opzoeken:",
+      buttons: choices
+    });
   }
 
   function buttonsOf(message) {
@@ -135,10 +171,17 @@
     showTyping(false);
     var item = addItem("bot", "Assistent");
     if (typeof message.text === "string" && message.text) {
+      var parts = splitSource(message.text);
       var body = document.createElement("p");
       body.className = "chat-text";
-      body.appendChild(format.render(message.text));
+      body.appendChild(format.render(parts.text));
       item.appendChild(body);
+      if (parts.source) {
+        var source = document.createElement("p");
+        source.className = "chat-source";
+        source.appendChild(format.render(parts.source));
+        item.appendChild(source);
+      }
     }
     var attachment = message.attachment;
     if (attachment && attachment.type === "image" && attachment.payload &&
@@ -332,5 +375,6 @@
   });
 
   setReady(false);
+  opening();
   connect();
 })();
