@@ -15,14 +15,25 @@ from .model import Protocol
 
 #: Organisations that every path of these protocols must refer to, whatever
 #: the file's own ``required_referrals`` says (seed letter: with sexual and
-#: honour-based violence COA always reports to Veilig Thuis).
+#: honour-based violence COA always reports to Veilig Thuis; domestic violence
+#: and child abuse follow the meldcode, whose route is Veilig Thuis; FGM is child
+#: abuse on the afwegingskader's acute list).
 MANDATORY_REFERRALS: dict[str, tuple[str, ...]] = {
     "eergerelateerd_geweld": ("veilig_thuis",),
     "seksueel_geweld": ("veilig_thuis",),
+    "huiselijk_geweld": ("veilig_thuis",),
+    "meisjesbesnijdenis": ("veilig_thuis",),
 }
 
-#: Protocols in which no line may advise contacting or mediating with the family.
-FAMILY_SENSITIVE = frozenset({"eergerelateerd_geweld"})
+#: Protocols in which no line may advise contacting or mediating with the family
+#: (with FGM the parents are usually the ones who arrange it: Veilig Thuis first).
+FAMILY_SENSITIVE = frozenset({"eergerelateerd_geweld", "meisjesbesnijdenis"})
+
+#: The choice answer that says the victim is an unaccompanied minor (amv), and the
+#: organisation every such path must refer to: Nidos is the guardian of every amv
+#: in COA reception (DOMAIN.md, "More situations").
+UNACCOMPANIED_MINOR = "amv"
+GUARDIAN = "nidos"
 
 #: Maximum number of questions and instructions on one path: a counsellor has minutes.
 MAX_PATH_STEPS = 15
@@ -225,10 +236,22 @@ def check_consent(protocol: Protocol) -> list[str]:
     return list(dict.fromkeys(problems))
 
 
+def check_minors(protocol: Protocol) -> list[str]:
+    """A path on which the victim is an unaccompanied minor (a choice answered
+    ``amv``) refers to Nidos, so the recorded decision names the guardian."""
+    problems: list[str] = []
+    for path in iter_paths(protocol):
+        if any(item.answer == UNACCOMPANIED_MINOR and item.step.kind == "choice" for item in path):
+            if GUARDIAN not in path_referrals(path):
+                trail = " -> ".join(item.step.id for item in path)
+                problems.append(f"{_where(protocol, path[-1].step.id)}: amv path without '{GUARDIAN}': {trail}")
+    return list(dict.fromkeys(problems))
+
+
 def check_protocol(protocol: Protocol) -> list[str]:
     """All invariants. Graph problems first; path checks only on a sound graph."""
     problems = check_graph(protocol)
     if problems:
         return problems
     return [*check_paths(protocol), *check_acute(protocol), *check_forbidden_advice(protocol),
-            *check_consent(protocol)]
+            *check_consent(protocol), *check_minors(protocol)]

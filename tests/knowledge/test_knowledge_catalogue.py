@@ -35,6 +35,12 @@ CONTRACT_ORGANISATIONS = {
     "lgbt_asylum_support",
     "roze_in_blauw",
     "comensha",
+    # second release (issue 13)
+    "nidos",
+    "zelfmoordpreventie_113",
+    "arbeidsinspectie",
+    "pharos",
+    "landelijk_knooppunt_huwelijksdwang",
 }
 
 #: Every phone number DOMAIN.md gives, and whether it is marked [check] there.
@@ -47,6 +53,9 @@ DOMAIN_PHONES = {
     "0800-0188": False,
     "0800-6160": False,
     "088-1122112": True,
+    "0800-5151": False,
+    "113": False,
+    "0800-0113": False,
 }
 
 
