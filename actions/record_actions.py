@@ -20,7 +20,7 @@ from actions.locations import location_name
 from actions.lookups import fetch_holders, fetch_locations, record_incident
 from actions.outbox import DELIVERED, PENDING, get_outbox, provisional_reference, resume_if_pending
 from actions.protocol_actions import utter
-from actions.tracker_utils import action_timestamp, message_metadata
+from actions.tracker_utils import action_timestamp, staff_id
 
 logger = logging.getLogger(__name__)
 
@@ -52,10 +52,8 @@ def incident_payload(tracker: Tracker, decision: Decision) -> dict[str, Any]:
         "location": tracker.get_slot(names.LOCATION),
         **decision.payload(),
     }
-    staff_id = message_metadata(tracker).get("staff_id")
-    if staff_id:
-        # Pseudonymous id from the channel; never a name.
-        payload["staff_id"] = str(staff_id)
+    # Pseudonymous id from a verified channel, else "unverified"; never a name.
+    payload["staff_id"] = staff_id(tracker)
     channel = tracker.get_latest_input_channel()
     if channel:
         payload["channel"] = channel

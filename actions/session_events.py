@@ -50,7 +50,7 @@ from actions.engine import Decision, EngineError, ProtocolState, Turn
 from actions.knowledge_cache import get_engine
 from actions.outbox import get_outbox
 from actions.session_log import SessionEvent, event_payload
-from actions.tracker_utils import action_timestamp, message_metadata, metadata_location
+from actions.tracker_utils import action_timestamp, metadata_location, staff_id
 from knowledge import Step
 
 logger = logging.getLogger(__name__)
@@ -110,15 +110,14 @@ def _run(tracker: Tracker, protocol_id: str | None, *, run_id: str | None = None
     protocol = get_engine().knowledge.protocols.get(protocol_id or "")
     if not location or protocol is None:
         return None
-    staff_id = message_metadata(tracker).get("staff_id")
     return Run(
         conversation_id=tracker.sender_id,
         run_id=run_id or run_id_of(tracker),
         location=str(location),
         protocol=protocol.id,
         protocol_version=protocol.version,
-        # Pseudonymous id from the channel; never a name.
-        staff_id=str(staff_id) if staff_id else None,
+        # Pseudonymous id from a verified channel, else "unverified"; never a name.
+        staff_id=staff_id(tracker),
         channel=tracker.get_latest_input_channel() or None,
     )
 

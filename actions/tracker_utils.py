@@ -8,6 +8,14 @@ message. The user event in ``tracker.events`` carries it too. When a message
 starts a new session, Rasa also stores its metadata in the
 ``session_started_metadata`` slot, which keeps it for later messages that are
 sent without metadata.
+
+Whose metadata counts (issue 14): ``staff_id`` and ``location`` are believed only
+from a channel that verified who is talking (``VERIFIED_CHANNELS``: the web chat's
+chat token, Teams' Bot Framework token and staff mapping), judged by the input
+channel Rasa recorded on the user event (set by the channel, not by the client)
+and by the conversation id being in that channel's namespace. Any other channel
+(the development REST channel) records the staff id ``unverified``; its
+``location`` is a claim the contract allows (the assistant would otherwise ask).
 """
 
 from __future__ import annotations
@@ -17,8 +25,10 @@ from typing import Any
 from rasa_sdk import Tracker
 
 from actions.engine import UserInput
+from assistant.channels.namespaces import TEAMS, TEAMS_PREFIX, UNVERIFIED_STAFF, WEBCHAT, WEBCHAT_PREFIX
 
 SESSION_METADATA_SLOT = "session_started_metadata"
+_NAMESPACES = {WEBCHAT: WEBCHAT_PREFIX, TEAMS: TEAMS_PREFIX}
 
 
 def message_metadata(tracker: Tracker) -> dict[str, Any]:
@@ -32,6 +42,25 @@ def message_metadata(tracker: Tracker) -> dict[str, Any]:
     if not metadata:
         metadata = tracker.get_slot(SESSION_METADATA_SLOT)
     return dict(metadata) if isinstance(metadata, dict) else {}
+
+
+def verified_channel(tracker: Tracker) -> str | None:
+    """The channel of the latest message when it proves who is talking, else None."""
+    channel = tracker.get_latest_input_channel()
+    prefix = _NAMESPACES.get(channel or "")
+    if prefix is None or not str(tracker.sender_id).startswith(prefix):
+        return None
+    return channel
+
+
+def staff_id(tracker: Tracker) -> str:
+    """Pseudonymous id of the staff member as a verified channel states it; otherwise
+    the explicit marker ``unverified`` (never what an unauthenticated client sent)."""
+    if verified_channel(tracker):
+        value = message_metadata(tracker).get("staff_id")
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return UNVERIFIED_STAFF
 
 
 def metadata_location(tracker: Tracker) -> str | None:

@@ -3,7 +3,11 @@
 Variables: ``DATABASE_URL`` (default: SQLite file ``var/coa.db`` under the repository
 root), ``COA_JWT_SECRET`` (a development default exists, refused when
 ``COA_ENV=production``), ``COA_ENV`` (development|test|production),
-``COA_TOKEN_TTL_HOURS`` (lifetime of tokens from the login endpoint).
+``COA_TOKEN_TTL_HOURS`` (lifetime of tokens from the login endpoint),
+``COA_CHAT_TOKEN_PRIVATE_KEY`` or ``COA_CHAT_TOKEN_PRIVATE_KEY_FILE`` (the Ed25519 key
+that signs web chat tokens, PEM; issue 14: the web chat channel holds only its public
+key; without one the development key pair of ``api/auth/chat_token.py``, which the
+web chat refuses in production).
 
 Security (issue 6, ``SECURITY.md``): ``COA_AUTH_MODE`` (``local``: HS256 tokens of
 ``make token`` and the login form; ``oidc``: Entra ID bearer tokens, with
@@ -38,6 +42,11 @@ class Settings(BaseSettings):
         default="development", validation_alias="COA_ENV"
     )
     token_ttl_hours: float = Field(default=12, gt=0, le=24 * 31, validation_alias="COA_TOKEN_TTL_HOURS")
+    # --- issue 14: the web chat token's own key (api/auth/chat_token.py)
+    chat_token_private_key: str | None = Field(
+        default=None, validation_alias="COA_CHAT_TOKEN_PRIVATE_KEY", repr=False
+    )
+    chat_token_private_key_file: str | None = Field(default=None, validation_alias="COA_CHAT_TOKEN_PRIVATE_KEY_FILE")
     # --- issue 6: authentication mode, OIDC, docs, rate limits (api/auth/oidc.py, api/security/)
     auth_mode: Literal["local", "oidc"] = Field(default="local", validation_alias="COA_AUTH_MODE")
     oidc_issuer: str | None = Field(default=None, validation_alias="COA_OIDC_ISSUER")

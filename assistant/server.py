@@ -15,6 +15,7 @@ It is `rasa run` with two changes:
 
 from __future__ import annotations
 
+import os
 import sys
 
 import rasa
@@ -58,7 +59,14 @@ def _cached_action_result_validation() -> None:
     RemoteAction._validate_action_result = validate_action_result
 
 
+#: Sanic reads a request body of up to 100 MB before any channel sees it. No channel
+#: needs more than this (the REST channel: 16 KB, a Teams activity: a few KB; issue 14).
+REQUEST_MAX_SIZE = str(1024 * 1024)
+
+
 def main() -> None:
+    # Sanic takes SANIC_* environment variables into the app's config when Rasa builds it.
+    os.environ.setdefault("SANIC_REQUEST_MAX_SIZE", REQUEST_MAX_SIZE)
     # Rasa builds its app through rasa.server.add_root_route in every mode
     # (with and without --enable-api); replacing it there is the one seam needed.
     rasa.server.add_root_route = add_json_root_route

@@ -5,9 +5,16 @@ The chat page runs on the API's origin (:8000), the socket on the Rasa server
 script nor the other origin can use it. The page therefore asks this endpoint
 (same origin, cookie + ``X-CSRF-Token``) for a token made for the socket only:
 
-- the same HS256 signature with ``COA_JWT_SECRET`` and the same claims as a login
+- signed with a key of its own, asymmetric (issue 14): EdDSA (Ed25519) with the
+  private key ``COA_CHAT_TOKEN_PRIVATE_KEY`` / ``_FILE`` (PEM) that only the API
+  holds; the web chat channel in the internet-facing Rasa server verifies with the
+  public key only, so a compromised Rasa cannot mint chat tokens, and it never
+  holds ``COA_JWT_SECRET`` (which would let it mint API tokens). Claims as a login
   token (``sub`` = the pseudonymous staff id, ``role``, ``locations``, ``iat``,
   ``exp``), plus ``aud: "webchat"``;
+- without a configured key: the development key pair derived from the public
+  ``DEV_CHAT_KEY_SEED`` (``make run`` needs no set-up); the web chat channel refuses
+  its public key when ``COA_ENV=production``;
 - lifetime ``CHAT_TOKEN_TTL`` (15 minutes), never beyond the session's own expiry;
 - the API refuses every token with an audience (PyJWT rejects ``aud`` when no
   audience is expected), so a chat token cannot read incidents; the web chat
@@ -17,16 +24,44 @@ script nor the other origin can use it. The page therefore asks this endpoint
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
 
 import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from api.auth.schemas import User
-from api.auth.service import ALGORITHM
 from api.config import Settings
 
 CHAT_AUDIENCE = "webchat"
+CHAT_ALGORITHM = "EdDSA"
 CHAT_TOKEN_TTL = timedelta(minutes=15)
+#: Public on purpose (as DEV_JWT_SECRET): the development key pair; the web chat
+#: channel derives the same public key and refuses it in production.
+DEV_CHAT_KEY_SEED = hashlib.sha256(b"coa-development-chat-token-key").digest()
+
+
+@lru_cache(maxsize=4)
+def _private_key(pem: str | None) -> Ed25519PrivateKey:
+    if not pem:
+        return Ed25519PrivateKey.from_private_bytes(DEV_CHAT_KEY_SEED)
+    key = serialization.load_pem_private_key(pem.encode(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError(
+            "COA_CHAT_TOKEN_PRIVATE_KEY must be an Ed25519 private key (openssl genpkey -algorithm ed25519)"
+        )
+    return key
+
+
+def signing_key(settings: Settings) -> Ed25519PrivateKey:
+    """The chat token key: configured (PEM or file), else the development key."""
+    pem = settings.chat_token_private_key
+    if not pem and settings.chat_token_private_key_file:
+        pem = Path(settings.chat_token_private_key_file).read_text(encoding="utf-8")
+    return _private_key(pem or None)
 
 
 def create_chat_token(
@@ -50,7 +85,7 @@ def create_chat_token(
         "iat": now,
         "exp": expires,
     }
-    token = jwt.encode(claims, settings.jwt_secret, algorithm=ALGORITHM)
+    token = jwt.encode(claims, signing_key(settings), algorithm=CHAT_ALGORITHM)
     return token, max(0, int((expires - now).total_seconds()))
 
 

@@ -21,8 +21,15 @@ Gaps of Rasa's connector closed here (see docs/teams.md):
   (Rasa's connector calls ``requests`` at start-up and per message);
 - buttons are ``messageBack`` card actions whose value maps back to the Rasa
   payload (``teams_cards``);
-- metadata: ``{"channel": "teams", "tenant", "staff_id", "location"}`` from the
-  authenticated activity (``teams_identity``), never from the message text;
+- metadata: ``{"channel": "teams", "tenant", "staff_id", "location", "role"}`` from
+  the authenticated activity and the staff list (``teams_identity``), never from
+  the message text;
+- issue 14: in production (``COA_ENV=production``) the bot must be single-tenant
+  (``tenant_id`` set, no ``allowed_tenants: "*"``) and have a staff list
+  (``staff_locations_file``); with a staff list, a user who is not on it gets
+  ``NOT_ON_STAFF_LIST`` and nothing is processed. Conversation ids are
+  ``teams-<conversation id>`` (``namespaces.py``), a message at most
+  ``MAX_MESSAGE_CHARS`` characters;
 - a greeting on ``conversationUpdate`` (the bot installed / a member added);
 - replies only to trusted service URLs (``trusted_service_urls``), so the bot's
   access token is never sent to another host.
@@ -50,6 +57,7 @@ from sanic.exceptions import SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from assistant.channels.namespaces import MAX_MESSAGE_CHARS, teams_conversation_id
 from assistant.channels.teams_auth import (
     BOTFRAMEWORK_ISSUER,
     BOTFRAMEWORK_OPENID_CONFIG_URL,
@@ -68,6 +76,9 @@ MULTI_TENANT = "botframework.com"
 DEFAULT_TRUSTED_SERVICE_URLS = ("https://smba.trafficmanager.net/",)
 # Environment fallbacks whose name is not COA_TEAMS_<KEY>.
 ENV_NAMES = {"staff_locations_file": "COA_TEAMS_STAFF_LOCATIONS"}
+NOT_ON_STAFF_LIST = ("U heeft geen toegang tot de COA-casusbegeleider: uw account staat niet op de lijst "
+                     "van medewerkers. Vraag uw locatiemanager of de beheerder om u toe te voegen; "
+                     "bij direct gevaar belt u 112.")
 
 
 class ConnectorError(Exception):
@@ -144,7 +155,19 @@ class TeamsSettings:
         if missing:
             names = ", ".join(ENV_NAMES.get(k, ENV_PREFIX + k.upper()) for k in missing)
             raise ValueError(f"Teams channel: missing {', '.join(missing)} (credentials or {names})")
-        return cls(**values)
+        settings = cls(**values)
+        if environ.get("COA_ENV") == "production":
+            settings.check_production()
+        return settings
+
+    def check_production(self) -> None:
+        """Any tenant or any member of the tenant must never get in (issue 14)."""
+        if not self.single_tenant or not self.tenants:
+            raise ValueError("Teams channel: COA_ENV=production needs a single-tenant bot: set tenant_id "
+                             "(COA_TEAMS_TENANT_ID) and no allowed_tenants '*'")
+        if not self.staff_locations_file:
+            raise ValueError("Teams channel: COA_ENV=production needs the staff list "
+                             "(staff_locations_file or COA_TEAMS_STAFF_LOCATIONS)")
 
 
 def service_url_trusted(url: Any, trusted: tuple[str, ...]) -> bool:
@@ -342,10 +365,19 @@ class TeamsInput(BotFrameworkInput):
         aad_object_id = (activity.get("from") or {}).get("aadObjectId")
         if isinstance(aad_object_id, str) and aad_object_id.strip():
             metadata["staff_id"] = staff_id(self.settings.staff_id_salt, tenant, aad_object_id)
-            location = self.staff_locations.location_for(aad_object_id)
-            if location:
-                metadata["location"] = location
+            entry = self.staff_locations.entry_for(aad_object_id)
+            if entry:
+                metadata["location"] = entry.location
+                metadata["role"] = entry.role
         return metadata
+
+    def on_staff_list(self, activity: Mapping[str, Any]) -> bool:
+        """Without a staff list everyone in the allowed tenant (development); with one,
+        only the users on it."""
+        if not self.staff_locations.is_allow_list:
+            return True
+        aad_object_id = (activity.get("from") or {}).get("aadObjectId")
+        return isinstance(aad_object_id, str) and self.staff_locations.entry_for(aad_object_id) is not None
 
     def get_metadata(self, request: Request) -> dict[str, Any] | None:
         body = request.json
@@ -372,7 +404,7 @@ class TeamsInput(BotFrameworkInput):
         if not isinstance(conversation.get("id"), str) or not activity.get("recipient"):
             return None
         if kind == "message":
-            text = incoming_text(dict(activity))
+            text = incoming_text(dict(activity))[:MAX_MESSAGE_CHARS]
             if not text:
                 return None
         elif kind == "conversationUpdate":
@@ -387,7 +419,8 @@ class TeamsInput(BotFrameworkInput):
         return UserMessage(
             text=text,
             output_channel=TeamsOutput(self.client, activity),
-            sender_id=conversation["id"],
+            # Namespaced: no other channel can name a Teams conversation.
+            sender_id=teams_conversation_id(conversation["id"]),
             input_channel=self.name(),
             message_id=activity.get("id"),
             metadata=self.activity_metadata(activity),
@@ -411,6 +444,12 @@ class TeamsInput(BotFrameworkInput):
             logger.warning("Teams activity with untrusted serviceUrl %r refused (403)", activity.get("serviceUrl"))
             return 403, {"error": "service URL not trusted"}
         if self._duplicate(activity):
+            return 202, {}
+        if not self.on_staff_list(activity):
+            logger.warning("Teams activity from a user not on the staff list refused")
+            if (activity.get("type") == "message" and activity.get("recipient")
+                    and isinstance((activity.get("conversation") or {}).get("id"), str)):
+                self._spawn(TeamsOutput(self.client, activity).send_text_message("", NOT_ON_STAFF_LIST))
             return 202, {}
         message = self.user_message(activity)
         if message is not None:

@@ -6,23 +6,33 @@ key is optional)::
     assistant.channels.webchat.WebChatInput:
       socketio_path: /socket.io
       allowed_origins: ${COA_WEBCHAT_ALLOWED_ORIGINS}   # comma separated
+      env: production          # optional: as COA_ENV=production (deploy/credentials.production.yml)
 
 The API's chat page (``GET /chat``) gets a short-lived token from
 ``POST /api/v1/auth/chat-token`` (session cookie + CSRF header) and hands it to the
-socket in the connect packet (``io(url, {auth: {token}})``). That token is the
-API's own HS256 JWT with ``aud: "webchat"`` (docs: ``api/web/README.md``).
+socket in the connect packet (``io(url, {auth: {token}})``). That token is an
+EdDSA (Ed25519) JWT with ``aud: "webchat"`` that only the API can sign
+(``api/auth/chat_token.py``; docs: ``api/web/README.md``).
 
 What this channel adds to Rasa's ``SocketIOInput``:
 
-- **authentication on connect**: the token is verified with ``COA_JWT_SECRET``
-  (read once at start-up), the algorithm list is fixed (``HS256``, never the one
-  the token names), ``exp``, ``iat``, ``sub``, ``aud``, ``role`` and ``locations``
+- **authentication on connect**: the token is verified with the chat token's
+  *public* key (``COA_CHAT_TOKEN_PUBLIC_KEY`` or ``COA_CHAT_TOKEN_PUBLIC_KEY_FILE``,
+  PEM, read once at start-up; issue 14: this internet-facing process can verify
+  but never mint a token, and never holds ``COA_JWT_SECRET``). In production
+  (``COA_ENV=production`` or ``env: production`` in the credentials) the key must
+  be configured, the development key is refused, and the channel refuses to start
+  when the API's signing secrets are in its environment. Without a key in
+  development: the development public key. The algorithm list is fixed
+  (``EdDSA``, never the one the token names), ``exp``, ``iat``, ``sub``, ``aud``, ``role`` and ``locations``
   are required, the audience must be ``webchat`` (so the long-lived login token
   is refused here, and the chat token is refused by the API). No token, a bad
   token or a service token: the connection is refused (``connect_error``).
 - **sessions bound to the user**: a session id is
-  ``wc-<owner>-<random>``, ``owner`` a keyed hash (HMAC-SHA256 with the secret)
-  of the token's ``sub``. A ``session_request`` for a session id that does not
+  ``wc-<owner>-<random>`` (the web chat's namespace, ``namespaces.py``), ``owner``
+  an HMAC-SHA256 of the token's ``sub`` keyed with the public key (not secret: the
+  check is that the owner matches the *verified* ``sub``, and the 128 random bits
+  make a session id unguessable). A ``session_request`` for a session id that does not
   belong to the token's user is refused (``session_refused``; the socket does
   not join that room, so it never receives that conversation's replies). A
   message is always processed in the socket's own confirmed session; a message
@@ -57,6 +67,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
 from sanic import Blueprint, response
@@ -65,18 +77,23 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 from socketio.exceptions import ConnectionRefusedError as SocketRefused
 
+from assistant.channels.namespaces import MAX_MESSAGE_CHARS, WEBCHAT, WEBCHAT_PREFIX
+
 logger = logging.getLogger(__name__)
 
-CHANNEL = "webchat"
+CHANNEL = WEBCHAT
 AUDIENCE = "webchat"
-ALGORITHMS = ["HS256"]  # fixed: never the algorithm a token names
+ALGORITHMS = ["EdDSA"]  # fixed: never the algorithm a token names
 REQUIRED_CLAIMS = ["exp", "iat", "sub", "aud", "role", "locations"]
 STAFF_ROLES = frozenset({"counsellor", "contact_person", "supervisor", "admin"})
 DEFAULT_ORIGINS = ("http://127.0.0.1:8000", "http://localhost:8000")
-MAX_MESSAGE_CHARS = 4000
-# The API's development default (api/config.py DEV_JWT_SECRET); refused in production.
-DEV_JWT_SECRET = "dev-only-insecure-secret-change-me-0123456789abcdef"
-SESSION_ID = re.compile(r"^wc-([0-9a-f]{24})-([0-9a-f]{32})$")
+# The API's development chat key (api/auth/chat_token.py DEV_CHAT_KEY_SEED); refused in production.
+DEV_CHAT_KEY_SEED = hashlib.sha256(b"coa-development-chat-token-key").digest()
+# The API's signing material: never in this process's environment in production.
+API_SECRETS = ("COA_JWT_SECRET", "COA_CHAT_TOKEN_PRIVATE_KEY", "COA_CHAT_TOKEN_PRIVATE_KEY_FILE")
+# engine.io's default is 1 MB per packet; a chat message is at most MAX_MESSAGE_CHARS.
+MAX_PACKET_BYTES = 64 * 1024
+SESSION_ID = re.compile(r"^" + re.escape(WEBCHAT_PREFIX) + r"([0-9a-f]{24})-([0-9a-f]{32})$")
 
 
 class WebChatAuthError(Exception):
@@ -103,16 +120,37 @@ class StaffIdentity:
         return data
 
 
-def _secret_from_env(environ: Mapping[str, str]) -> str:
-    secret = environ.get("COA_JWT_SECRET", "")
-    if secret:
-        if len(secret) < 32:
-            raise ValueError("COA_JWT_SECRET must be at least 32 characters")
-        return secret
-    if environ.get("COA_ENV") == "production":
-        raise ValueError("COA_JWT_SECRET must be set for the web chat channel when COA_ENV=production")
-    logger.warning("COA_JWT_SECRET is not set: the web chat channel uses the development secret")
-    return DEV_JWT_SECRET
+def dev_public_key() -> Ed25519PublicKey:
+    return Ed25519PrivateKey.from_private_bytes(DEV_CHAT_KEY_SEED).public_key()
+
+
+def _raw(key: Ed25519PublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def public_key_from_env(environ: Mapping[str, str], production: bool) -> Ed25519PublicKey:
+    """The chat token's public key; see the module docstring for the production rules."""
+    if production:
+        held = [name for name in API_SECRETS if environ.get(name)]
+        if held:
+            raise ValueError(
+                f"the web chat channel must not hold the API's keys in production: unset {', '.join(held)}"
+            )
+    pem = environ.get("COA_CHAT_TOKEN_PUBLIC_KEY", "")
+    if not pem and environ.get("COA_CHAT_TOKEN_PUBLIC_KEY_FILE"):
+        with open(environ["COA_CHAT_TOKEN_PUBLIC_KEY_FILE"], encoding="utf-8") as handle:
+            pem = handle.read()
+    if not pem:
+        if production:
+            raise ValueError("COA_CHAT_TOKEN_PUBLIC_KEY (or _FILE) must be set for the web chat in production")
+        logger.warning("COA_CHAT_TOKEN_PUBLIC_KEY is not set: the web chat channel uses the development key")
+        return dev_public_key()
+    key = serialization.load_pem_public_key(pem.encode())
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError("COA_CHAT_TOKEN_PUBLIC_KEY must be an Ed25519 public key")
+    if production and _raw(key) == _raw(dev_public_key()):
+        raise ValueError("the development chat token key is refused in production")
+    return key
 
 
 def _origins(value: Any, environ: Mapping[str, str]) -> list[str]:
@@ -125,8 +163,8 @@ def _origins(value: Any, environ: Mapping[str, str]) -> list[str]:
 
 
 class TokenVerifier:
-    def __init__(self, secret: str, audience: str = AUDIENCE, leeway: float = 0) -> None:
-        self._secret = secret
+    def __init__(self, key: Ed25519PublicKey, audience: str = AUDIENCE, leeway: float = 0) -> None:
+        self._key = key
         self.audience = audience
         self.leeway = leeway
 
@@ -136,7 +174,7 @@ class TokenVerifier:
         try:
             claims = jwt.decode(
                 token,
-                self._secret,
+                self._key,
                 algorithms=ALGORITHMS,
                 audience=self.audience,
                 leeway=self.leeway,
@@ -159,14 +197,14 @@ class TokenVerifier:
 class SessionIds:
     """Session ids that carry a keyed hash of their owner: ``wc-<owner>-<random>``."""
 
-    def __init__(self, secret: str) -> None:
-        self._key = hashlib.sha256(b"coa-webchat-session:" + secret.encode()).digest()
+    def __init__(self, key: bytes) -> None:
+        self._key = hashlib.sha256(b"coa-webchat-session:" + key).digest()
 
     def owner(self, sub: str) -> str:
         return hmac.new(self._key, sub.encode(), hashlib.sha256).hexdigest()[:24]
 
     def new(self, sub: str) -> str:
-        return f"wc-{self.owner(sub)}-{secrets.token_hex(16)}"
+        return f"{WEBCHAT_PREFIX}{self.owner(sub)}-{secrets.token_hex(16)}"
 
     def belongs_to(self, session_id: Any, sub: str) -> bool:
         if not isinstance(session_id, str):
@@ -211,6 +249,7 @@ class WebChatInput(SocketIOInput):
             namespace=credentials.get("namespace") or None,
             socketio_path=credentials.get("socketio_path") or "/socket.io",
             allowed_origins=credentials.get("allowed_origins"),
+            production=credentials.get("env") == "production",
         )
 
     def __init__(
@@ -222,6 +261,7 @@ class WebChatInput(SocketIOInput):
         allowed_origins: Any = None,
         environ: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.time,
+        production: bool = False,
     ) -> None:
         # session_persistence is always on: replies go to the session's room, which
         # only sockets of the session's owner can join.
@@ -235,14 +275,16 @@ class WebChatInput(SocketIOInput):
             metadata_key=None,
         )
         environ = os.environ if environ is None else environ
-        secret = _secret_from_env(environ)  # read once, at start-up
-        self.verifier = TokenVerifier(secret)
-        self.session_ids = SessionIds(secret)
+        production = production or environ.get("COA_ENV") == "production"
+        key = public_key_from_env(environ, production)  # read once, at start-up
+        self.verifier = TokenVerifier(key)
+        self.session_ids = SessionIds(_raw(key))
         self.allowed_origins = _origins(allowed_origins, environ)
         self.clock = clock
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=self.allowed_origins)
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=self.allowed_origins,
+                          max_http_buffer_size=MAX_PACKET_BYTES)
         blueprint = SocketBlueprint(sio, self.socketio_path, "webchat_webhook", __name__)
         self.sio = sio
         namespace = self.namespace

@@ -89,8 +89,9 @@ steps:
 
 
 def user_event(text: str, intent: str | None, entities: list[dict] | None = None,
-               metadata: dict | None = None, timestamp: float = 100.0) -> dict[str, Any]:
-    return {"event": "user", "timestamp": timestamp, "text": text, "input_channel": "rest",
+               metadata: dict | None = None, timestamp: float = 100.0,
+               input_channel: str = "rest") -> dict[str, Any]:
+    return {"event": "user", "timestamp": timestamp, "text": text, "input_channel": input_channel,
             "parse_data": {"intent": {"name": intent, "confidence": 1.0}, "entities": entities or [],
                            "text": text},
             "metadata": metadata or {}}
@@ -108,11 +109,13 @@ def make_tracker(
     active_loop: dict[str, Any] | None = None,
     sender_id: str = "conv-1",
     confidence: float = 1.0,
+    input_channel: str = "rest",
 ) -> Tracker:
     """A tracker as the action server receives it after the latest user message."""
     latest = {"intent": {"name": intent, "confidence": confidence}, "entities": entities or [], "text": text,
               "message_id": "m1", "metadata": metadata or {}}
-    events = [*(events_before or []), user_event(text, intent, entities, metadata), *(events_after or [])]
+    events = [*(events_before or []), user_event(text, intent, entities, metadata, input_channel=input_channel),
+              *(events_after or [])]
     return Tracker.from_dict({
         "sender_id": sender_id,
         "slots": dict(slots or {}),

@@ -60,7 +60,8 @@ def test_records_the_decision_and_ends_with_the_reference(fake_api: FakeApi, kno
     assert body == {
         "conversation_id": "conv-1", "location": "TERAPEL", "protocol": EGG, "protocol_version": "1.0.0",
         "acute": True, "referrals": ["politie", "veilig_thuis", "lec_egg", "slachtofferhulp"],
-        "steps": ANSWERS, "outcome": "melding_veilig_thuis_acuut", "channel": "rest"}
+        "steps": ANSWERS, "outcome": "melding_veilig_thuis_acuut", "channel": "rest",
+        "staff_id": "unverified"}
 
     outcome = knowledge.protocols[EGG].steps["melding_veilig_thuis_acuut"]
     said = texts(messages)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from rasa.core.channels.channel import UserMessage
 
-from assistant.channels.teams import TeamsInput, TeamsSettings, service_url_trusted
+from assistant.channels.teams import NOT_ON_STAFF_LIST, TeamsInput, TeamsSettings, service_url_trusted
 from assistant.channels.teams_cards import button_cards, card_action, incoming_text
 from assistant.channels.teams_identity import StaffLocations, staff_id
 from tests.channels.fake_connector import APP_ID, APP_PASSWORD, TENANT, FakeConnector
@@ -143,10 +143,12 @@ async def test_signed_message_is_processed_with_metadata_and_answered_with_a_her
     assert status == 202
     [message] = collector.messages
     assert message.text == "een bewoonster wordt bedreigd"
-    assert message.sender_id == body["conversation"]["id"]
+    # Namespaced (issue 14): no REST sender can name a Teams conversation.
+    assert message.sender_id == "teams-" + body["conversation"]["id"]
     assert message.input_channel == "teams"
     assert message.metadata == {"channel": "teams", "tenant": TENANT,
-                                "staff_id": staff_id(SALT, TENANT, AAD_ZWOLLE), "location": "ZWOLLE"}
+                                "staff_id": staff_id(SALT, TENANT, AAD_ZWOLLE), "location": "ZWOLLE",
+                                "role": "counsellor"}
     assert AAD_ZWOLLE not in repr(message.metadata)
 
     [reply] = replies_for(connector, body["conversation"]["id"])
@@ -226,3 +228,58 @@ async def test_conversation_update_greets_once_and_redeliveries_are_ignored(conn
     await channel.drain()
     assert [m.text for m in collector.messages] == ["/greet"]
     assert collector.messages[0].metadata["location"] == "ZWOLLE"
+
+
+# --------------------------------------------------------------------------- issue 14
+
+
+async def test_a_tenant_member_not_on_the_staff_list_is_refused_with_a_clear_message(
+        connector: FakeConnector) -> None:
+    channel = TeamsInput(settings(connector))
+    collector = Collector()
+    stranger = {"id": "29:other", "name": "Iemand Anders", "aadObjectId": "0f1e2d3c-0000-4000-8000-0000000ff999"}
+    body = activity(connector, "er is een incident in Ter Apel", **{"from": stranger})
+    status, _ = await channel.handle_activity(f"Bearer {connector.sign()}", body, collector)
+    await channel.drain()
+    assert status == 202
+    assert collector.messages == [], "nothing of a user who is not on the staff list reaches Rasa"
+    [reply] = replies_for(connector, body["conversation"]["id"])
+    assert reply["text"] == NOT_ON_STAFF_LIST and "geen toegang" in reply["text"]
+    no_id = activity(connector, **{"from": {"id": "29:anon", "name": "Anoniem"}})
+    await channel.handle_activity(f"Bearer {connector.sign()}", no_id, collector)
+    await channel.drain()
+    assert collector.messages == []
+    await channel.client.close()
+
+
+async def test_the_staff_list_gives_role_and_location(connector: FakeConnector, tmp_path: Path) -> None:
+    staff = tmp_path / "staff.yml"
+    staff.write_text(f'staff:\n  "{AAD_ZWOLLE}": {{location: gilze, role: contact_person}}\n')
+    channel = TeamsInput(settings(connector, staff_locations_file=str(staff)))
+    collector = Collector(reply=False)
+    await channel.handle_activity(f"Bearer {connector.sign()}", activity(connector, "x" * 100_000), collector)
+    await channel.drain()
+    [message] = collector.messages
+    assert (message.metadata["location"], message.metadata["role"]) == ("GILZE", "contact_person")
+    assert len(message.text) == 4000, "a 100 KB message is cut to the channel limit"
+    await channel.client.close()
+
+
+@pytest.mark.parametrize(("overrides", "problem"), [
+    ({"tenant_id": ""}, "single-tenant"),
+    ({"tenant_id": "botframework.com"}, "single-tenant"),
+    ({"allowed_tenants": "*"}, "single-tenant"),
+    ({"staff_locations_file": ""}, "staff list"),
+])
+def test_production_refuses_any_tenant_and_a_missing_staff_list(overrides: dict, problem: str) -> None:
+    values = {"app_id": APP_ID, "app_password": APP_PASSWORD, "tenant_id": TENANT, "staff_id_salt": SALT,
+              "staff_locations_file": str(EXAMPLE_LOCATIONS), **overrides}
+    with pytest.raises(ValueError, match=problem):
+        TeamsSettings.from_mapping(values, environ={"COA_ENV": "production"})
+    TeamsSettings.from_mapping(values, environ={})  # development: allowed
+
+
+def test_production_accepts_a_single_tenant_bot_with_a_staff_list() -> None:
+    values = {"app_id": APP_ID, "app_password": APP_PASSWORD, "tenant_id": TENANT, "staff_id_salt": SALT,
+              "staff_locations_file": str(EXAMPLE_LOCATIONS)}
+    assert TeamsSettings.from_mapping(values, environ={"COA_ENV": "production"}).tenants == (TENANT.lower(),)

@@ -6,7 +6,10 @@ that answers with buttons like the assistant does."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
+import hmac
 import json
 import socket
 import time
@@ -20,12 +23,27 @@ import jwt
 import pytest
 import pytest_asyncio
 import socketio
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 
-from assistant.channels.webchat import DEFAULT_ORIGINS, SessionIds, TokenVerifier, WebChatAuthError, WebChatInput
+from assistant.channels.webchat import (
+    DEFAULT_ORIGINS,
+    DEV_CHAT_KEY_SEED,
+    SessionIds,
+    TokenVerifier,
+    WebChatAuthError,
+    WebChatInput,
+)
 
-SECRET = "test-secret-for-the-web-chat-channel-0123456789"
+# Issue 14: the API signs chat tokens with a private key; the channel holds the public key only.
+SIGNING_KEY = Ed25519PrivateKey.generate()
+PUBLIC_KEY = SIGNING_KEY.public_key()
+PUBLIC_PEM = PUBLIC_KEY.public_bytes(serialization.Encoding.PEM,
+                                     serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+PUBLIC_RAW = PUBLIC_KEY.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+ENV = {"COA_CHAT_TOKEN_PUBLIC_KEY": PUBLIC_PEM}
 ORIGIN = "http://127.0.0.1:8000"
 
 
@@ -35,8 +53,8 @@ def token(
     role: str = "counsellor",
     aud: str | None = "webchat",
     ttl: timedelta = timedelta(minutes=15),
-    secret: str = SECRET,
-    algorithm: str = "HS256",
+    secret: Any = SIGNING_KEY,
+    algorithm: str = "EdDSA",
     drop: tuple[str, ...] = (),
 ) -> str:
     now = datetime.now(timezone.utc)
@@ -47,6 +65,19 @@ def token(
     for key in drop:
         claims.pop(key, None)
     return jwt.encode(claims, secret, algorithm=algorithm)
+
+
+def hmac_with_public_key() -> str:
+    """An HS256 token keyed with the public key's PEM (PyJWT refuses to make one)."""
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    now = int(time.time())
+    claims = {"sub": "x", "role": "counsellor", "locations": ["TERAPEL"], "aud": "webchat",
+              "iat": now, "exp": now + 600}
+    signing_input = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()) + "." + b64(json.dumps(claims).encode())
+    signature = hmac.new(PUBLIC_PEM.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return signing_input + "." + b64(signature)
 
 
 class Collector:
@@ -132,7 +163,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def server() -> AsyncIterator[tuple[str, Collector, WebChatInput]]:
     collector = Collector()
-    channel = WebChatInput(environ={"COA_JWT_SECRET": SECRET})
+    channel = WebChatInput(environ=ENV)
     app = Sanic(f"webchat_test_{uuid.uuid4().hex[:8]}")
     app.blueprint(channel.blueprint(collector), url_prefix=channel.url_prefix())
     port = _free_port()
@@ -173,7 +204,9 @@ def new_client(server: tuple[str, Collector, WebChatInput], clients: list[Client
         {},
         {"token": ""},
         {"token": "not-a-jwt"},
-        {"token": token(secret="another-secret-another-secret-0123456789")},  # wrong key
+        {"token": token(secret=Ed25519PrivateKey.generate())},  # wrong key
+        {"token": token(secret=Ed25519PrivateKey.from_private_bytes(DEV_CHAT_KEY_SEED))},  # the development key
+        {"token": hmac_with_public_key()},  # algorithm confusion: HMAC keyed with the public key
         {"token": token(ttl=timedelta(minutes=-1))},  # expired
         {"token": token(aud=None)},  # the long-lived login token has no audience
         {"token": token(aud="api")},
@@ -181,11 +214,12 @@ def new_client(server: tuple[str, Collector, WebChatInput], clients: list[Client
         {"token": token(drop=("sub",))},
         {"token": token(drop=("locations",))},
         {"token": token(role="service", sub="action-server")},
-        {"token": token(algorithm="HS512")},  # not the fixed algorithm
+        {"token": token(secret="s" * 40, algorithm="HS512")},  # not the fixed algorithm
         {"token": jwt.encode({"sub": "x", "role": "counsellor", "locations": [], "aud": "webchat"}, None,
                              algorithm="none")},
     ],
-    ids=["no-auth", "empty-auth", "empty-token", "garbage", "wrong-key", "expired", "no-audience",
+    ids=["no-auth", "empty-auth", "empty-token", "garbage", "wrong-key", "dev-key", "hmac-with-public-key",
+         "expired", "no-audience",
          "other-audience", "no-exp", "no-sub", "no-locations", "service-role", "hs512", "alg-none"],
 )
 async def test_connect_without_valid_token_is_refused(server, auth) -> None:
@@ -252,8 +286,8 @@ async def test_session_ids_are_bound_to_the_user(server, clients) -> None:
     alice = new_client(server, clients)
     await alice.connect({"token": token(sub="alice")})
     alice_session = await alice.session()
-    assert SessionIds(SECRET).belongs_to(alice_session, "alice")
-    assert not SessionIds(SECRET).belongs_to(alice_session, "bob")
+    assert SessionIds(PUBLIC_RAW).belongs_to(alice_session, "alice")
+    assert not SessionIds(PUBLIC_RAW).belongs_to(alice_session, "bob")
 
     # Alice again (a reload, a second tab): her own session id is accepted.
     alice2 = new_client(server, clients)
@@ -312,13 +346,13 @@ async def test_message_after_token_expiry_is_refused(server, clients) -> None:
 # -- configuration
 
 
-def test_secret_is_required_in_production_and_origins_configurable() -> None:
-    with pytest.raises(ValueError, match="COA_JWT_SECRET"):
+def test_public_key_is_required_in_production_and_origins_configurable() -> None:
+    with pytest.raises(ValueError, match="COA_CHAT_TOKEN_PUBLIC_KEY"):
         WebChatInput(environ={"COA_ENV": "production"})
-    with pytest.raises(ValueError, match="32"):
-        WebChatInput(environ={"COA_JWT_SECRET": "short"})
-    assert WebChatInput(environ={"COA_JWT_SECRET": SECRET}).allowed_origins == list(DEFAULT_ORIGINS)
-    env = {"COA_JWT_SECRET": SECRET, "COA_WEBCHAT_ALLOWED_ORIGINS": "https://chat.coa.example/, https://x.example"}
+    with pytest.raises(ValueError, match="COA_CHAT_TOKEN_PUBLIC_KEY"):
+        WebChatInput(environ={}, production=True)  # `env: production` in the credentials, without COA_ENV
+    assert WebChatInput(environ=ENV).allowed_origins == list(DEFAULT_ORIGINS)
+    env = {**ENV, "COA_WEBCHAT_ALLOWED_ORIGINS": "https://chat.coa.example/, https://x.example"}
     assert WebChatInput(environ=env).allowed_origins == ["https://chat.coa.example", "https://x.example"]
     assert WebChatInput(allowed_origins=["https://a.example"], environ=env).allowed_origins == ["https://a.example"]
     with pytest.raises(ValueError, match=r"\*"):
@@ -333,11 +367,30 @@ def test_from_credentials_and_name() -> None:
     assert channel.session_persistence is True
 
 
+def test_production_refuses_the_development_key_and_the_apis_secrets() -> None:
+    dev_public = Ed25519PrivateKey.from_private_bytes(DEV_CHAT_KEY_SEED).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    production = {"COA_ENV": "production"}
+    with pytest.raises(ValueError, match="development chat token key"):
+        WebChatInput(environ={**production, "COA_CHAT_TOKEN_PUBLIC_KEY": dev_public})
+    for name in ("COA_JWT_SECRET", "COA_CHAT_TOKEN_PRIVATE_KEY"):
+        with pytest.raises(ValueError, match=name):
+            WebChatInput(environ={**production, **ENV, name: "x" * 40})
+    private_pem = SIGNING_KEY.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()).decode()
+    with pytest.raises(ValueError, match="public key"):  # the private key by mistake
+        WebChatInput(environ={"COA_CHAT_TOKEN_PUBLIC_KEY": private_pem})
+    assert WebChatInput(environ={**production, **ENV}).verifier.verify(token(sub="s")).sub == "s"
+    # Development without a key: the API's development key pair, so `make run` needs no set-up.
+    dev_token = token(secret=Ed25519PrivateKey.from_private_bytes(DEV_CHAT_KEY_SEED))
+    assert WebChatInput(environ={}).verifier.verify(dev_token).sub == "staff-terapel-1"
+
+
 def test_verifier_fixed_algorithm_and_audience() -> None:
-    verifier = TokenVerifier(SECRET)
+    verifier = TokenVerifier(PUBLIC_KEY)
     identity = verifier.verify(token(sub="s", locations=["terapel"]))
     assert (identity.sub, identity.location, identity.role) == ("s", "TERAPEL", "counsellor")
     with pytest.raises(WebChatAuthError):
-        verifier.verify(token(algorithm="HS384"))
+        verifier.verify(token(secret="s" * 40, algorithm="HS384"))
     with pytest.raises(WebChatAuthError):
         verifier.verify(token(aud=None))

@@ -231,7 +231,8 @@ def test_whole_protocol_through_teams_is_recorded_with_staff_id_and_mapped_locat
     reference = REFERENCE.search(texts(answer)).group(1)
 
     token = make_token("supervisor", "ZWOLLE")
-    response = httpx.get(f"{API}/incidents", params={"conversation_id": chat.conversation_id},
+    # Teams conversations are namespaced (issue 14): teams-<Bot Framework conversation id>.
+    response = httpx.get(f"{API}/incidents", params={"conversation_id": "teams-" + chat.conversation_id},
                          headers={"Authorization": f"Bearer {token}"}, timeout=30)
     response.raise_for_status()
     body = response.json()

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.auth.chat_token import CHAT_AUDIENCE, create_chat_token
+from api.auth.chat_token import CHAT_AUDIENCE, create_chat_token, signing_key
 from api.auth.cookies import CSRF_COOKIE, SESSION_COOKIE
 from api.auth.models import UserAccount
 from api.auth.schemas import User
@@ -34,7 +34,7 @@ META_CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 
 
 def decode_chat(token: str) -> dict:
-    return jwt.decode(token, get_settings().jwt_secret, algorithms=["HS256"], audience=CHAT_AUDIENCE,
+    return jwt.decode(token, signing_key(get_settings()).public_key(), algorithms=["EdDSA"], audience=CHAT_AUDIENCE,
                       options={"require": ["exp", "iat", "sub", "aud", "role", "locations"]})
 
 
@@ -67,7 +67,8 @@ async def test_chat_token_with_cookie_and_csrf_header(counsellor: httpx.AsyncCli
     assert claims["role"] == "counsellor"
     assert claims["locations"] == ["TERAPEL"]
     assert claims["exp"] - claims["iat"] == 15 * 60
-    assert jwt.get_unverified_header(body["token"])["alg"] == "HS256"
+    # Issue 14: the chat token has its own asymmetric key.
+    assert jwt.get_unverified_header(body["token"])["alg"] == "EdDSA"
 
 
 async def test_chat_token_needs_the_csrf_header_with_a_cookie(counsellor: httpx.AsyncClient) -> None:
@@ -191,3 +192,32 @@ async def test_socket_io_client_is_served_from_node_modules(counsellor: httpx.As
     assert "Socket.IO v4." in response.text[:300]
     for script in ("/static/js/chat.js", "/static/js/chat-format.js", "/static/css/chat.css"):
         assert (await counsellor.get(script)).status_code == 200
+
+
+def test_chat_tokens_are_signed_with_their_own_asymmetric_key(tmp_path) -> None:
+    """Issue 14: an EdDSA token from the configured private key; neither the API's
+    secret nor the development key verifies it, and the API refuses it as a login."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from api.auth.schemas import User
+    from api.auth.service import InvalidToken, decode_token
+    from api.config import Settings
+
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    (tmp_path / "chat.pem").write_text(pem)
+    user = User(sub="stf-1", role="counsellor", locations=("TERAPEL",))
+    for settings in (Settings(COA_CHAT_TOKEN_PRIVATE_KEY=pem),
+                     Settings(COA_CHAT_TOKEN_PRIVATE_KEY_FILE=str(tmp_path / "chat.pem"))):
+        token, _ = create_chat_token(settings, user)
+        assert jwt.get_unverified_header(token)["alg"] == "EdDSA"
+        claims = jwt.decode(token, key.public_key(), algorithms=["EdDSA"], audience=CHAT_AUDIENCE)
+        assert claims["sub"] == "stf-1"
+        with pytest.raises(jwt.PyJWTError):
+            jwt.decode(token, signing_key(Settings()).public_key(), algorithms=["EdDSA"], audience=CHAT_AUDIENCE)
+        with pytest.raises(jwt.PyJWTError):
+            jwt.decode(token, settings.jwt_secret, algorithms=["HS256"], audience=CHAT_AUDIENCE)
+        with pytest.raises(InvalidToken):
+            decode_token(settings, token)
