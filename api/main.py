@@ -12,6 +12,7 @@ from api.audit.service import AuditPathMiddleware
 from api.auth.router import router as auth_router
 from api.config import get_settings
 from api.incidents.router import router as incidents_router
+from api.indicators import rollup as _indicator_rollup  # noqa: F401  (registers the rollup's flush listeners)
 from api.indicators.norms_ref import get_norms
 from api.indicators.router import router as indicators_router
 from api.knowledge_ref import get_knowledge

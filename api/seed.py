@@ -39,6 +39,7 @@ from api.auth.models import UserAccount
 from api.auth.schemas import ROLES
 from api.config import get_settings
 from api.db import get_sessionmaker
+from api.indicators import rollup as indicator_rollup
 from api.locations.models import KEY_POSITIONS, KeyPositionHolder, Location
 
 SEED_FILE = Path(__file__).with_name("seed_data.yml")
@@ -116,6 +117,8 @@ def seed(session: Session, data: dict[str, Any]) -> SeedReport:
                 )
             )
             report.users_created += 1
+    # The indicator rollup is built once, and again after knowledge/norms.yml changed.
+    indicator_rollup.ensure_fresh(session)
     session.commit()
     return report
 

@@ -1,16 +1,22 @@
 """Benchmark: the indicator query over 1,000,000 incidents on PostgreSQL.
 
-    .venv-api/bin/python bench/indicators.py [--incidents N] [--runs 5] [--keep]
+    .venv-api/bin/python bench/indicators.py [--incidents N] [--runs 5] [--reuse] [--smoke]
 
 Creates (drops first) the database ``coa_bench`` on ``BENCH_DATABASE_URL`` (default
 ``postgresql+psycopg://postgres@127.0.0.1:5432/coa_bench``), builds the schema from
 the models (same tables and indexes as the migrations), seeds 5 locations, N
 incidents over the last 2 years with one guidance session each and their review
-events (about 2.3 per incident) with COPY, runs ANALYZE, and then times
-``api.indicators.service.indicators`` — the same call as ``GET /api/v1/indicators``
-— for an admin over a year by month, and for a supervisor of one location over 12
-weeks by week. Prints the median of the runs and the EXPLAIN ANALYZE summary of
-the main aggregate. Not part of ``make test``.
+events (about 2.3 per incident) with COPY, builds the indicator rollup
+(``api.indicators.rollup.rebuild``: COPY bypasses the ORM that keeps it), runs
+ANALYZE, and then times ``api.indicators.service.indicators`` — the same call as
+``GET /api/v1/indicators`` — for an admin over a year by month, and for a supervisor
+of one location over 12 weeks by week, checks that the figures equal the direct
+query's (rollup switched off), and times ``GET /dashboard?periode=365`` for an
+admin over HTTP against uvicorn. Prints medians and the EXPLAIN ANALYZE summary of
+the rollup's largest aggregate; exits 1 when the figures differ.
+
+``--smoke`` (2,000 incidents, seconds) runs in ``make test`` (scripts/test.sh), so a
+schema change that breaks the benchmark fails CI.
 """
 
 from __future__ import annotations
@@ -19,7 +25,9 @@ import argparse
 import io
 import os
 import random
+import socket
 import statistics
+import subprocess
 import sys
 import time
 import uuid
@@ -28,16 +36,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import httpx
 import psycopg
-from sqlalchemy import text
+from sqlalchemy import delete, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from api.all_models import Base
+from api.auth.cookies import SESSION_COOKIE
 from api.auth.schemas import User
+from api.auth.service import create_token
+from api.config import get_settings
 from api.db import make_engine
-from api.indicators import service
+from api.indicators import rollup, rollup_read, service
+from api.indicators.models import IndicatorRollupState
 from api.indicators.norms_ref import get_norms
+from api.indicators.schemas import Indicators
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/coa_bench"
 LOCATIONS = ["TERAPEL", "BUDEL", "ZWOLLE", "GILZE", "MUSSELKANAAL"]
@@ -91,8 +105,8 @@ def seed(url: str, count: int, now: datetime) -> None:
                     f"{_ts(created)}\n"
                 )
                 sessions.write(
-                    f"{uuid.uuid4()}\t{conversation}\tstf-{number % 500}\t{location}\trest\t{protocol}\t1.0.0\t"
-                    f"{_ts(started)}\n"
+                    f"{uuid.uuid4()}\t{conversation}\t0\tstf-{number % 500}\t{location}\trest\t{protocol}\t"
+                    f"1.0.0\t{_ts(started)}\n"
                 )
                 roll = rng.random()
                 if roll < 0.1:
@@ -112,7 +126,7 @@ def seed(url: str, count: int, now: datetime) -> None:
                 for table, columns, buffer in (
                     ("incidents", "id, reference, idempotency_key, conversation_id, location, protocol, "
                      "protocol_version, acute, referrals, steps, outcome, staff_id, channel, created_at", incidents),
-                    ("guidance_sessions", "id, conversation_id, staff_id, location, channel, protocol, "
+                    ("guidance_sessions", "id, conversation_id, run_id, staff_id, location, channel, protocol, "
                      "protocol_version, started_at", sessions),
                     ("incident_review_events", "incident_id, status, actor, note, created_at", events),
                 ):  # fmt: skip
@@ -125,24 +139,41 @@ def seed(url: str, count: int, now: datetime) -> None:
         conn.execute("VACUUM ANALYZE")
 
 
-def time_runs(engine, user: User, query: service.Query, runs: int) -> tuple[float, int]:
+def time_runs(engine, user: User, query: service.Query, runs: int) -> tuple[float, Indicators]:
     norms = get_norms()
     timings = []
-    rows = 0
+    result = None
     for _ in range(runs):
         with Session(engine) as session:
             started = time.perf_counter()
             result = service.indicators(session, user, query, norms)
             timings.append(time.perf_counter() - started)
-            rows = len(result.rows)
-    return statistics.median(timings), rows
+    assert result is not None
+    return statistics.median(timings), result
+
+
+def direct(engine, user: User, query: service.Query) -> tuple[float, Indicators]:
+    """The same call with the rollup switched off (its state row removed in a
+    transaction that is rolled back): the figures the rollup must equal."""
+    with Session(engine) as session:
+        session.execute(delete(IndicatorRollupState))
+        started = time.perf_counter()
+        result = service.indicators(session, user, query, get_norms())
+        elapsed = time.perf_counter() - started
+        session.rollback()
+    return elapsed, result
 
 
 def explain(engine, user: User, query: service.Query) -> list[str]:
+    """EXPLAIN ANALYZE of the rollup's per-norm aggregate (the largest of the reads)."""
     with Session(engine) as session:
         for name, value in service.PG_SETTINGS.items():
             session.execute(text("SELECT set_config(:name, :value, true)"), {"name": name, "value": value})
-        stmt = service.incident_statement(session, user, query, get_norms())
+        first, end = service._whole_days(query)
+        stmt = rollup_read.norm_statement(
+            session, lambda column: service._scope(user, column, query.location), first, end, query.granularity,
+            get_norms(), 0.0,
+        )  # fmt: skip
         compiled = stmt.compile(dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True})
         # Straight to psycopg without parameters: no placeholder parsing, so the
         # dialect's escaped %% must be undone.
@@ -152,12 +183,89 @@ def explain(engine, user: User, query: service.Query) -> list[str]:
         return [row[0] for row in plan]
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def time_dashboard(url: str, runs: int) -> tuple[float, int]:
+    """GET /dashboard?periode=365 as an admin over real HTTP against uvicorn."""
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": url, "COA_ENV": "development"}
+    root = Path(__file__).resolve().parent.parent
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(port),
+         "--log-level", "warning"],
+        cwd=root, env=env,
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("the API did not start")
+            time.sleep(0.3)
+        token = create_token(get_settings(), sub="bench-admin", role="admin", locations=())
+        timings, size = [], 0
+        with httpx.Client(base_url=base, cookies={SESSION_COOKIE: token}, timeout=120) as client:
+            client.get("/dashboard", params={"periode": "365"})  # first request: templates, connections
+            for _ in range(runs):
+                started = time.perf_counter()
+                response = client.get("/dashboard", params={"periode": "365"})
+                timings.append(time.perf_counter() - started)
+                if response.status_code != 200 or "Dashboard" not in response.text:
+                    raise RuntimeError(f"GET /dashboard: {response.status_code}")
+                size = len(response.content)
+        return statistics.median(timings), size
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def prepare(url: str, incidents: int, now: datetime) -> None:
+    print(f"creating {make_url(url).database} and seeding {incidents:,} incidents …", flush=True)
+    started = time.perf_counter()
+    recreate_database(url)
+    engine = make_engine(url)
+    Base.metadata.create_all(engine)
+    # Secondary indexes are built once after the COPY (much faster than
+    # maintaining them row by row); primary keys and unique constraints stay.
+    indexes = [index for table in Base.metadata.sorted_tables for index in table.indexes]
+    with engine.begin() as conn:
+        for index in indexes:
+            index.drop(conn)
+    seed(url, incidents, now)
+    with engine.begin() as conn:
+        for index in indexes:
+            index.create(conn)
+        conn.exec_driver_sql("ANALYZE")
+    print(f"seeded in {time.perf_counter() - started:.1f} s", flush=True)
+    # COPY bypasses the ORM, so the rollup is built set-wise, as after a norms change.
+    started = time.perf_counter()
+    with Session(engine) as session:
+        rollup.rebuild(session, get_norms())
+        session.commit()
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")
+    print(f"rollup built in {time.perf_counter() - started:.1f} s", flush=True)
+    engine.dispose()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--incidents", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--reuse", action="store_true", help="skip seeding when the database is already seeded")
+    parser.add_argument("--smoke", action="store_true", help="2,000 incidents, 2 runs (make test)")
     args = parser.parse_args()
+    if args.smoke:
+        args.incidents, args.runs = 2_000, 2
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
     now = datetime.now(UTC)
 
@@ -169,28 +277,14 @@ def main() -> int:
                 seeded = (conn.execute(text("SELECT count(*) FROM incidents")).scalar() or 0) >= args.incidents
         except Exception:
             seeded = False
+    engine.dispose()
     if not seeded:
-        engine.dispose()
-        print(f"creating {make_url(url).database} and seeding {args.incidents:,} incidents …", flush=True)
-        started = time.perf_counter()
-        recreate_database(url)
-        engine = make_engine(url)
-        Base.metadata.create_all(engine)
-        # Secondary indexes are built once after the COPY (much faster than
-        # maintaining them row by row); primary keys and unique constraints stay.
-        indexes = [index for table in Base.metadata.sorted_tables for index in table.indexes]
-        with engine.begin() as conn:
-            for index in indexes:
-                index.drop(conn)
-        seed(url, args.incidents, now)
-        with engine.begin() as conn:
-            for index in indexes:
-                index.create(conn)
-            conn.exec_driver_sql("ANALYZE")
-        print(f"seeded in {time.perf_counter() - started:.1f} s", flush=True)
+        prepare(url, args.incidents, now)
+    engine = make_engine(url)
     with engine.connect() as conn:
         counts = {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in
-                  ("incidents", "incident_review_events", "guidance_sessions")}  # fmt: skip
+                  ("incidents", "incident_review_events", "guidance_sessions", "indicator_days",
+                   "indicator_norm_days", "indicator_review_times")}  # fmt: skip
     print("rows:", ", ".join(f"{table} {number:,}" for table, number in counts.items()))
 
     scenarios = [
@@ -199,27 +293,25 @@ def main() -> int:
         ("supervisor TERAPEL, last 12 weeks by week", User(sub="bench-sup", role="supervisor", locations=("TERAPEL",)),
          service.Query(now - timedelta(weeks=12), now, "week", None, now)),
     ]  # fmt: skip
+    equal = True
     for label, user, query in scenarios:
-        median, rows = time_runs(engine, user, query, args.runs)
-        print(f"indicators [{label}]: median {median * 1000:.0f} ms over {args.runs} runs ({rows} rows)")
-    print("\nEXPLAIN ANALYZE (main aggregate, admin scenario):")
+        median, result = time_runs(engine, user, query, args.runs)
+        slow, expected = direct(engine, user, query)
+        same = result.model_dump() == expected.model_dump()
+        equal &= same
+        print(f"indicators [{label}]: median {median * 1000:.0f} ms over {args.runs} runs ({len(result.rows)} rows); "
+              f"direct query {slow * 1000:.0f} ms; figures equal: {'yes' if same else 'NO'}", flush=True)  # fmt: skip
+    median, size = time_dashboard(url, args.runs)
+    print(f"GET /dashboard?periode=365 [admin, end to end over HTTP]: median {median * 1000:.0f} ms "
+          f"over {args.runs} runs ({size:,} bytes)")  # fmt: skip
+    print("\nEXPLAIN ANALYZE (rollup per-norm aggregate, admin scenario):")
     for line in explain(engine, scenarios[0][1], scenarios[0][2]):
-        if any(
-            key in line
-            for key in (
-                "Aggregate",
-                "Join",
-                "Scan",
-                "Sort ",
-                "Execution Time",
-                "Planning Time",
-                "JIT",
-                "Timing",
-                "Functions",
-            )
-        ):
+        if any(key in line for key in ("Aggregate", "Scan", "Sort ", "Execution Time", "Planning Time")):
             print("  " + line.strip())
     engine.dispose()
+    if not equal:
+        print("FAIL: the rollup's figures differ from the direct query's", file=sys.stderr)
+        return 1
     return 0
 
 

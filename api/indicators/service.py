@@ -19,8 +19,9 @@ on SQLite. Both yield the bucket's first day as YYYY-MM-DD.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+import math
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Date, Float, and_, case, cast, exists, func, literal, null, or_, select
@@ -29,6 +30,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from api.auth.schemas import User
 from api.incidents.models import Incident, IncidentReviewEvent
+from api.indicators import rollup_read
+from api.indicators.models import IndicatorReviewTime
 from api.indicators.norms_sql import (
     Facts,
     dialect_of,
@@ -38,6 +41,7 @@ from api.indicators.norms_sql import (
     norm_expression,
     statuses_needed,
 )
+from api.indicators.rollup_read import Counts
 from api.indicators.schemas import (
     CountBlock,
     IndicatorRow,
@@ -109,14 +113,23 @@ def _review_facts(dialect: str, statuses: tuple[str, ...], since: datetime, inci
 
 
 def _incident_base(
-    session: Session, user: User, query: Query, norms: dict[str, Norm], *, with_sessions: bool = True
+    session: Session,
+    user: User,
+    query: Query,
+    norms: dict[str, Norm],
+    *,
+    with_sessions: bool = True,
+    incident_id: Any = None,
 ) -> tuple[Any, Any, Any]:
+    """``incident_id``: only that incident (the rollup's per-incident refresh)."""
     dialect = dialect_of(session)
     conditions = [
         Incident.created_at >= query.date_from,
         Incident.created_at < query.date_to,
         *_scope(user, Incident.location, query.location),
     ]
+    if incident_id is not None:
+        conditions.append(Incident.id == incident_id)
     # Aggregate only the review events of the incidents in scope and period.
     in_scope = select(Incident.id).where(*conditions)
     rev = _review_facts(dialect, statuses_needed(norms), query.date_from, in_scope)
@@ -148,15 +161,9 @@ def _incident_base(
     return joined, facts, rev
 
 
-def incident_statement(session: Session, user: User, query: Query, norms: dict[str, Norm]) -> Any:
-    """The main aggregate (also EXPLAINed by bench/indicators.py)."""
-    dialect = dialect_of(session)
-    joined, facts, rev = _incident_base(session, user, query, norms)
-    now_t = epoch_days_of(query.now)
-    flags = [norm_expression(norm, facts, now_t) for norm in norms.values()]
-    period = bucket(dialect, Incident.created_at, query.granularity).label("period")
-    review_hours = (rev.c[f"reached_{REVIEWED}"] - facts.created_t) * 24
-    open_correction = case(
+def open_correction_flag(rev: Any) -> ColumnElement[Any]:
+    """1 when the incident's latest review status is ``correctie_gevraagd``."""
+    return case(
         (
             and_(
                 rev.c.last_correction_id.is_not(None),
@@ -166,6 +173,17 @@ def incident_statement(session: Session, user: User, query: Query, norms: dict[s
         ),
         else_=0,
     )
+
+
+def incident_statement(session: Session, user: User, query: Query, norms: dict[str, Norm]) -> Any:
+    """The main aggregate (also EXPLAINed by bench/indicators.py)."""
+    dialect = dialect_of(session)
+    joined, facts, rev = _incident_base(session, user, query, norms)
+    now_t = epoch_days_of(query.now)
+    flags = [norm_expression(norm, facts, now_t) for norm in norms.values()]
+    period = bucket(dialect, Incident.created_at, query.granularity).label("period")
+    review_hours = (rev.c[f"reached_{REVIEWED}"] - facts.created_t) * 24
+    open_correction = open_correction_flag(rev)
     norm_columns = []
     for index, flag in enumerate(flags):
         norm_columns += [
@@ -202,26 +220,46 @@ def _session_rows(session: Session, user: User, query: Query) -> list[Any]:
     return list(session.execute(stmt).all())
 
 
-def _median_rows(
-    session: Session, user: User, query: Query, norms: dict[str, Norm], granularity: Granularity | None
-) -> dict[tuple[Any, str], float]:
+def _reviewed_hours(
+    session: Session, user: User, query: Query, norms: dict[str, Norm], granularity: Granularity | None, *,
+    from_rollup: bool,
+) -> Any:  # fmt: skip
+    """(period, location, hours) of the period's reviewed incidents: from the rollup's
+    review times (covering index) or from the incidents and their events."""
     dialect = dialect_of(session)
+    if from_rollup:
+        rt = IndicatorReviewTime
+        return select(
+            bucket(dialect, rt.created_at, granularity).label("period"), rt.location.label("location"),
+            rt.hours.label("hours"),
+        ).where(rt.created_at >= query.date_from, rt.created_at < query.date_to,
+                *_scope(user, rt.location, query.location))  # fmt: skip
     joined, facts, rev = _incident_base(session, user, query, norms, with_sessions=False)
-    period = bucket(dialect, Incident.created_at, granularity).label("period")
-    hours = cast((rev.c[f"reached_{REVIEWED}"] - facts.created_t) * 24, Float).label("hours")
-    reviewed = joined.where(rev.c[f"reached_{REVIEWED}"].is_not(None))
-    # PostgreSQL refuses GROUP BY NULL: without buckets group by location only.
-    groups = (Incident.location,) if granularity is None else (period, Incident.location)
-    if dialect == "postgresql":
-        stmt = reviewed.with_only_columns(
-            period, Incident.location, func.percentile_cont(0.5).within_group(hours).label("median")
-        ).group_by(*groups)
-        return {(row.period, row.location): row.median for row in session.execute(stmt)}
-    ranked = reviewed.with_only_columns(
-        period,
+    return joined.where(rev.c[f"reached_{REVIEWED}"].is_not(None)).with_only_columns(
+        bucket(dialect, Incident.created_at, granularity).label("period"),
         Incident.location.label("location"),
-        hours,
-        func.row_number().over(partition_by=groups, order_by=hours).label("rn"),
+        cast((rev.c[f"reached_{REVIEWED}"] - facts.created_t) * 24, Float).label("hours"),
+    )
+
+
+def _median_rows(
+    session: Session, user: User, query: Query, norms: dict[str, Norm], granularity: Granularity | None, *,
+    from_rollup: bool = False,
+) -> dict[tuple[Any, str], float]:  # fmt: skip
+    src = _reviewed_hours(session, user, query, norms, granularity, from_rollup=from_rollup).subquery("reviewed")
+    # PostgreSQL refuses GROUP BY NULL: without buckets group by location only.
+    groups = (src.c.location,) if granularity is None else (src.c.period, src.c.location)
+    if dialect_of(session) == "postgresql":
+        stmt = select(
+            src.c.period if granularity else null().label("period"), src.c.location,
+            func.percentile_cont(0.5).within_group(src.c.hours).label("median"),
+        ).group_by(*groups)  # fmt: skip
+        return {(row.period, row.location): row.median for row in session.execute(stmt)}
+    ranked = select(
+        src.c.period,
+        src.c.location,
+        src.c.hours,
+        func.row_number().over(partition_by=groups, order_by=src.c.hours).label("rn"),
         func.count().over(partition_by=groups).label("cnt"),
     ).subquery("ranked")
     middle = (
@@ -257,15 +295,17 @@ class _Acc:
         self.review_hours = 0.0
         self.open_corrections = 0
 
-    def add_incidents(self, row: Any, norm_ids: list[str]) -> None:
-        mapping = row._mapping
-        self.incidents[row.protocol] = self.incidents.get(row.protocol, 0) + row.incidents
-        for index, norm_id in enumerate(norm_ids):
-            for slot, suffix in enumerate(("applies", "met", "deviation")):
-                self.norms[norm_id][slot] += int(mapping[f"n{index}_{suffix}"] or 0)
-        self.reviewed += int(row.reviewed or 0)
-        self.review_hours += float(row.review_hours_sum or 0.0)
-        self.open_corrections += int(row.open_corrections or 0)
+    def add(self, protocol: str, counts: Counts) -> None:
+        if counts.incidents:
+            self.incidents[protocol] = self.incidents.get(protocol, 0) + counts.incidents
+        if counts.sessions:
+            self.sessions[protocol] = self.sessions.get(protocol, 0) + counts.sessions
+        for norm_id, values in counts.norms.items():
+            if norm_id in self.norms:
+                self.norms[norm_id] = [a + b for a, b in zip(self.norms[norm_id], values, strict=True)]
+        self.reviewed += counts.reviewed
+        self.review_hours += counts.review_hours_sum
+        self.open_corrections += counts.open_corrections
 
     def row(self, norms: dict[str, Norm], period: str | None, location: str, median: float | None) -> IndicatorRow:
         return IndicatorRow(
@@ -283,6 +323,60 @@ class _Acc:
         )
 
 
+def _direct_counts(
+    session: Session, user: User, query: Query, norms: dict[str, Norm]
+) -> dict[tuple[Any, str, str], Counts]:
+    """Counts per (period, location, protocol) straight from incidents, events and sessions."""
+    result: dict[tuple[Any, str, str], Counts] = {}
+    for row in _incident_rows(session, user, query, norms):
+        mapping = row._mapping
+        result[(_key(row.period), row.location, row.protocol)] = Counts(
+            incidents=row.incidents,
+            reviewed=int(row.reviewed or 0),
+            review_hours_sum=float(row.review_hours_sum or 0.0),
+            open_corrections=int(row.open_corrections or 0),
+            norms={
+                norm_id: [int(mapping[f"n{index}_{suffix}"] or 0) for suffix in ("applies", "met", "deviation")]
+                for index, norm_id in enumerate(norms)
+            },
+        )
+    for row in _session_rows(session, user, query):
+        result.setdefault((_key(row.period), row.location, row.protocol), Counts()).sessions += row.sessions
+    return result
+
+
+def _whole_days(query: Query) -> tuple[int, int] | None:
+    """The first and the end (exclusive) UTC day of the period's whole days, if any."""
+    first = math.ceil(epoch_days_of(query.date_from))
+    end = math.floor(epoch_days_of(query.date_to))
+    return (first, end) if first < end else None
+
+
+def _day_start(day: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=day)
+
+
+def _counts(
+    session: Session, user: User, query: Query, norms: dict[str, Norm], *, from_rollup: bool
+) -> list[tuple[tuple[Any, str, str], Counts]]:
+    """The whole days from the rollup, a partial first and last day directly."""
+    days = _whole_days(query) if from_rollup else None
+    if days is None:
+        return list(_direct_counts(session, user, query, norms).items())
+    first, end = days
+    parts = list(
+        rollup_read.day_counts(
+            session, lambda column: _scope(user, column, query.location), first, end, query.granularity, norms,
+            epoch_days_of(query.now),
+        ).items()
+    )  # fmt: skip
+    for start, stop in ((query.date_from, _day_start(first)), (_day_start(end), query.date_to)):
+        if start < stop:
+            edge = replace(query, date_from=start, date_to=stop)
+            parts += _direct_counts(session, user, edge, norms).items()
+    return parts
+
+
 #: Transaction-local planner settings for the aggregates on PostgreSQL: enough
 #: memory to sort/hash a year of incidents without spilling to disk, and no
 #: parallel workers (each worker would rebuild the review-facts hash on its own;
@@ -294,27 +388,22 @@ def indicators(session: Session, user: User, query: Query, norms: dict[str, Norm
     if dialect_of(session) == "postgresql":
         for name, value in PG_SETTINGS.items():
             session.execute(select(func.set_config(name, value, True)))
+    # The rollup is only read when it was built with these norms (else: direct query).
+    fresh = rollup_read.is_fresh(session, norms)
     norm_ids = list(norms)
     per_period: dict[tuple[str | None, str], _Acc] = {}
     per_location: dict[str, _Acc] = {}
-
-    def acc(period: str | None, location: str) -> tuple[_Acc, _Acc]:
-        return (
-            per_period.setdefault((period, location), _Acc(norm_ids)),
-            per_location.setdefault(location, _Acc(norm_ids)),
-        )
-
-    for row in _incident_rows(session, user, query, norms):
-        for target in acc(_key(row.period), row.location):
-            target.add_incidents(row, norm_ids)
-    for row in _session_rows(session, user, query):
-        for target in acc(_key(row.period), row.location):
-            target.sessions[row.protocol] = target.sessions.get(row.protocol, 0) + row.sessions
+    for (period, location, protocol), counts in _counts(session, user, query, norms, from_rollup=fresh):
+        per_period.setdefault((_key(period), location), _Acc(norm_ids)).add(protocol, counts)
+        per_location.setdefault(location, _Acc(norm_ids)).add(protocol, counts)
 
     medians = {
-        (_key(p), loc): m for (p, loc), m in _median_rows(session, user, query, norms, query.granularity).items()
+        (_key(p), loc): m
+        for (p, loc), m in _median_rows(session, user, query, norms, query.granularity, from_rollup=fresh).items()
     }
-    totals_median = {loc: m for (_p, loc), m in _median_rows(session, user, query, norms, None).items()}
+    totals_median = {
+        loc: m for (_p, loc), m in _median_rows(session, user, query, norms, None, from_rollup=fresh).items()
+    }
     return Indicators(
         date_from=query.date_from,
         date_to=query.date_to,
