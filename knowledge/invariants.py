@@ -241,10 +241,10 @@ def check_minors(protocol: Protocol) -> list[str]:
     ``amv``) refers to Nidos, so the recorded decision names the guardian."""
     problems: list[str] = []
     for path in iter_paths(protocol):
-        if any(item.answer == UNACCOMPANIED_MINOR and item.step.kind == "choice" for item in path):
-            if GUARDIAN not in path_referrals(path):
-                trail = " -> ".join(item.step.id for item in path)
-                problems.append(f"{_where(protocol, path[-1].step.id)}: amv path without '{GUARDIAN}': {trail}")
+        amv = any(item.answer == UNACCOMPANIED_MINOR and item.step.kind == "choice" for item in path)
+        if amv and GUARDIAN not in path_referrals(path):
+            trail = " -> ".join(item.step.id for item in path)
+            problems.append(f"{_where(protocol, path[-1].step.id)}: amv path without '{GUARDIAN}': {trail}")
     return list(dict.fromkeys(problems))
 
 
