@@ -21,9 +21,10 @@ help:
 	@echo "make test   set up, then run the whole test suite"
 	@echo "make token ROLE=<counsellor|contact_person|supervisor|admin> [LOCATION=<code>]"
 
+# Owner-only (issue 14): the secret, and the databases `db` creates in var/.
 var/dev.env:
-	@mkdir -p var
-	@echo "COA_JWT_SECRET=$$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')" > $@
+	@mkdir -p -m 700 var
+	@umask 077 && echo "COA_JWT_SECRET=$$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')" > $@
 
 $(RASA_VENV)/.stamp: requirements/assistant.in requirements/assistant.lock scripts/make_venv.sh
 	scripts/make_venv.sh $(RASA_VENV) "$$(scripts/find_python310.sh)" requirements/assistant.in requirements/assistant.lock
@@ -50,8 +51,8 @@ model: $(RASA_VENV)/.stamp
 	$(RASA_VENV)/bin/python scripts/train.py
 
 db: $(API_VENV)/.stamp var/dev.env
-	$(API_VENV)/bin/alembic upgrade head
-	$(API_VENV)/bin/python -m api.seed
+	umask 077 && $(API_VENV)/bin/alembic upgrade head
+	umask 077 && $(API_VENV)/bin/python -m api.seed
 
 setup: envs model db
 

@@ -20,6 +20,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RASA_VENV = ROOT / ".venv-rasa"
 API_VENV = ROOT / ".venv-api"
+#: Every file the three processes create (var/coa.db, var/rasa_tracker.db, the outbox,
+#: logs) is owner-only, whatever the shell's umask (issue 14).
+PRIVATE_UMASK = 0o077
+
+
+def make_private(directory: Path) -> None:
+    """``directory`` 0700 and the files directly in it 0600 (state made before this rule)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o700)
+    for path in directory.iterdir():
+        if path.is_file() and not path.is_symlink():
+            path.chmod(0o600)
 
 
 @dataclass
@@ -162,7 +174,8 @@ class Stack:
                 for suffix in ("", "-wal", "-shm", "-journal"):
                     (self.state / (name + suffix)).unlink(missing_ok=True)
         self.build()
-        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for directory in {self.state, self.log_dir}:
+            make_private(directory)
         for proc in self.processes:
             self._spawn(proc, mode="w")
         deadline = time.monotonic() + timeout
@@ -171,11 +184,12 @@ class Stack:
 
     def _spawn(self, proc: Process, mode: str) -> None:
         proc.log_path = self.log_dir / f"{proc.name}.log"
+        proc.log_path.touch(mode=0o600)
         with proc.log_path.open(mode) as log:
             # Own process group, so Ctrl-C and stop() reach the children Rasa forks.
             proc.popen = subprocess.Popen(
                 proc.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
+                start_new_session=True, umask=PRIVATE_UMASK,
             )
 
     def process(self, name: str) -> Process:

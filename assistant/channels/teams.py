@@ -156,7 +156,7 @@ class TeamsSettings:
             names = ", ".join(ENV_NAMES.get(k, ENV_PREFIX + k.upper()) for k in missing)
             raise ValueError(f"Teams channel: missing {', '.join(missing)} (credentials or {names})")
         settings = cls(**values)
-        if environ.get("COA_ENV") == "production":
+        if environ.get("COA_ENV") == "production" or credentials.get("env") == "production":
             settings.check_production()
         return settings
 

@@ -550,3 +550,18 @@ def test_the_loop_lets_the_rows_of_one_turn_join_one_batch(fake_api: FakeApi, tm
         assert posts(fake_api, SINGLE_PATH) == []
     finally:
         box.close()
+
+
+# --------------------------------------------------------------------------- issue 14: nothing left behind
+
+
+def test_an_erased_payload_is_in_none_of_the_files(box: Outbox, fake_api: FakeApi) -> None:
+    """Erase on delivery must reach the disk: without secure_delete the old bytes stay
+    in the database's free space, without a checkpoint they stay in outbox.db-wal."""
+    secret = "VRIJE-TEKST-de-bewoonster-vertelde-4711"
+    box.enqueue("incident", KEY, {**PAYLOAD, "steps": [{"step": "toelichting", "answer": secret}]}, wake=False)
+    assert any(secret.encode() in path.read_bytes() for path in box.path.parent.glob("outbox.db*"))
+    assert box.deliver(KEY).status == DELIVERED
+    for path in box.path.parent.glob("outbox.db*"):
+        assert secret.encode() not in path.read_bytes(), f"{path.name} still holds the answer"
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path.name

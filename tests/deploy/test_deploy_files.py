@@ -89,8 +89,9 @@ def test_compose_secrets_come_from_the_environment_file() -> None:
 def test_haproxy_pins_on_the_conversation_id_with_consistent_hashing() -> None:
     for config in ((DEPLOY / "haproxy.cfg").read_text(), _k8s_haproxy()):
         assert "option http-buffer-request" in config
-        assert "req.body,json_query('$.sender') if rest" in config
-        assert "json_query('$.conversation.id') if botframework" in config
+        # Issue 14: the Teams channel's real path (not Rasa's botframework one).
+        assert "acl teams        path /webhooks/teams/webhook" in config
+        assert "json_query('$.conversation.id') if teams" in config
         assert "balance hash var(txn.conversation)" in config
         assert config.count("hash-type consistent") == 2
         assert len(re.findall(r"^\s+server rasa-\d", config, re.M)) == 4
@@ -128,7 +129,8 @@ def test_k8s_manifests_parse_and_name_what_the_profile_needs() -> None:
     assert {("Deployment", "coa-api"), ("Deployment", "coa-actions"), ("StatefulSet", "coa-rasa"),
             ("Deployment", "coa-rasa-proxy"), ("Service", "coa-api"), ("Service", "coa-actions"),
             ("Service", "coa-rasa"), ("Service", "coa-rasa-headless"), ("ConfigMap", "coa-config"),
-            ("Secret", "coa-secrets"), ("Job", "coa-api-migrate")} <= kinds
+            ("Secret", "coa-api-secrets"), ("Secret", "coa-rasa-secrets"), ("Secret", "coa-actions-secrets"),
+            ("Job", "coa-api-migrate"), ("CronJob", "coa-retention")} <= kinds
     assert all(d["metadata"].get("namespace", "coa") == "coa" for d in docs)
 
 
@@ -158,13 +160,15 @@ def test_k8s_rasa_replicas_api_workers_and_environment() -> None:
     assert actions["spec"]["replicas"] == 1 and actions["spec"]["strategy"]["type"] == "Recreate"
 
     config = by_name("ConfigMap", "coa-config")["data"]
-    secret = by_name("Secret", "coa-secrets")["stringData"]
-    assert endpoint_variables() <= set(config) | set(secret)
-    assert all(v == "REPLACE_ME" for v in secret.values()), "placeholders only"
-    assert {"COA_JWT_SECRET", "COA_SERVICE_TOKEN", "DATABASE_URL", "DB_PASSWORD"} <= set(secret)
+    assert endpoint_variables() <= set(config) | set(by_name("Secret", "coa-rasa-secrets")["stringData"])
     for workload in (rasa, by_name("Deployment", "coa-api"), actions):
         refs = container(workload)["envFrom"]
-        assert {"configMapRef": {"name": "coa-config"}} in refs and {"secretRef": {"name": "coa-secrets"}} in refs
+        assert {"configMapRef": {"name": "coa-config"}} in refs
+    for doc in k8s_docs():
+        if doc["kind"] == "Secret" and doc["metadata"]["name"] != "coa-teams-staff":
+            assert all(v == "REPLACE_ME" for v in doc["stringData"].values()), "placeholders only"
+    assert {"COA_JWT_SECRET", "DATABASE_URL"} <= set(by_name("Secret", "coa-api-secrets")["stringData"])
+    assert "COA_SERVICE_TOKEN" in by_name("Secret", "coa-actions-secrets")["stringData"]
 
 
 def test_dockerfiles() -> None:
@@ -183,7 +187,7 @@ def test_pinning_rule_of_the_test_proxy() -> None:
     body = b'{"sender": "abc", "message": "hoi"}'
     assert conversation_key("/webhooks/rest/webhook", body) == "abc"
     teams = b'{"type": "message", "conversation": {"id": "19:xyz"}}'
-    assert conversation_key("/webhooks/botframework/webhook", teams) == "19:xyz"
+    assert conversation_key("/webhooks/teams/webhook", teams) == "19:xyz"
     assert conversation_key("/", b"") is None
     assert conversation_key("/webhooks/rest/webhook", b"not json") is None
     upstreams = ["http://127.0.0.1:16005", "http://127.0.0.1:16006"]
