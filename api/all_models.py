@@ -5,15 +5,20 @@ Used by Alembic's env.py and by the tests' ``create_all``.
 
 from api.audit.models import AuditEntry
 from api.auth.models import UserAccount
+from api.follow_ups.models import FollowUp, FollowUpEvent
 from api.incidents.models import Incident, IncidentReviewEvent
 from api.indicators import models as indicator_indexes  # noqa: F401  (indexes for the indicators)
 from api.locations.models import KeyPositionHolder, Location
 from api.models_base import Base
+from api.reminders.models import FollowUpNotification
 from api.sessions.models import GuidanceSession, SessionEvent
 
 __all__ = [
     "AuditEntry",
     "Base",
+    "FollowUp",
+    "FollowUpEvent",
+    "FollowUpNotification",
     "GuidanceSession",
     "Incident",
     "IncidentReviewEvent",

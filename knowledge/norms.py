@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -170,8 +171,11 @@ def load_norms(
     e.g. from ``load_knowledge()``) are checked when given."""
     path = path or NORMS_FILE
     data = _load_yaml(path)
-    if not isinstance(data, dict) or set(data) != {"norms"} or not isinstance(data["norms"], list):
-        raise KnowledgeError(f"{path.name}: expected a mapping with one key 'norms' holding a list")
+    if not isinstance(data, dict) or "norms" not in data or not isinstance(data["norms"], list):
+        raise KnowledgeError(f"{path.name}: expected a mapping with the key 'norms' holding a list")
+    extra = sorted(set(data) - {"norms", FOLLOW_UP_NORMS_KEY})
+    if extra:
+        raise KnowledgeError(f"{path.name}: unknown key(s) {', '.join(extra)}; known: norms, {FOLLOW_UP_NORMS_KEY}")
     sources = _load_sources(sources_path or SOURCES_FILE)
     norms: dict[str, Norm] = {}
     for index, raw in enumerate(data["norms"]):
@@ -182,3 +186,73 @@ def load_norms(
     if not norms:
         raise KnowledgeError(f"{path.name}: no norms")
     return norms
+
+
+# --- deadlines of follow-up actions (issue 15)
+
+#: The section of norms.yml with the deadlines of the follow-up actions that a
+#: decision asks for (``follow_ups`` in a protocol names one by id as ``norm``).
+FOLLOW_UP_NORMS_KEY = "follow_up_norms"
+_FOLLOW_UP_NORM_FIELDS = frozenset({"id", "title", "description", "source", "hours", "working_days"})
+
+
+@dataclass(frozen=True)
+class FollowUpNorm:
+    """A deadline for a follow-up action: ``hours`` after the decision, or the end of
+    the ``working_days``-th working day (Mon–Fri, UTC) after it."""
+
+    id: str
+    title: str
+    description: str
+    source: NormSource
+    hours: int | None = None
+    working_days: int | None = None
+
+    def due_at(self, decided_at: datetime) -> datetime:
+        """The deadline of an action asked for by a decision recorded at ``decided_at``."""
+        if self.hours is not None:
+            return decided_at + timedelta(hours=self.hours)
+        assert self.working_days is not None
+        # The same rule as the review norm (api/indicators/norms_sql.working_day_offsets):
+        # the deadline is the end of the n-th working day after the day of the decision.
+        day, counted = decided_at.date(), 0
+        while counted < self.working_days:
+            day += timedelta(days=1)
+            if day.weekday() < 5:
+                counted += 1
+        return datetime.combine(day + timedelta(days=1), time(0), tzinfo=decided_at.tzinfo or timezone.utc)
+
+
+def load_follow_up_norms(path: Path | None = None, *, sources_path: Path | None = None) -> dict[str, FollowUpNorm]:
+    """The follow-up deadlines by id (``follow_up_norms:`` in norms.yml; empty when absent)."""
+    path = path or NORMS_FILE
+    data = _load_yaml(path)
+    raw_list = data.get(FOLLOW_UP_NORMS_KEY, []) if isinstance(data, dict) else None
+    if not isinstance(raw_list, list):
+        raise KnowledgeError(f"{path.name}: '{FOLLOW_UP_NORMS_KEY}' must be a list")
+    sources = _load_sources(sources_path or path.with_name(SOURCES_FILE.name))
+    result: dict[str, FollowUpNorm] = {}
+    for index, raw in enumerate(raw_list):
+        where = f"follow-up norm #{index + 1}"
+        if not isinstance(raw, dict) or not isinstance(raw.get("id"), str) or not _ID.match(raw["id"]):
+            raise _fail(path, where, "expected a mapping with a lower-case 'id'")
+        where = f"follow-up norm '{raw['id']}'"
+        extra = sorted(set(raw) - _FOLLOW_UP_NORM_FIELDS)
+        if extra:
+            raise _fail(path, where, f"unknown field(s) {', '.join(extra)}")
+        for name in ("title", "description"):
+            if not isinstance(raw.get(name), str) or not raw[name].strip():
+                raise _fail(path, where, f"'{name}' must be a non-empty text")
+        source = sources.get(raw.get("source")) if isinstance(raw.get("source"), str) else None
+        if source is None:
+            raise _fail(path, where, f"unknown source {raw.get('source')!r} (not in sources.yml)")
+        if ("hours" in raw) == ("working_days" in raw):
+            raise _fail(path, where, "give exactly one of 'hours' and 'working_days'")
+        name = "hours" if "hours" in raw else "working_days"
+        if raw["id"] in result:
+            raise _fail(path, where, "duplicate id")
+        result[raw["id"]] = FollowUpNorm(
+            id=raw["id"], title=raw["title"].strip(), description=" ".join(raw["description"].split()),
+            source=source, **{name: _positive_int(path, where, raw[name], name)},
+        )
+    return result

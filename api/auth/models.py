@@ -26,4 +26,6 @@ class UserAccount(Base):
     staff_id: Mapped[str] = mapped_column(String(128), unique=True)
     locations: Mapped[list[str]] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(default=True)
+    # Where reminders of the staff member's follow-ups go (issue 15); None: no e-mail.
+    email: Mapped[str | None] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

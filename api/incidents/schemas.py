@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_serializer
 
+from api.follow_ups.schemas import FollowUpItem
 from api.models_base import as_utc
 
 # The review workflow's states (api/reviews/transitions.py holds the transition table).
@@ -70,6 +71,8 @@ class IncidentOut(BaseModel):
     review_status: ReviewStatus | str = INITIAL_REVIEW_STATUS
     # Ids of the minimum norms (knowledge/norms.yml) this incident deviates from.
     deviations: list[str] = Field(default_factory=list)
+    # The actions the decision asks for, each with its deadline and latest status (contract).
+    follow_ups: list[FollowUpItem] = Field(default_factory=list)
 
     @field_serializer("id")
     def _id_as_str(self, value: uuid.UUID) -> str:

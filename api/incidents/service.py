@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from api.audit.service import record_read
 from api.auth.schemas import User
+from api.follow_ups import service as follow_up_service
 from api.incidents.models import Incident, IncidentReviewEvent
 from api.incidents.schemas import INITIAL_REVIEW_STATUS, IncidentCreate, IncidentOut
 from api.indicators.norms_ref import get_norms
@@ -110,7 +111,12 @@ def _to_out(incident: Incident, status: str | None) -> IncidentOut:
 def _with_deviations(session: Session, items: list[IncidentOut]) -> list[IncidentOut]:
     """Add the norm deviations (computed in SQL, one query for the whole page)."""
     found = incident_deviations(session, [item.id for item in items], get_norms(), utcnow())
-    return [item.model_copy(update={"deviations": found.get(item.id, [])}) for item in items]
+    # And the follow-ups with their latest status (issue 15), one query too.
+    follow_ups = follow_up_service.items_for(session, [item.id for item in items])
+    return [
+        item.model_copy(update={"deviations": found.get(item.id, []), "follow_ups": follow_ups.get(item.id, [])})
+        for item in items
+    ]
 
 
 def _by_key(session: Session, key: str) -> Incident | None:
@@ -143,6 +149,7 @@ def create_incident(
             # A savepoint, so that losing a race leaves the session usable.
             with session.begin_nested():
                 session.add(incident)
+                follow_up_service.create_for_incident(session, knowledge, incident)
         except IntegrityError:
             # Either a concurrent request with the same key won, or (rarely) the
             # random reference collided: tell the two apart and act accordingly.

@@ -69,6 +69,8 @@ NAV += [
     NavItem("Sessies", "/sessies", frozenset({"supervisor", "contact_person", "admin"})),
     NavItem("Correcties", "/correcties", frozenset({"counsellor"})),
 ]
+# The follow-ups to confirm (api/web/actions.py).
+NAV += [NavItem("Mijn acties", "/acties", frozenset({"counsellor", "contact_person", "supervisor"}))]
 
 DEFAULT_AFTER_LOGIN = "/protocollen"
 
@@ -193,6 +195,8 @@ def render(
     user: User | None = context["user"] if "user" in context else current_page_user(request)
     context["user"] = user
     context.setdefault("csrf_token", token)
+    # (open, overdue) follow-ups for the header, set by api.web.actions.follow_up_badge.
+    context.setdefault("follow_up_badge", getattr(request.state, "follow_up_badge", None))
     context.setdefault(
         "nav",
         [

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api.config import REPO_ROOT, get_settings
+from api.web.actions import follow_up_badge
+from api.web.actions import router as actions_router
 from api.web.chat import router as chat_router
 from api.web.dashboard import router as dashboard_router
 from api.web.pages import STATIC_DIR, LoginRequired, PageForbidden, forbidden_page, login_redirect
@@ -34,9 +36,12 @@ def install_web(app: FastAPI) -> None:
             name=f"vendor-{name}",
         )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.include_router(router)
-    app.include_router(dashboard_router)
-    app.include_router(chat_router)
+    # Every page shows the open and overdue follow-ups in its header (issue 15).
+    badge = [Depends(follow_up_badge)]
+    app.include_router(router, dependencies=badge)
+    app.include_router(dashboard_router, dependencies=badge)
+    app.include_router(chat_router, dependencies=badge)
+    app.include_router(actions_router, dependencies=badge)
     app.add_exception_handler(LoginRequired, login_redirect)
     app.add_exception_handler(PageForbidden, forbidden_page)
     app.add_middleware(StaticGZipMiddleware)

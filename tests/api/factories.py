@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from api.follow_ups.models import FollowUp
 from api.incidents.models import Incident, IncidentReviewEvent
 from api.sessions.models import GuidanceSession, SessionEvent
 
@@ -41,6 +42,19 @@ def make_incident(db: Session, *, created_at: datetime, **fields: Any) -> Incide
     db.add(incident)
     db.flush()
     return incident
+
+
+def make_follow_up(db: Session, incident: Incident, *, due_at: datetime, **fields: Any) -> FollowUp:
+    values: dict[str, Any] = {
+        "id": uuid.uuid4(), "incident_id": incident.id, "key": "veilig_thuis_gebeld", "action": "Veilig Thuis gebeld",
+        "organisation": "veilig_thuis", "norm": "veilig_thuis_binnen_24_uur", "due_at": due_at,
+        "created_at": incident.created_at,
+    }  # fmt: skip
+    values.update(fields)
+    follow_up = FollowUp(**values)
+    db.add(follow_up)
+    db.flush()
+    return follow_up
 
 
 def add_reviews(db: Session, incident: Incident, events: Iterable[tuple[str, datetime]], actor: str = "sup") -> None:
@@ -92,6 +106,7 @@ class ScopingRecords:
     correction: str  # review status correctie_gevraagd
     session: str
     conversation: str
+    follow_up: str = ""  # open, of ``incident``
 
 
 def scoping_records(db: Session, location: str, staff: str, now: datetime) -> ScopingRecords:
@@ -102,4 +117,6 @@ def scoping_records(db: Session, location: str, staff: str, now: datetime) -> Sc
     )  # fmt: skip
     correction = make_incident(db, created_at=now - timedelta(hours=1), location=location, staff_id=staff)
     add_reviews(db, correction, [("in_behandeling", now), ("correctie_gevraagd", now)])
-    return ScopingRecords(str(incident.id), str(correction.id), str(guidance.id), guidance.conversation_id)
+    follow_up = make_follow_up(db, incident, due_at=now + timedelta(hours=23))
+    return ScopingRecords(str(incident.id), str(correction.id), str(guidance.id), guidance.conversation_id,
+                          str(follow_up.id))

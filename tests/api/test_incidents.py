@@ -23,6 +23,7 @@ ITEM_FIELDS = {
     "id", "reference", "conversation_id", "location", "protocol", "protocol_version", "acute",
     "referrals", "steps", "outcome", "staff_id", "channel", "created_at", "review_status",
     "deviations",  # additive (issue 5): ids of the minimum norms the incident deviates from
+    "follow_ups",  # contract (issue 15): the actions the decision asks for, with deadlines
 }  # fmt: skip
 
 

@@ -57,6 +57,17 @@ EXPECTED: dict[str, dict[str, tuple[str, ...]]] = {
         "admin": ("403", "403"),
         "service": ("403", "403"),
     },
+    "GET /follow-ups": READ,
+    "GET /follow-ups/{id}": DETAIL,
+    # Confirming: who reads it by role counsellor/contact person/supervisor; admins read only;
+    # the service role records a counsellor's chat answer for that counsellor's own incident.
+    "POST /follow-ups/{id}/events": {
+        "counsellor": ("201", "404"),
+        "contact_person": ("201", "404"),
+        "supervisor": ("201", "404"),
+        "admin": ("403", "403"),
+        "service": ("201", "201"),
+    },
     "GET /me/corrections": {
         "counsellor": ("sees", "hidden"),
         "contact_person": ("hidden", "hidden"),
@@ -114,6 +125,20 @@ async def _take_up(c: httpx.AsyncClient, h: dict[str, str], r: Records, _loc: st
 async def _corrected(c: httpx.AsyncClient, h: dict[str, str], r: Records, _loc: str) -> str:
     url = f"/api/v1/incidents/{r.correction}/review-events"
     return str((await c.post(url, json={"status": "gecorrigeerd", "note": "aangevuld"}, headers=h)).status_code)
+
+
+async def _follow_ups(c: httpx.AsyncClient, h: dict[str, str], r: Records, _loc: str) -> str:
+    return _visible(await c.get("/api/v1/follow-ups", headers=h), r.follow_up)
+
+
+async def _follow_up(c: httpx.AsyncClient, h: dict[str, str], r: Records, _loc: str) -> str:
+    return str((await c.get(f"/api/v1/follow-ups/{r.follow_up}", headers=h)).status_code)
+
+
+async def _confirm(c: httpx.AsyncClient, h: dict[str, str], r: Records, loc: str) -> str:
+    # staff_id counts for the service role only: the counsellor who recorded the incident.
+    body = {"status": "gedaan", "staff_id": STAFF[loc]}
+    return str((await c.post(f"/api/v1/follow-ups/{r.follow_up}/events", json=body, headers=h)).status_code)
 
 
 async def _my_corrections(c: httpx.AsyncClient, h: dict[str, str], r: Records, _loc: str) -> str:
@@ -184,6 +209,9 @@ CHECKS: dict[str, Check] = {
     "GET /incidents/{id}/review-events": _get_history,
     "POST /incidents/{id}/review-events in_behandeling": _take_up,
     "POST /incidents/{id}/review-events gecorrigeerd": _corrected,
+    "GET /follow-ups": _follow_ups,
+    "GET /follow-ups/{id}": _follow_up,
+    "POST /follow-ups/{id}/events": _confirm,
     "GET /me/corrections": _my_corrections,
     "GET /sessions": _sessions,
     "GET /sessions?location=": _sessions_at,
@@ -224,7 +252,7 @@ def test_every_api_route_is_in_the_table() -> None:
     assert routes, "the route inventory found no API routes"
     # Routes of other packages (protocols, audit) are covered by tests/security's matrix.
     mine = {route for route in routes if not route.split(" ")[1].startswith(("/protocols", "/audit"))}
-    normalise = {"{incident_id}": "{id}", "{session_id}": "{id}"}
+    normalise = {"{incident_id}": "{id}", "{session_id}": "{id}", "{follow_up_id}": "{id}"}
     for old, new in normalise.items():
         mine = {route.replace(old, new) for route in mine}
     assert mine <= covered, sorted(mine - covered)

@@ -80,6 +80,13 @@ EXPECTED: dict[str, dict[str, tuple[int, int]]] = {
         403, counsellor=(403, 404), contact_person=(403, 404), supervisor=(201, 404), anonymous=401
     ),
     "GET /api/v1/me/corrections": STAFF_READ,
+    # follow-ups (issue 15): read like incidents; confirmed by counsellor, contact person and
+    # supervisor in scope, and by the service role for the counsellor who recorded the incident
+    "GET /api/v1/follow-ups": STAFF_READ,
+    "GET /api/v1/follow-ups/{follow_up_id}": DETAIL,
+    "POST /api/v1/follow-ups/{follow_up_id}/events": same(
+        201, counsellor=(201, 404), contact_person=(201, 404), supervisor=(201, 404), admin=403, anonymous=401
+    ),
     # sessions
     "POST /api/v1/sessions/events": SERVICE_WRITE,
     # several events in one transaction: 200 with {"events", "created"}
@@ -112,6 +119,10 @@ EXPECTED: dict[str, dict[str, tuple[int, int]]] = {
     ),
     "GET /correcties": same(403, counsellor=200, anonymous=303),
     "POST /correcties/{incident_id}": same(403, counsellor=(303, 404), anonymous=303),
+    "GET /acties": same(200, admin=403, service=403, anonymous=303),
+    "POST /acties/{follow_up_id}": same(
+        403, counsellor=(303, 404), contact_person=(303, 404), supervisor=(303, 404), anonymous=303
+    ),
 }
 
 #: What anonymous may reach (2xx): everything else must be 401 or a redirect to /login.
@@ -218,6 +229,11 @@ CALLS: dict[str, Callable[[Records, str], Call]] = {
     "POST /api/v1/sessions/events/batch": lambda r, loc: Call(
         "POST", "/api/v1/sessions/events/batch", json={"events": [_event_body(loc)]}
     ),
+    "GET /api/v1/follow-ups": lambda r, loc: Call("GET", f"/api/v1/follow-ups?location={loc}"),
+    "GET /api/v1/follow-ups/{follow_up_id}": lambda r, loc: Call("GET", f"/api/v1/follow-ups/{r.follow_up}"),
+    "POST /api/v1/follow-ups/{follow_up_id}/events": lambda r, loc: Call(
+        "POST", f"/api/v1/follow-ups/{r.follow_up}/events", json={"status": "gedaan", "staff_id": STAFF[loc]}
+    ),
     "GET /api/v1/sessions": lambda r, loc: Call("GET", f"/api/v1/sessions?location={loc}"),
     "GET /api/v1/sessions.csv": lambda r, loc: Call("GET", f"/api/v1/sessions.csv?location={loc}"),
     "GET /api/v1/sessions/{session_id}": lambda r, loc: Call("GET", f"/api/v1/sessions/{r.session}"),
@@ -242,6 +258,8 @@ CALLS: dict[str, Callable[[Records, str], Call]] = {
         form={"incident_id": r.incident, "status": "in_behandeling"},
     ),
     "GET /correcties": lambda r, loc: Call("GET", "/correcties"),
+    "GET /acties": lambda r, loc: Call("GET", "/acties"),
+    "POST /acties/{follow_up_id}": lambda r, loc: Call("POST", f"/acties/{r.follow_up}", form={"status": "gedaan"}),
     "POST /correcties/{incident_id}": lambda r, loc: Call(
         "POST", f"/correcties/{r.correction}", form={"note": "aangevuld"}
     ),

@@ -1,0 +1,1 @@
+"""Follow-up actions of a recorded decision (issue 15): deadlines, confirmations, reminders."""

@@ -1,0 +1,206 @@
+"""Creating follow-ups for a recorded decision, listing them per user, and changing
+their status (a new event row each time)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import ScalarSelect, Select, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api import access
+from api.auth.schemas import User
+from api.follow_ups.models import FollowUp, FollowUpEvent
+from api.follow_ups.schemas import OPEN, FollowUpEventCreate, FollowUpEventOut, FollowUpItem, FollowUpList, FollowUpOut
+from api.incidents.models import Incident
+from api.models_base import as_utc, utcnow
+from api.security.deidentify import deidentify
+from knowledge import Knowledge
+from knowledge.norms import FollowUpNorm, load_follow_up_norms
+
+
+@lru_cache(maxsize=1)
+def follow_up_norms() -> dict[str, FollowUpNorm]:
+    return load_follow_up_norms()
+
+
+def create_for_incident(session: Session, knowledge: Knowledge, incident: Incident) -> None:
+    """Add the follow-ups the decision asks for (in the incident's transaction). An
+    incident filed under a neutral category (no consent) has no protocol, so none."""
+    protocol = knowledge.protocols.get(incident.protocol)
+    if protocol is None:
+        return
+    norms = follow_up_norms()
+    session.flush()  # the incident row first: its follow-ups refer to it
+    for item in protocol.follow_ups:
+        if item.applies(incident.referrals) and item.norm in norms:
+            session.add(FollowUp(
+                id=uuid.uuid4(), incident_id=incident.id, key=item.id, action=item.action,
+                organisation=item.organisation, norm=item.norm,
+                due_at=norms[item.norm].due_at(as_utc(incident.created_at)), created_at=incident.created_at,
+            ))  # fmt: skip
+
+
+def latest_status() -> ScalarSelect[str]:
+    """The latest event's status, correlated to the outer follow-up row (NULL: open)."""
+    return (
+        select(FollowUpEvent.status)
+        .where(FollowUpEvent.follow_up_id == FollowUp.id)
+        .order_by(FollowUpEvent.seq.desc())
+        .limit(1)
+        .correlate(FollowUp)
+        .scalar_subquery()
+    )
+
+
+def is_open() -> Any:
+    """SQL: the follow-up has no status event yet (every status after ``open`` is final)."""
+    return ~select(FollowUpEvent.id).where(FollowUpEvent.follow_up_id == FollowUp.id).correlate(FollowUp).exists()
+
+
+def items_for(session: Session, incident_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[FollowUpItem]]:
+    """The incident contract's ``follow_ups`` for a page of incidents, in one query."""
+    if not incident_ids:
+        return {}
+    rows = session.execute(
+        select(FollowUp, latest_status()).where(FollowUp.incident_id.in_(incident_ids))
+        .order_by(FollowUp.due_at, FollowUp.key)
+    ).all()  # fmt: skip
+    found: dict[uuid.UUID, list[FollowUpItem]] = {}
+    for follow_up, status in rows:
+        found.setdefault(follow_up.incident_id, []).append(FollowUpItem(
+            id=follow_up.id, action=follow_up.action, organisation=follow_up.organisation,
+            due_at=as_utc(follow_up.due_at), status=status or OPEN,
+        ))  # fmt: skip
+    return found
+
+
+@dataclass(frozen=True)
+class Filters:
+    status: str | None = None
+    location: str | None = None
+    overdue: bool | None = None
+
+
+def _scoped(stmt: Select[Any], user: User) -> Select[Any]:
+    return stmt.join(Incident, Incident.id == FollowUp.incident_id).where(
+        access.row_filter(user, Incident.location, Incident.staff_id)
+    )
+
+
+def _out(follow_up: FollowUp, incident: Incident, status: str | None, now: datetime,
+         history: list[FollowUpEventOut] | None = None) -> FollowUpOut:
+    status = status or OPEN
+    due_at = as_utc(follow_up.due_at)
+    return FollowUpOut(
+        id=follow_up.id, action=follow_up.action, organisation=follow_up.organisation, due_at=due_at,
+        status=status, key=follow_up.key, norm=follow_up.norm, incident_id=incident.id,
+        reference=incident.reference, location=incident.location,
+        overdue=status == OPEN and due_at < now, history=history or [],
+    )  # fmt: skip
+
+
+def list_for(session: Session, user: User, filters: Filters, *, limit: int = 200, offset: int = 0) -> FollowUpList:
+    """The follow-ups ``user`` may see (access.row_filter on the incident), soonest deadline first."""
+    now = utcnow()
+    status = latest_status().label("status")
+    base = _scoped(select(FollowUp, Incident, status), user)
+    counts = _scoped(select(func.count(), func.count().filter(FollowUp.due_at < now)), user).where(is_open())
+    if filters.location is not None:
+        code = filters.location.strip().upper()
+        base, counts = base.where(Incident.location == code), counts.where(Incident.location == code)
+    if filters.status == OPEN:
+        base = base.where(is_open())
+    elif filters.status is not None:
+        base = base.where(latest_status() == filters.status)
+    if filters.overdue is not None:
+        late = is_open() & (FollowUp.due_at < now)
+        base = base.where(late if filters.overdue else ~late)
+    total = session.scalar(select(func.count()).select_from(base.order_by(None).subquery())) or 0
+    rows = session.execute(base.order_by(FollowUp.due_at, FollowUp.id).limit(limit).offset(offset)).all()
+    open_count, overdue_count = session.execute(counts).one()
+    return FollowUpList(items=[_out(f, i, s, now) for f, i, s in rows], total=total, open=open_count,
+                        overdue=overdue_count)
+
+
+def counts_for(session: Session, user: User) -> tuple[int, int]:
+    """(open, overdue) follow-ups in ``user``'s scope: the header badge."""
+    now = utcnow()
+    stmt = _scoped(select(func.count(), func.count().filter(FollowUp.due_at < now)), user).where(is_open())
+    open_count, overdue_count = session.execute(stmt).one()
+    return open_count, overdue_count
+
+
+def _load(session: Session, follow_up_id: str) -> tuple[FollowUp, Incident] | None:
+    try:
+        key = uuid.UUID(follow_up_id)
+    except ValueError:
+        return None
+    row = session.execute(
+        select(FollowUp, Incident).join(Incident, Incident.id == FollowUp.incident_id).where(FollowUp.id == key)
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+def _detail(follow_up: FollowUp, incident: Incident) -> FollowUpOut:
+    history = [FollowUpEventOut.model_validate(event) for event in follow_up.events]
+    return _out(follow_up, incident, history[-1].status if history else None, utcnow(), history)
+
+
+def get_for(session: Session, user: User, follow_up_id: str) -> FollowUpOut | None:
+    loaded = _load(session, follow_up_id)
+    if loaded is None or not access.can_read(user, loaded[1].location, loaded[1].staff_id):
+        return None
+    return _detail(*loaded)
+
+
+class NotFound(Exception):
+    pass
+
+
+class Refused(Exception):
+    pass
+
+
+class Conflict(Exception):
+    pass
+
+
+def change_status(session: Session, user: User, follow_up_id: str, payload: FollowUpEventCreate) -> FollowUpOut:
+    """Record a status change as a new event. NotFound outside the user's scope (existence
+    is not confirmed), Refused for a role that may read but not confirm, Conflict when the
+    follow-up is no longer open (someone else was first)."""
+    loaded = _load(session, follow_up_id)
+    if loaded is None:
+        raise NotFound()
+    follow_up, incident = loaded
+    if user.role == "service":
+        # The chat records the counsellor's answer: only for the counsellor who recorded it.
+        if payload.staff_id is None or payload.staff_id != incident.staff_id:
+            raise NotFound()
+        actor = payload.staff_id
+    else:
+        if not access.can_read(user, incident.location, incident.staff_id):
+            raise NotFound()
+        if not access.may_confirm_follow_up(user, incident.location, incident.staff_id):
+            raise Refused()
+        actor = user.sub
+    seq = (session.scalar(select(func.max(FollowUpEvent.seq)).where(FollowUpEvent.follow_up_id == follow_up.id))
+           or 0)  # fmt: skip
+    if seq:
+        raise Conflict()
+    event = FollowUpEvent(follow_up_id=follow_up.id, seq=seq + 1, status=payload.status,
+                          reason=deidentify(payload.reason), actor=actor, created_at=utcnow())
+    try:
+        with session.begin_nested():
+            session.add(event)
+    except IntegrityError as exc:
+        raise Conflict() from exc
+    session.commit()
+    session.refresh(follow_up)
+    return _detail(follow_up, incident)
