@@ -13,7 +13,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from actions.engine import Decision
-from knowledge import Knowledge, NumberRange, Organisation, Protocol, Reference, ReferenceItem, Source, Step
+from knowledge import (
+    KEY_POSITION_LABELS,
+    Knowledge,
+    NumberRange,
+    Organisation,
+    Protocol,
+    Reference,
+    ReferenceItem,
+    Source,
+    Step,
+)
 
 Message = dict[str, Any]
 
@@ -22,14 +32,7 @@ YES_NO_BUTTONS: list[dict[str, str]] = [
     {"title": "Nee", "payload": "/deny"},
 ]
 
-#: Dutch names of the key-position ids shared with the API (INTERFACES.md).
-KEY_POSITION_LABELS = {
-    "contactpersoon_veiligheid": "contactpersoon veiligheid",
-    "aandachtsfunctionaris": "aandachtsfunctionaris huiselijk geweld en kindermishandeling",
-    "contactpersoon_mensenhandel": "contactpersoon mensenhandel en -smokkel",
-    "aandachtsfunctionaris_zwangere": "aandachtsfunctionaris Zwangere",
-    "lhbti_contactpersoon": "LHBTI-contactpersoon",
-}
+# KEY_POSITION_LABELS: the Dutch names of the key-position ids (knowledge/key_positions.yml).
 
 ACUTE_TEXT = (
     "Bel nu eerst 112: er is acuut gevaar. Laat de politie komen en zorg dat niemand "

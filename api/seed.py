@@ -1,7 +1,8 @@
 """Seed the demo locations, key-position holders and users: ``python -m api.seed``.
 
 Idempotent: run it as often as you like (``make run`` does, after
-``alembic upgrade head``). Locations and key-position holders are upserted from
+``alembic upgrade head``). Locations are upserted from ``knowledge/locations.yml``
+(the one list of locations), their invented key-position holders from
 ``api/seed_data.yml``; users are only created when missing, so a changed password
 or role is never reset. Nothing is deleted.
 
@@ -41,6 +42,7 @@ from api.config import get_settings
 from api.db import get_sessionmaker
 from api.indicators import rollup as indicator_rollup
 from api.locations.models import KEY_POSITIONS, KeyPositionHolder, Location
+from knowledge import PACKAGE_DIR, load_locations
 
 SEED_FILE = Path(__file__).with_name("seed_data.yml")
 
@@ -58,8 +60,24 @@ class SeedReport:
         )
 
 
+def _with_knowledge_locations(path: Path, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every location of knowledge/locations.yml (name, aliases), with the demo
+    holders the seed file gives for its code."""
+    known = load_locations(PACKAGE_DIR / "locations.yml")
+    unknown = sorted({entry["code"] for entry in entries} - set(known))
+    if unknown:
+        raise ValueError(f"{path}: locations {unknown} are not in knowledge/locations.yml")
+    holders = {entry["code"]: entry.get("key_positions", {}) for entry in entries}
+    return [
+        {"code": loc.code, "name": loc.name, "aliases": [loc.name.lower(), *loc.aliases],
+         "key_positions": holders.get(loc.code, {})}
+        for loc in known.values()
+    ]
+
+
 def load_seed_data(path: Path = SEED_FILE) -> dict[str, Any]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["locations"] = _with_knowledge_locations(path, data.get("locations", []))
     # Fail with the file's name rather than deep inside the database code.
     for location in data.get("locations", []):
         unknown = set(location.get("key_positions", {})) - set(KEY_POSITIONS)

@@ -18,14 +18,16 @@ import yaml
 from . import invariants
 from .model import (
     ANY,
-    KEY_POSITIONS,
     NO,
     QUESTION_KINDS,
     STEP_KINDS,
     YES,
     Definition,
+    FollowUp,
+    KeyPosition,
     Knowledge,
     KnowledgeError,
+    Location,
     NumberRange,
     Option,
     Organisation,
@@ -40,6 +42,12 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _PHONE = re.compile(r"^[0-9][0-9 \-]{1,14}[0-9]$")
+_LOCATION_CODE = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_REFERENCE_PREFIX = re.compile(r"^[A-Z]{2,6}$")
+#: A protocol's intent examples may live next to it in ``<id>.nlu.yml``.
+NLU_SUFFIX = ".nlu.yml"
+#: Too few examples and the intent classifier cannot learn the protocol.
+MIN_INTENT_EXAMPLES = 10
 
 _PROTOCOL_FIELDS = {
     "id",
@@ -51,7 +59,12 @@ _PROTOCOL_FIELDS = {
     "steps",
     "required_referrals",
     "forbidden_advice",
+    "reference_prefix",
+    "signal_phrases",
+    "intent_examples",
+    "follow_ups",
 }
+_FOLLOW_UP_FIELDS = {"id", "action", "organisation"}
 _STEP_FIELDS = {
     "id",
     "kind",
@@ -81,8 +94,9 @@ _ORGANISATION_FIELDS = {
     "source",
     "verify",
     "when",
+    "aliases",
 }
-_REFERENCE_FIELDS = {"id", "title", "summary", "source", "steps", "afwegingskader", "definitions"}
+_REFERENCE_FIELDS = {"id", "title", "summary", "source", "steps", "afwegingskader", "definitions", "phrases"}
 _REFERENCE_ITEM_FIELDS = {"number", "title", "text", "source"}
 _DEFINITION_FIELDS = {"term", "text", "source"}
 
@@ -261,12 +275,77 @@ def load_organisations(path: Path, sources: Mapping[str, Source]) -> dict[str, O
             verify=_bool(entry, "verify", where, problems),
             phone_note=_optional_text(entry, "phone_note", where, problems),
             when=_optional_text(entry, "when", where, problems),
+            aliases=_str_list(entry, "aliases", where, problems),
         )
         if org.phone_note and not org.phone:
             problems.add(where, "'phone_note' without 'phone'")
         result[org_id] = org
     problems.raise_if_any()
     return result
+
+
+# --- key positions and locations
+
+
+def _phrases(entry: Mapping, name: str, where: str, problems: _Problems) -> tuple[str, ...]:
+    return tuple(" ".join(p.split()) for p in _str_list(entry, name, where, problems))
+
+
+def load_key_positions(path: Path) -> dict[str, KeyPosition]:
+    """``key_positions.yml``: ``key_positions:`` list of ``{id, label, phrases}``, in order."""
+    path = Path(path)
+    data = read_yaml(path)
+    problems = _Problems(path)
+    entries = data.get("key_positions") if isinstance(data, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise KnowledgeError(f"{path}: expected 'key_positions:' with a list of key positions")
+    result: dict[str, KeyPosition] = {}
+    for index, entry in enumerate(entries):
+        position_id = entry.get("id") if isinstance(entry, dict) else None
+        where = f"key position '{position_id or f'#{index + 1}'}'"
+        if not isinstance(entry, dict) or not isinstance(position_id, str) or not _ID.match(position_id):
+            problems.add(where, "expected a mapping with a lower_snake_case 'id'")
+            continue
+        if position_id in result:
+            problems.add(where, "duplicate key position id")
+            continue
+        _unknown_fields(entry, {"id", "label", "phrases"}, where, problems)
+        result[position_id] = KeyPosition(id=position_id, label=_text(entry, "label", where, problems),
+                                          phrases=_phrases(entry, "phrases", where, problems))
+    problems.raise_if_any()
+    return result
+
+
+def load_locations(path: Path) -> dict[str, Location]:
+    """``locations.yml``: ``locations:`` list of ``{code, name, aliases}``."""
+    path = Path(path)
+    data = read_yaml(path)
+    problems = _Problems(path)
+    entries = data.get("locations") if isinstance(data, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise KnowledgeError(f"{path}: expected 'locations:' with a list of locations")
+    result: dict[str, Location] = {}
+    for index, entry in enumerate(entries):
+        code = entry.get("code") if isinstance(entry, dict) else None
+        where = f"location '{code or f'#{index + 1}'}'"
+        if not isinstance(entry, dict) or not isinstance(code, str) or not _LOCATION_CODE.match(code):
+            problems.add(where, "expected a mapping with an upper-case 'code'")
+            continue
+        if code in result:
+            problems.add(where, "duplicate location code")
+            continue
+        _unknown_fields(entry, {"code", "name", "aliases"}, where, problems)
+        result[code] = Location(code=code, name=_text(entry, "name", where, problems),
+                                aliases=_phrases(entry, "aliases", where, problems))
+    problems.raise_if_any()
+    return result
+
+
+_PACKAGE_KEY_POSITIONS = load_key_positions(PACKAGE_DIR / "key_positions.yml")
+#: The key-position ids of this package's ``key_positions.yml``, safety first.
+KEY_POSITIONS: tuple[str, ...] = tuple(_PACKAGE_KEY_POSITIONS)
+#: Their Dutch names as used inside a sentence.
+KEY_POSITION_LABELS: dict[str, str] = {p.id: p.label for p in _PACKAGE_KEY_POSITIONS.values()}
 
 
 # --- protocols
@@ -362,6 +441,7 @@ def _step(
     organisations: Container[str],
     sources: Mapping[str, Source],
     problems: _Problems,
+    known_positions: Container[str] = KEY_POSITIONS,
 ) -> Step | None:
     if not isinstance(raw, dict):
         problems.add(f"step #{index + 1}", "expected a mapping")
@@ -422,7 +502,7 @@ def _step(
             problems.add(where, f"unknown organisation '{org}'")
     key_positions = _str_list(raw, "key_positions", where, problems)
     for position in key_positions:
-        if position not in KEY_POSITIONS:
+        if position not in known_positions:
             problems.add(where, f"unknown key position '{position}'")
     outcome = _optional_text(raw, "outcome", where, problems)
     if kind == "outcome" and not outcome:
@@ -450,12 +530,55 @@ def _step(
     )
 
 
+def _intent_examples(data: Mapping, path: Path, problems: _Problems) -> tuple[str, ...]:
+    """``intent_examples`` in the protocol file, or ``examples`` in its sibling ``<id>.nlu.yml``."""
+    sibling = path.with_name(path.stem + NLU_SUFFIX)
+    if sibling.exists():
+        if "intent_examples" in data:
+            problems.add("protocol", f"intent examples both in the file and in {sibling.name}")
+        extra = read_yaml(sibling)
+        if not isinstance(extra, dict) or set(extra) != {"examples"}:
+            problems.add("protocol", f"{sibling.name} must hold one key, 'examples' (a list of messages)")
+            return ()
+        data = extra
+        name = "examples"
+    else:
+        name = "intent_examples"
+    examples = tuple(e.strip() for e in _str_list(data, name, "protocol intent examples", problems))
+    for example in examples:
+        if "\n" in example:
+            problems.add("protocol", f"intent example {example!r} spans several lines")
+    return examples
+
+
+def _follow_ups(raw: Any, organisations: Container[str], problems: _Problems) -> tuple[FollowUp, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        problems.add("follow_ups", "expected a list of {id, action, organisation?}")
+        return ()
+    result: list[FollowUp] = []
+    for index, entry in enumerate(raw):
+        where = f"follow-up #{index + 1}"
+        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str) or not _ID.match(entry["id"]):
+            problems.add(where, "expected a mapping with a lower_snake_case 'id'")
+            continue
+        _unknown_fields(entry, _FOLLOW_UP_FIELDS, where, problems)
+        organisation = _optional_text(entry, "organisation", where, problems)
+        if organisation and organisation not in organisations:
+            problems.add(where, f"unknown organisation '{organisation}'")
+        result.append(FollowUp(id=entry["id"], action=_text(entry, "action", where, problems),
+                               organisation=organisation))
+    return tuple(result)
+
+
 def load_protocol_file(
     path: Path | str,
     organisations: Container[str],
     sources: Mapping[str, Source],
     *,
     check_invariants: bool = True,
+    key_positions: Container[str] = KEY_POSITIONS,
 ) -> Protocol:
     """Load one protocol; refuse it (KnowledgeError naming file and step) when
     its structure is broken or, unless ``check_invariants`` is false, when it
@@ -488,7 +611,7 @@ def load_protocol_file(
         problems.add(where, "'steps' must be a non-empty list")
         raw_steps = []
     for index, raw in enumerate(raw_steps):
-        step = _step(raw, index, organisations, sources, problems)
+        step = _step(raw, index, organisations, sources, problems, key_positions)
         if step is None:
             continue
         if step.id in steps:
@@ -506,6 +629,11 @@ def load_protocol_file(
         consent = step.recorded_only_if
         if consent is not None and (consent not in steps or steps[consent].kind != "yes_no"):
             problems.add(f"step '{step.id}'", f"'recorded_only_if' must name a yes/no step, not '{consent}'")
+    prefix = _text(data, "reference_prefix", where, problems)
+    if prefix and not _REFERENCE_PREFIX.match(prefix):
+        problems.add(where, f"reference_prefix '{prefix}' must be 2 to 6 capital letters")
+    examples = _intent_examples(data, path, problems)
+    follow_ups = _follow_ups(data.get("follow_ups"), organisations, problems)
     problems.raise_if_any()
 
     protocol = Protocol(
@@ -519,6 +647,10 @@ def load_protocol_file(
         required_referrals=required,
         forbidden_advice=forbidden,
         file=path,
+        reference_prefix=prefix,
+        signal_phrases=_phrases(data, "signal_phrases", where, problems),
+        intent_examples=examples,
+        follow_ups=follow_ups,
     )
     problems.raise_if_any()
     found = invariants.check_protocol(protocol) if check_invariants else invariants.check_graph(protocol)
@@ -600,6 +732,7 @@ def load_reference_file(path: Path | str, sources: Mapping[str, Source]) -> Refe
                                 source=def_source)  # type: ignore[arg-type]  # refused below if None
         if def_source is not None:
             definitions.append(definition)
+    phrases = _phrases(data, "phrases", where, problems)
     problems.raise_if_any()
     assert source is not None
     return Reference(
@@ -612,19 +745,33 @@ def load_reference_file(path: Path | str, sources: Mapping[str, Source]) -> Refe
         questions=questions,
         definitions=tuple(definitions),
         file=path,
+        phrases=phrases,
     )
 
 
 def load_knowledge(root: Path | str | None = None) -> Knowledge:
-    """Load sources.yml, organisations.yml, protocols/*.yml and reference/*.yml
-    under ``root`` (default: this package's directory)."""
+    """Load sources.yml, organisations.yml, key_positions.yml, locations.yml,
+    protocols/*.yml (with their ``*.nlu.yml``) and reference/*.yml under ``root``
+    (default: this package's directory)."""
     root = Path(root) if root is not None else PACKAGE_DIR
     sources = load_sources(root / "sources.yml")
     organisations = load_organisations(root / "organisations.yml", sources)
+    key_positions = load_key_positions(root / "key_positions.yml")
+    locations = load_locations(root / "locations.yml")
     protocols: dict[str, Protocol] = {}
     intents: dict[str, str] = {}
+    prefixes: dict[str, str] = {}
     for path in sorted((root / "protocols").glob("*.yml")):
-        protocol = load_protocol_file(path, organisations, sources)
+        if path.name.endswith(NLU_SUFFIX):
+            continue  # a protocol's intent examples, read with the protocol
+        protocol = load_protocol_file(path, organisations, sources, key_positions=key_positions)
+        if len(protocol.intent_examples) < MIN_INTENT_EXAMPLES:
+            raise KnowledgeError(f"{path}: protocol: needs at least {MIN_INTENT_EXAMPLES} intent examples "
+                                 f"(in {path.stem}{NLU_SUFFIX} or as 'intent_examples'), "
+                                 f"found {len(protocol.intent_examples)}")
+        if prefixes.setdefault(protocol.reference_prefix, protocol.id) != protocol.id:
+            raise KnowledgeError(f"{path}: protocol: reference_prefix '{protocol.reference_prefix}' "
+                                 f"is already used by '{prefixes[protocol.reference_prefix]}'")
         if protocol.intent in intents:
             raise KnowledgeError(
                 f"{path}: protocol: intent '{protocol.intent}' already starts '{intents[protocol.intent]}'"
@@ -637,4 +784,5 @@ def load_knowledge(root: Path | str | None = None) -> Knowledge:
         if reference.id in protocols:
             raise KnowledgeError(f"{path}: reference: id '{reference.id}' is also a protocol id")
         references[reference.id] = reference
-    return Knowledge(protocols=protocols, organisations=organisations, sources=sources, references=references)
+    return Knowledge(protocols=protocols, organisations=organisations, sources=sources, references=references,
+                     key_positions=key_positions, locations=locations)

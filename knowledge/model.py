@@ -12,17 +12,6 @@ from pathlib import Path
 QUESTION_KINDS = frozenset({"yes_no", "choice", "number", "text"})
 STEP_KINDS = QUESTION_KINDS | {"instruction", "outcome"}
 
-#: Key positions on a COA location (also used by the API).
-KEY_POSITIONS = frozenset(
-    {
-        "contactpersoon_veiligheid",
-        "aandachtsfunctionaris",
-        "contactpersoon_mensenhandel",
-        "aandachtsfunctionaris_zwangere",
-        "lhbti_contactpersoon",
-    }
-)
-
 YES = "ja"
 NO = "nee"
 ANY = "*"
@@ -53,6 +42,41 @@ class Organisation:
     phone_note: str | None = None
     #: When to bring this organisation in (Dutch, for the look-ups), or None.
     when: str | None = None
+    #: Other names staff type (abbreviations, spellings), for recognising it in a message.
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class KeyPosition:
+    """A key position on a COA location (``key_positions.yml``); the API keeps who holds it."""
+
+    id: str
+    #: Dutch name as used inside a sentence ("contactpersoon veiligheid").
+    label: str
+    phrases: tuple[str, ...] = ()
+
+    @property
+    def title(self) -> str:
+        """The label with a capital, for headings and tables."""
+        return self.label[:1].upper() + self.label[1:]
+
+
+@dataclass(frozen=True)
+class Location:
+    """A COA location as recognised in a message (``locations.yml``, seeds the API)."""
+
+    code: str
+    name: str
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """An action a protocol's decision asks for after the conversation."""
+
+    id: str
+    action: str
+    organisation: str | None = None
 
 
 @dataclass(frozen=True)
@@ -190,6 +214,14 @@ class Protocol:
     required_referrals: tuple[str, ...]
     forbidden_advice: tuple[str, ...]
     file: Path
+    #: Start of every incident reference of this protocol ("EGG-20260101-AB3C").
+    reference_prefix: str = "INC"
+    #: Phrases that name or signal the protocol (spaCy entity ruler, label ``protocol``).
+    signal_phrases: tuple[str, ...] = ()
+    #: Dutch training examples of ``intent`` (Rasa markup allowed), from the file or
+    #: its sibling ``<id>.nlu.yml``.
+    intent_examples: tuple[str, ...] = ()
+    follow_ups: tuple[FollowUp, ...] = ()
 
     def __hash__(self) -> int:
         return hash((self.id, self.version))
@@ -233,6 +265,8 @@ class Reference:
     questions: tuple[ReferenceItem, ...] = ()
     definitions: tuple[Definition, ...] = ()
     file: Path | None = None
+    #: Phrases that name the reference in a message (entity ruler, label ``protocol``).
+    phrases: tuple[str, ...] = ()
 
     def step(self, number: int) -> ReferenceItem | None:
         return next((s for s in self.steps if s.number == number), None)
@@ -244,6 +278,9 @@ class Knowledge:
     organisations: dict[str, Organisation]
     sources: dict[str, Source] = field(default_factory=dict)
     references: dict[str, Reference] = field(default_factory=dict)
+    #: In the order of ``key_positions.yml`` (safety first).
+    key_positions: dict[str, KeyPosition] = field(default_factory=dict)
+    locations: dict[str, Location] = field(default_factory=dict)
 
     def __hash__(self) -> int:
         return id(self)
@@ -253,3 +290,11 @@ class Knowledge:
 
     def organisation(self, org_id: str) -> Organisation | None:
         return self.organisations.get(org_id)
+
+    def reference_prefix(self, record_id: str) -> str:
+        """The start of an incident reference filed under protocol ``record_id``."""
+        return self.protocols[record_id].reference_prefix
+
+    def protocols_by_title(self) -> list[Protocol]:
+        """The protocols in the order the topic menus show them."""
+        return sorted(self.protocols.values(), key=lambda protocol: protocol.title.casefold())

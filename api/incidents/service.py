@@ -23,14 +23,6 @@ from api.models_base import utcnow
 from api.security.deidentify import free_text_answer
 from knowledge import Knowledge
 
-REFERENCE_PREFIXES = {
-    "eergerelateerd_geweld": "EGG",
-    "seksueel_geweld": "SG",
-    "ongewenste_zwangerschap": "OZ",
-    "lhbti_ondersteuning": "LHBTI",
-}
-# Protocols added later still get a readable reference until they get their own prefix.
-DEFAULT_PREFIX = "INC"
 # No 0/O, 1/I/L: references are read aloud and typed over.
 _REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 _REFERENCE_ATTEMPTS = 8
@@ -51,10 +43,11 @@ class IncidentFilters:
     protocol: str | None = None
 
 
-def new_reference(protocol: str, when: Any = None) -> str:
+def new_reference(prefix: str, when: Any = None) -> str:
+    """``<prefix>-<yyyymmdd>-<4 characters>``; the prefix is the protocol file's ``reference_prefix``."""
     day = (when or utcnow()).strftime("%Y%m%d")
     suffix = "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(4))
-    return f"{REFERENCE_PREFIXES.get(protocol, DEFAULT_PREFIX)}-{day}-{suffix}"
+    return f"{prefix}-{day}-{suffix}"
 
 
 def validate_payload(session: Session, knowledge: Knowledge, payload: IncidentCreate) -> None:
@@ -141,7 +134,7 @@ def create_incident(
     for _attempt in range(_REFERENCE_ATTEMPTS):
         incident = Incident(
             id=uuid.uuid4(),
-            reference=new_reference(payload.protocol, created_at),
+            reference=new_reference(knowledge.reference_prefix(payload.protocol), created_at),
             created_at=created_at,
             **data,
         )

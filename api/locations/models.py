@@ -5,16 +5,11 @@ from __future__ import annotations
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+import knowledge
 from api.models_base import Base
 
-# Shared with the knowledge package's steps (INTERFACES.md, "Key-position ids").
-KEY_POSITIONS: tuple[str, ...] = (
-    "contactpersoon_veiligheid",
-    "aandachtsfunctionaris",
-    "contactpersoon_mensenhandel",
-    "aandachtsfunctionaris_zwangere",
-    "lhbti_contactpersoon",
-)
+# The ids of knowledge/key_positions.yml (safety first), shared with the protocols' steps.
+KEY_POSITIONS: tuple[str, ...] = knowledge.KEY_POSITIONS
 _POSITION_LIST = ", ".join(f"'{position}'" for position in KEY_POSITIONS)
 
 

@@ -30,6 +30,7 @@ from api.auth.cookies import clear_session_cookie, csrf_cookie, new_csrf_token, 
 from api.auth.schemas import Role, User
 from api.auth.service import InvalidToken, decode_token
 from api.config import Settings, get_settings
+from knowledge import KEY_POSITION_LABELS as _KEY_POSITION_NAMES
 
 WEB_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = WEB_DIR / "templates"
@@ -43,13 +44,9 @@ ROLE_LABELS: dict[str, str] = {
     "service": "Dienst",
 }
 
-KEY_POSITION_LABELS: dict[str, str] = {
-    "contactpersoon_veiligheid": "Contactpersoon veiligheid",
-    "aandachtsfunctionaris": "Aandachtsfunctionaris huiselijk geweld en kindermishandeling",
-    "contactpersoon_mensenhandel": "Contactpersoon mensenhandel",
-    "aandachtsfunctionaris_zwangere": "Aandachtsfunctionaris zwangere",
-    "lhbti_contactpersoon": "LHBTI-contactpersoon",
-}
+#: Headings of the key positions (knowledge/key_positions.yml).
+KEY_POSITION_LABELS: dict[str, str] = {ident: label[:1].upper() + label[1:]
+                                       for ident, label in _KEY_POSITION_NAMES.items()}
 
 
 @dataclass(frozen=True)

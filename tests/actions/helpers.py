@@ -54,6 +54,7 @@ intent: melding_test
 start: welkom
 required_referrals: []
 forbidden_advice: []
+reference_prefix: TEST
 steps:
   - id: welkom
     kind: instruction

@@ -285,6 +285,7 @@ intent: melding_toestemmingtest
 start: toestemming
 required_referrals: []
 forbidden_advice: []
+reference_prefix: TOE
 steps:
   - id: toestemming
     kind: yes_no

@@ -25,6 +25,8 @@ VALID_PROTOCOL: dict[str, Any] = {
     "intent": "melding_test",
     "start": "acuut",
     "required_referrals": ["veilig_thuis"],
+    "reference_prefix": "TEST",
+    "intent_examples": [f"testmelding {n}" for n in range(1, 11)],
     "steps": [
         {
             "id": "acuut",

@@ -105,7 +105,7 @@ def test_protocol_metadata(kb: Knowledge):
     assert {"yes_no", "choice", "instruction", "outcome"} <= kinds
     assert kinds & {"number", "text"}
     for step in egg.steps.values():
-        assert set(step.key_positions) <= KEY_POSITIONS
+        assert set(step.key_positions) <= set(KEY_POSITIONS)
 
 
 def test_next_for_each_kind(kb: Knowledge):
@@ -158,10 +158,8 @@ def test_steps_are_hashable_and_frozen(kb: Knowledge):
 
 
 def test_load_knowledge_from_another_root(kb, tmp_path, protocol_data, write_yaml):
-    (tmp_path / "sources.yml").write_text((PACKAGE_DIR / "sources.yml").read_text("utf-8"), "utf-8")
-    (tmp_path / "organisations.yml").write_text(
-        (PACKAGE_DIR / "organisations.yml").read_text("utf-8"), "utf-8"
-    )
+    for name in ("sources.yml", "organisations.yml", "key_positions.yml", "locations.yml"):
+        (tmp_path / name).write_text((PACKAGE_DIR / name).read_text("utf-8"), "utf-8")
     write_yaml(tmp_path / "protocols" / "test_protocol.yml", protocol_data)
     other = load_knowledge(tmp_path)
     assert list(other.protocols) == ["test_protocol"]

@@ -15,9 +15,9 @@ import pytest
 import yaml
 
 from knowledge import KnowledgeError, Protocol, invariants, iter_paths, load_protocol_file, path_referrals
-from knowledge.loader import PACKAGE_DIR
+from knowledge.loader import NLU_SUFFIX, PACKAGE_DIR
 
-PROTOCOL_FILES = sorted((PACKAGE_DIR / "protocols").glob("*.yml"))
+PROTOCOL_FILES = sorted(p for p in (PACKAGE_DIR / "protocols").glob("*.yml") if not p.name.endswith(NLU_SUFFIX))
 PROTOCOL_IDS = [path.stem for path in PROTOCOL_FILES]
 
 #: Written here, not read from the files: deleting a file's required_referrals

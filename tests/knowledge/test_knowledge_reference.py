@@ -100,7 +100,7 @@ def test_the_id_must_match_the_file_name(kb, tmp_path) -> None:
 def test_references_load_with_the_knowledge_from_any_root(kb, tmp_path) -> None:
     root = tmp_path / "kb"
     (root / "protocols").mkdir(parents=True)
-    for name in ("sources.yml", "organisations.yml"):
+    for name in ("sources.yml", "organisations.yml", "key_positions.yml", "locations.yml"):
         (root / name).write_text((PACKAGE_DIR / name).read_text(encoding="utf-8"), encoding="utf-8")
     assert load_knowledge(root).references == {}
     (root / "reference").mkdir()
