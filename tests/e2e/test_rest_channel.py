@@ -59,3 +59,11 @@ def test_a_100_kb_message_is_refused_at_once_and_rasa_stays_free(stack) -> None:
     started = time.monotonic()
     Conversation(location="TERAPEL").say("hallo")
     assert time.monotonic() - started < 5.0
+
+
+def test_the_stack_state_is_owner_only(stack) -> None:
+    """Issue 14, medium 6: the tracker store and the outbox hold plain text."""
+    files = [p for p in stack.state.iterdir() if p.is_file()]
+    assert {"rasa_tracker.db", "outbox.db"} <= {p.name for p in files}
+    assert oct(stack.state.stat().st_mode & 0o777) == oct(0o700)
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in files} == {p.name: oct(0o600) for p in files}

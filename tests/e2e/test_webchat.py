@@ -357,3 +357,24 @@ def test_socket_refuses_a_connection_without_a_chat_token(stack) -> None:
     other = httpx.get("http://127.0.0.1:5005/socket.io/", params={"EIO": "4", "transport": "polling"},
                       headers={"Origin": "https://evil.example"}, timeout=10)
     assert other.status_code == 400
+
+
+def _socket_answer(token: str) -> str:
+    with httpx.Client(base_url="http://127.0.0.1:5005", headers={"Origin": BASE}, timeout=10) as http:
+        opened = http.get("/socket.io/", params={"EIO": "4", "transport": "polling"})
+        sid = re.search(r'"sid":"([^"]+)"', opened.text).group(1)
+        params = {"EIO": "4", "transport": "polling", "sid": sid}
+        assert http.post("/socket.io/", params=params, content='40{"token":"' + token + '"}').status_code == 200
+        return http.get("/socket.io/", params=params).text
+
+
+def test_socket_refuses_a_chat_token_minted_with_the_apis_secret(stack) -> None:
+    """Issue 14, high 2/3: whoever holds COA_JWT_SECRET (var/dev.env here, the
+    repository's default before) can no longer mint a chat token: the socket verifies
+    the chat token's own Ed25519 signature only."""
+    now = int(time.time())
+    claims = {"sub": "stf-9a4c", "role": "supervisor", "locations": ["TERAPEL"], "aud": "webchat",
+              "iat": now, "exp": now + 600}
+    for secret in (stack.env["COA_JWT_SECRET"], "dev-only-insecure-secret-change-me-0123456789abcdef"):
+        answer = _socket_answer(jwt.encode(claims, secret, algorithm="HS256"))
+        assert answer.startswith("44") and "unauthorized" in answer, answer
