@@ -14,13 +14,19 @@ with each other.
 
 from __future__ import annotations
 
-import difflib
-import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from actions.understanding import (
+    UNKNOWN,
+    is_unknown,
+    is_unsure,
+    parse_amount,
+    parse_choice,
+    parse_yes_no,
+    signals_danger_now,
+)
 from knowledge import Knowledge, Protocol, Step
 
 Answer = str | int
@@ -99,6 +105,9 @@ class Turn:
     instructions: tuple[Step, ...] = ()
     #: Explanation to give again when the answer was not understood.
     help: str | None = None
+    #: Not understood because the counsellor does not know ("weet ik niet") and
+    #: the question has no "Weet ik niet" answer: explain, do not say "niet begrepen".
+    unsure: bool = False
 
     @property
     def finished(self) -> bool:
@@ -129,178 +138,6 @@ class Decision:
             "steps": [dict(s) for s in self.steps],
             "outcome": self.outcome,
         }
-
-
-# --------------------------------------------------------------------------- text helpers
-
-
-def normalise_text(text: str) -> str:
-    """Case-folded, accents removed, punctuation to spaces, single spaces."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(re.sub(r"[^\w]+", " ", plain).split())
-
-
-_YES = {"ja", "jazeker", "jawel", "jaja", "jep", "jup", "yes", "zeker", "klopt", "inderdaad",
-        "correct", "wel", "absoluut", "natuurlijk", "uiteraard", "akkoord", "j"}
-_NO = {"nee", "neen", "neuh", "nope", "no", "niet", "geen", "nooit", "n"}
-_NEGATIONS = {"niet", "geen", "nee", "nooit"}
-#: Words people put before the answer itself ("ik denk het niet", "dat klopt").
-_FILLERS = {"dat", "het", "ik", "denk", "eh", "uh", "euh", "ehm", "hmm", "nou", "tja", "oh", "o", "nu",
-            "is", "er"}
-
-
-#: Not knowing is not an answer: the help text tells what to answer when in doubt.
-_UNSURE = re.compile(r"\b(geen (flauw )?idee|weet (ik )?(het )?niet|niet zeker|onbekend|twijfel)")
-
-
-def parse_yes_no(text: str) -> str | None:
-    """"ja"/"nee" for a typed yes/no answer, None when it is neither."""
-    if _UNSURE.search(normalise_text(text)):
-        return None
-    words = normalise_text(text).split()
-    while words and words[0] in _FILLERS:
-        words = words[1:]
-    if not words:
-        return None
-    first = words[0]
-    if first in _NO:
-        return "nee"
-    if first in _YES:
-        # "klopt niet", "zeker niet": a yes word that is negated is a no.
-        return "nee" if _NEGATIONS & set(words[1:3]) else "ja"
-    return None
-
-
-_UNITS = {"nul": 0, "een": 1, "twee": 2, "drie": 3, "vier": 4, "vijf": 5, "zes": 6, "zeven": 7,
-          "acht": 8, "negen": 9}
-_SMALL = {**_UNITS, "tien": 10, "elf": 11, "twaalf": 12, "dertien": 13, "veertien": 14,
-          "vijftien": 15, "zestien": 16, "zeventien": 17, "achttien": 18, "negentien": 19}
-_TENS = {"twintig": 20, "dertig": 30, "veertig": 40, "vijftig": 50, "zestig": 60, "zeventig": 70,
-         "tachtig": 80, "negentig": 90}
-_COMPOUND = re.compile(rf"^({'|'.join(_UNITS)})en({'|'.join(_TENS)})$")
-
-
-def _number_word(word: str) -> int | None:
-    if word in _SMALL:
-        return _SMALL[word]
-    if word in _TENS:
-        return _TENS[word]
-    if word == "honderd":
-        return 100
-    match = _COMPOUND.match(word)  # "eenentwintig", "tweeentwintig" (tweeëntwintig)
-    if match:
-        return _UNITS[match.group(1)] + _TENS[match.group(2)]
-    return None
-
-
-def parse_number(text: str) -> int | None:
-    """The number in a typed answer: digits or Dutch number words, else None."""
-    digits = re.search(r"-?\d+", text)
-    if digits:
-        return int(digits.group())
-    words = normalise_text(text).split()
-    if words in (["geen"], ["geen", "een"]):
-        return 0
-    for word in words:
-        # "een" is mostly the article ("een week geleden"); only a bare "een"
-        # or the stressed "één" is the number one.
-        if word == "een" and len(words) > 1 and "één" not in text.casefold():
-            continue
-        value = _number_word(word)
-        if value is not None:
-            return value
-    return None
-
-
-_ORDINALS = {"eerste": 1, "tweede": 2, "derde": 3, "vierde": 4, "vijfde": 5, "zesde": 6,
-             "zevende": 7, "achtste": 8, "negende": 9, "tiende": 10}
-
-
-def parse_step_number(text: str) -> int | None:
-    """The step number asked for: "stap 4", "stap vier", "de vierde stap", "4e stap"."""
-    words = normalise_text(text).split()
-    for word in words:
-        if word in _ORDINALS:
-            return _ORDINALS[word]
-        ordinal = re.fullmatch(r"(\d+)(e|de|ste)?", word)
-        if ordinal:
-            return int(ordinal.group(1))
-    for index, word in enumerate(words[:-1]):
-        if word == "stap":
-            following = words[index + 1]
-            # After "stap" the word "een" (één) is the number one, not the article.
-            value = 1 if following == "een" else _number_word(following)
-            if value is not None:
-                return value
-    values = [_number_word(w) for w in words if w != "een"]
-    return next((v for v in values if v is not None), None)
-
-
-def parse_choice(step: Step, text: str, keuze: str | None = None) -> str | None:
-    """The option value a choice answer names, None when unclear or ambiguous."""
-    if keuze:
-        option = step.option_for(str(keuze))
-        if option:
-            return option.value
-    if not text.strip() or text.lstrip().startswith("/"):
-        return None
-    wanted = normalise_text(text)
-    names = {normalise_text(n): o.value for o in step.options for n in (o.value, o.label, *o.synonyms)}
-    if wanted in names:
-        return names[wanted]
-
-    # A number or ordinal picks the option by its position on the buttons.
-    words = wanted.split()
-    position = next((_ORDINALS[w] for w in words if w in _ORDINALS), None)
-    if position is None and len(words) <= 3:
-        position = parse_number(text)
-    if position is not None:
-        return step.options[position - 1].value if 1 <= position <= len(step.options) else None
-
-    # An option named inside a sentence ("ze wil naar de vrouwenopvang").
-    padded = f" {wanted} "
-    contained = {value for name, value in names.items() if name and f" {name} " in padded}
-    if len(contained) == 1:
-        return contained.pop()
-    if contained:
-        return None
-
-    # Typos: the whole answer, then its longer words, against every name.
-    candidates = [wanted] + [w for w in words if len(w) >= 4]
-    for candidate in candidates:
-        close = difflib.get_close_matches(candidate, list(names), n=2, cutoff=0.8)
-        if len(close) == 1 or (close and names[close[0]] == names[close[-1]]):
-            return names[close[0]]
-    return None
-
-
-_WEAPONS = re.compile(r"\b(mes|messen|wapen|wapens|pistool|vuurwapen|geweer|bijl|schaar)\b")
-_NOW = re.compile(r"\b(nu|op dit moment|momenteel|op het moment|zojuist|net|direct|meteen)\b")
-_VIOLENCE = re.compile(
-    r"\b(geslagen|slaat|sloeg|aangevallen|valt .{0,20}aan|bedreigd|bedreigt|mishandeld|mishandelt|"
-    r"verkracht|gewurgd|wurgt|gestoken|steekt|opgesloten|sluit .{0,20}op|vastgehouden|gewond|bloedt|"
-    r"achtervolgd|achtervolgt|ontvoerd|meegenomen|in gevaar)\b"
-)
-_ALWAYS_ACUTE = re.compile(
-    r"\b(acuut gevaar|acute dreiging|direct gevaar|levensgevaar|levensbedreigend|doodsbedreiging|"
-    r"vermoorden|vermoord|dood maken|ombrengen|zelfmoord|suicide|suicidaal|112)\b"
-)
-#: "niet in gevaar", "geen wapen", "geen acuut gevaar": a negation switches off
-#: the few words after it.
-_NEGATED = re.compile(r"\b(niet|geen|nooit)( \w+){0,3}")
-
-
-def signals_danger_now(text: str) -> bool:
-    """True when a typed message says someone is in danger right now.
-
-    A conservative backstop for the NLU intent ``acuut_gevaar``: a false alarm
-    costs one extra sentence, a miss could cost a life.
-    """
-    plain = _NEGATED.sub(" ", normalise_text(text))
-    if _ALWAYS_ACUTE.search(plain) or _WEAPONS.search(plain):
-        return True
-    return bool(_NOW.search(plain) and _VIOLENCE.search(plain))
 
 
 # --------------------------------------------------------------------------- engine
@@ -411,7 +248,11 @@ class ProtocolEngine:
         if step.kind == "number":
             if user.keuze is not None:
                 text = str(user.keuze)
-            value = parse_number(text)
+            elif text.lstrip().startswith("/"):
+                return None
+            value: Answer | None = parse_amount(text, step.unit, round_up=step.round_up)
+            if value is None and step.unknown and is_unknown(text):
+                value = UNKNOWN
             # A number outside every range is not an answer: ask again.
             return value if value is not None and step.next_for(value) else None
         if step.kind == "text":
@@ -447,7 +288,8 @@ class ProtocolEngine:
         else:
             value = self.interpret(step, user)
             if value is None:
-                return Turn(state=state, step=step, understood=False, help=step.help or step.text)
+                return Turn(state=state, step=step, understood=False, help=step.help or step.text,
+                            unsure=is_unsure(user.text or ""))
 
         target = step.next_for(value)
         if target is None or target not in protocol.steps:

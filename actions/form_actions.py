@@ -20,6 +20,7 @@ Form semantics relied on (rasa_sdk 3.6 ``FormValidationAction``, Rasa 3.6.21
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from rasa_sdk import FormValidationAction, Tracker
@@ -43,6 +44,7 @@ from actions.tracker_utils import (
     metadata_location,
     user_input,
 )
+from actions.understanding import normalise_text
 from knowledge import Protocol
 
 logger = logging.getLogger(__name__)
@@ -142,9 +144,9 @@ class ValidateProtocolForm(FormValidationAction):
         if tracker.get_slot(names.REQUESTED_SLOT) != names.PROTOCOL_ANSWER:
             # Filled while another slot (the location) was asked: not an answer.
             return {names.PROTOCOL_ANSWER: None}
-        intent = latest_intent(tracker)
         engine = get_engine()
         user = user_input(tracker)
+        intent = _intent_of(latest_intent(tracker), tracker, user)
         danger = engine.signals_danger(user)
         if intent == names.STOP_INTENT:
             if danger:
@@ -182,14 +184,15 @@ class ValidateProtocolForm(FormValidationAction):
                 names.PROTOCOL_ANSWER: names.DONE if turn.finished else None,
                 **turn.state.to_slots(),
                 names.MISSES: 0.0,
-                **self._second_topic(intent, state, dispatcher, tracker),
+                **self._second_topic(intent, state, dispatcher, tracker, answered=user),
             }
         if turn.help is None:
             # Danger reported mid-question: 112 was said, the same question is asked again.
             return {names.PROTOCOL_ANSWER: None, names.ACUTE: True}
 
         misses = float(tracker.get_slot(names.MISSES) or 0) + 1
-        dispatcher.utter_message(**presenter.not_understood(turn.step))
+        dispatcher.utter_message(**(presenter.unsure(turn.step) if turn.unsure
+                                    else presenter.not_understood(turn.step)))
         if misses >= MISSES_BEFORE_CONTACT:
             location = tracker.get_slot(names.LOCATION)
             holders = await fetch_holders(location)
@@ -233,9 +236,16 @@ class ValidateProtocolForm(FormValidationAction):
 
     @staticmethod
     def _second_topic(
-        intent: str | None, state: ProtocolState, dispatcher: CollectingDispatcher, tracker: Tracker
+        intent: str | None, state: ProtocolState, dispatcher: CollectingDispatcher, tracker: Tracker,
+        answered: UserInput | None = None,
     ) -> dict[str, Any]:
-        """``pending_protocol`` when the message reports another protocol's situation."""
+        """``pending_protocol`` when the message reports another protocol's situation.
+
+        A message that answered the question in a few words ("eergisteren", "een
+        medebewoner") is that answer, whatever report intent the NLU gave it; only a
+        protocol named in it ("ja, ook zwanger") is a second topic."""
+        if answered is not None and len(answered.text.split()) <= SHORT_ANSWER_WORDS:
+            intent = None
         other = _other_protocol(intent, state, tracker)
         if other is None:
             return {}
@@ -261,5 +271,37 @@ def _other_protocol(intent: str | None, state: ProtocolState, tracker: Tracker) 
 
 
 def _short_answer(answer: Any, user: UserInput) -> bool:
-    """A few words that answer the question ("4", "ja hoor") beat a look-up intent."""
-    return answer is not None and len(user.text.split()) <= SHORT_ANSWER_WORDS
+    """An answer to the question beats a look-up intent, unless it asks something:
+    "4", "ja hoor", "ongeveer acht weken denk ik" are answers; "wat is stap 4?" is
+    a look-up."""
+    if answer is None:
+        return False
+    words = normalise_text(user.text).split()
+    asks = "?" in user.text or bool(words and words[0] in _QUESTION_WORDS)
+    return len(words) <= SHORT_ANSWER_WORDS or not asks
+
+
+#: A message that starts with one of these asks something (a look-up).
+_QUESTION_WORDS = {"wat", "wie", "wanneer", "waar", "welke", "welk", "hoe", "hoeveel", "waarom", "mag",
+                   "moet", "kan", "kun", "kunt", "wil"}
+#: Words that say stop / opnieuw / terug outright ("nee, stop maar").
+_CONTROL_WORDS = re.compile(r"\b(stop\w*|ophouden|hou op|kappen|annuleer\w*|opnieuw|overnieuw|terug|vorige)\b")
+_CONTROL_INTENTS = {names.STOP_INTENT, names.RESTART_INTENT, names.BACK_INTENT}
+
+
+def _intent_of(intent: str | None, tracker: Tracker, user: UserInput) -> str | None:
+    """The NLU intent, except a stop / opnieuw / terug intent on a message that answers
+    the open question and says no such word: "ongeveer acht weken denk ik" was
+    classified as ``terug`` and would have gone back a question. Any text answers a
+    free-text question, so there the intent stands."""
+    if intent not in _CONTROL_INTENTS or _CONTROL_WORDS.search(normalise_text(user.text)):
+        return intent
+    engine = get_engine()
+    state = ProtocolState.from_slots(tracker.slots)
+    try:
+        step = engine.step(state) if state is not None else None
+    except EngineError:
+        return intent
+    if step is None or step.kind == "text" or engine.interpret(step, user, use_intent=False) is None:
+        return intent
+    return None

@@ -10,7 +10,7 @@ import difflib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from actions.engine import normalise_text
+from actions.understanding import normalise_text
 
 
 def _key(text: str) -> str:

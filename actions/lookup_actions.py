@@ -22,13 +22,13 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import presenter
 from actions import slots as names
-from actions.engine import normalise_text, parse_step_number
 from actions.knowledge_cache import get_knowledge
 from actions.locations import location_name, match_location
 from actions.lookups import fetch_holders, fetch_locations
 from actions.presenter import Message
 from actions.protocol_actions import utter
 from actions.tracker_utils import latest_entity, metadata_location
+from actions.understanding import normalise_text, parse_step_number
 from knowledge import KEY_POSITIONS, Knowledge, main_path
 
 MELDCODE = "meldcode"

@@ -15,6 +15,7 @@ from typing import Any
 from actions.engine import Decision
 from knowledge import (
     KEY_POSITION_LABELS,
+    UNKNOWN,
     Knowledge,
     NumberRange,
     Organisation,
@@ -74,8 +75,11 @@ def buttons_for(step: Step) -> list[dict[str, str]]:
     if step.kind == "number":
         # The ranges make a number question a closed one: a button per range
         # (sending a number inside it) saves typing; a typed number still works.
-        return [{"title": _range_label(r), "payload": choice_payload(str(r.representative()))}
-                for r in step.ranges]
+        buttons = [{"title": _range_label(r), "payload": choice_payload(str(r.representative()))}
+                   for r in step.ranges]
+        if step.unknown:
+            buttons.append({"title": UNKNOWN_TITLE, "payload": choice_payload(UNKNOWN)})
+        return buttons
     return []
 
 
@@ -100,6 +104,18 @@ def question(step: Step, *, instructions: Sequence[Step] = ()) -> list[Message]:
     if buttons:
         message["buttons"] = buttons
     return [*instruction_messages(instructions), message]
+
+
+#: The button of a number question's "not known" answer (``unknown`` in the knowledge).
+UNKNOWN_TITLE = "Weet ik niet"
+
+
+def unsure(step: Step) -> Message:
+    """The counsellor does not know the answer to a question that needs one: no
+    "niet begrepen", the help says what to answer when in doubt."""
+    hint = {"yes_no": "Antwoord met Ja of Nee.", "number": "Typ een getal of kies een knop.",
+            "choice": "Kies een van de knoppen."}.get(step.kind, "")
+    return {"text": f"U weet het niet zeker; dat kan. {step.help}".rstrip() + (f" {hint}" if hint else "")}
 
 
 def not_understood(step: Step) -> Message:

@@ -22,6 +22,7 @@ from .loader import (
 from .model import (
     QUESTION_KINDS,
     STEP_KINDS,
+    UNKNOWN,
     Definition,
     FollowUp,
     KeyPosition,
@@ -45,6 +46,7 @@ __all__ = [
     "PACKAGE_DIR",
     "QUESTION_KINDS",
     "STEP_KINDS",
+    "UNKNOWN",
     "Definition",
     "FollowUp",
     "KeyPosition",

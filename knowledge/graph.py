@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .model import Protocol, Step
+from .model import UNKNOWN, Protocol, Step
 
 
 @dataclass(frozen=True)
@@ -18,12 +18,14 @@ def answers_of(step: Step) -> list[tuple[str | int | None, str]]:
     """(answer, next step id) for every way to leave ``step``.
 
     yes/no and choice: one per answer key; number: one representative value
-    per range; text and instruction: a single ``None`` answer; outcome: none.
+    per range, and "onbekend" when the step has an ``unknown`` step; text and
+    instruction: a single ``None`` answer; outcome: none.
     """
     if step.kind == "outcome":
         return []
     if step.kind == "number":
-        return [(r.representative(), r.next) for r in step.ranges]
+        known: list[tuple[str | int | None, str]] = [(r.representative(), r.next) for r in step.ranges]
+        return [*known, (UNKNOWN, step.unknown)] if step.unknown else known
     if step.kind in ("text", "instruction"):
         return [(None, target) for target in step.next.values()]
     if step.kind == "choice":

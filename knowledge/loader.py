@@ -19,6 +19,7 @@ from . import invariants
 from .model import (
     ANY,
     NO,
+    NUMBER_UNITS,
     QUESTION_KINDS,
     STEP_KINDS,
     YES,
@@ -81,6 +82,9 @@ _STEP_FIELDS = {
     "verify",
     "outcome",
     "recorded_only_if",
+    "unknown",
+    "unit",
+    "round",
 }
 _OPTION_FIELDS = {"value", "label", "synonyms", "next"}
 _RANGE_FIELDS = {"min", "max", "next"}
@@ -467,6 +471,9 @@ def _step(
         problems.add(where, "'options' only belong to a choice")
     if kind != "number" and "ranges" in raw:
         problems.add(where, "'ranges' only belong to a number question")
+    for name in ("unknown", "unit", "round"):
+        if kind != "number" and name in raw:
+            problems.add(where, f"'{name}' only belongs to a number question")
     if kind == "yes_no":
         for answer in (YES, NO):
             if answer not in next_map:
@@ -527,6 +534,7 @@ def _step(
         verify=_bool(raw, "verify", where, problems),
         outcome=outcome,
         recorded_only_if=_optional_text(raw, "recorded_only_if", where, problems),
+        **(_number_answers(raw, where, problems) if kind == "number" else {}),
     )
 
 
@@ -570,6 +578,16 @@ def _follow_ups(raw: Any, organisations: Container[str], problems: _Problems) ->
         result.append(FollowUp(id=entry["id"], action=_text(entry, "action", where, problems),
                                organisation=organisation))
     return tuple(result)
+def _number_answers(raw: dict, where: str, problems: _Problems) -> dict[str, Any]:
+    """``unknown`` (the step after "Weet ik niet"), ``unit`` and ``round`` of a number question."""
+    unit = _optional_text(raw, "unit", where, problems)
+    if unit is not None and unit not in NUMBER_UNITS:
+        problems.add(where, f"unit '{unit}' is not one of {', '.join(sorted(NUMBER_UNITS))}")
+    rounding = raw.get("round", "down")
+    if rounding not in ("up", "down"):
+        problems.add(where, f"round {rounding!r} must be 'up' or 'down'")
+    return {"unknown": _optional_text(raw, "unknown", where, problems), "unit": unit,
+            "round_up": rounding == "up"}
 
 
 def load_protocol_file(
@@ -622,7 +640,7 @@ def load_protocol_file(
     if start and steps and start not in steps:
         problems.add(f"step '{start}'", "start step unknown")
     for step in steps.values():
-        targets = [r.next for r in step.ranges] + list(step.next.values())
+        targets = [r.next for r in step.ranges] + list(step.next.values()) + ([step.unknown] if step.unknown else [])
         for target in targets:
             if target not in steps:
                 problems.add(f"step '{step.id}'", f"next step '{target}' unknown")

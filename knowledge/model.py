@@ -15,6 +15,12 @@ STEP_KINDS = QUESTION_KINDS | {"instruction", "outcome"}
 YES = "ja"
 NO = "nee"
 ANY = "*"
+#: The answer "not known" to a number question that has an ``unknown`` step
+#: ("Weet ik niet"); recorded as such, so the record shows it was not known.
+UNKNOWN = "onbekend"
+#: Units a number question may ask in (``unit``): a typed "een week" is 7 when
+#: days are asked.
+NUMBER_UNITS = frozenset({"days", "weeks", "years"})
 
 Answer = str | int | bool | None
 
@@ -141,6 +147,12 @@ class Step:
     #: Id of a yes/no step (consent) that must be answered "ja" before this
     #: step's answer may be recorded (special-category data, AVG art. 9).
     recorded_only_if: str | None = None
+    #: Number questions: the step after "Weet ik niet" (None: a number is needed),
+    #: the unit asked in, and whether a typed range or fraction is taken at its
+    #: highest (``round: up``) or lowest: the safe side for this question.
+    unknown: str | None = None
+    unit: str | None = None
+    round_up: bool = False
 
     # ``next`` is a dict, so the generated hash would fail; steps are
     # identified by id and kind within a protocol.
@@ -173,6 +185,8 @@ class Step:
             option = self.option_for(answer)
             return option.value if option else None
         if self.kind == "number":
+            if self.unknown and isinstance(answer, str) and answer.strip().casefold() == UNKNOWN:
+                return UNKNOWN
             return _as_int(answer)
         if self.kind == "text":
             if isinstance(answer, str) and answer.strip():
@@ -195,6 +209,8 @@ class Step:
         if value is None:
             return None
         if self.kind == "number":
+            if value == UNKNOWN:
+                return self.unknown
             assert isinstance(value, int)
             return next((r.next for r in self.ranges if r.contains(value)), None)
         if self.kind == "text":

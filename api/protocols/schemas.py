@@ -31,6 +31,8 @@ class StepOut(BaseModel):
     options: list[OptionOut]
     next: dict[str, str] = Field(description="answer → next step id ('*' for any answer)")
     ranges: list[RangeOut]
+    unknown: str | None = Field(default=None, description="number question: the step after 'Weet ik niet'")
+    unit: str | None = Field(default=None, description="number question: days | weeks | years, or none")
     acute_answers: list[str]
     referrals: list[str] = Field(description="organisation ids")
     actions: list[str]

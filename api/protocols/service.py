@@ -97,6 +97,10 @@ class Edge:
     label: str | None
 
 
+#: The edge of a number question's "not known" answer (the chat's button says the same).
+UNKNOWN_LABEL = "Weet ik niet"
+
+
 def edges(step: Step) -> list[Edge]:
     """The answers of ``step`` and where each leads, in file order."""
     if step.kind == "yes_no":
@@ -108,7 +112,8 @@ def edges(step: Step) -> list[Edge]:
         labels = {option.value: option.label for option in step.options}
         return [Edge(step.id, target, labels.get(value, value)) for value, target in step.next.items()]
     if step.kind == "number":
-        return [Edge(step.id, r.next, number_range_label(r.min, r.max)) for r in step.ranges]
+        known = [Edge(step.id, r.next, number_range_label(r.min, r.max)) for r in step.ranges]
+        return [*known, Edge(step.id, step.unknown, UNKNOWN_LABEL)] if step.unknown else known
     return [Edge(step.id, target, None) for target in step.next.values()]
 
 
@@ -227,6 +232,8 @@ def _step_out(number: int, step: Step) -> StepOut:
         options=[OptionOut(value=option.value, label=option.label) for option in step.options],
         next=dict(step.next),
         ranges=[RangeOut(min=r.min, max=r.max, next=r.next) for r in step.ranges],
+        unknown=step.unknown,
+        unit=step.unit,
         acute_answers=sorted(step.acute_answers),
         referrals=list(step.referrals),
         actions=list(step.actions),

@@ -7,16 +7,8 @@ import json
 
 import pytest
 
-from actions.engine import (
-    EngineError,
-    ProtocolEngine,
-    ProtocolState,
-    UserInput,
-    parse_number,
-    parse_step_number,
-    parse_yes_no,
-    signals_danger_now,
-)
+from actions.engine import EngineError, ProtocolEngine, ProtocolState, UserInput
+from actions.understanding import parse_number, parse_step_number, parse_yes_no, signals_danger_now
 from knowledge import Knowledge, iter_paths, load_knowledge, path_key_positions, path_referrals
 
 EGG = "eergerelateerd_geweld"

@@ -84,12 +84,22 @@ def test_the_last_answer_completes_the_form_with_klaar() -> None:
 
 
 def test_not_understood_explains_again_and_counts_the_miss(fake_api: FakeApi) -> None:
-    events, messages = answer("geen idee", "out_of_scope")
+    events, messages = answer("tja, lastig", "out_of_scope")
     assert events == [SlotSet("protocol_answer", None), SlotSet("misses", 1.0)]
     assert len(messages) == 1
     assert messages[0]["text"].startswith("Dat heb ik niet goed begrepen. Direct gevaar betekent")
     assert messages[0]["text"].endswith("Antwoord met Ja of Nee.")
     assert fake_api.requests == []
+
+
+def test_not_knowing_a_yes_no_answer_is_no_misunderstanding(fake_api: FakeApi) -> None:
+    """ "geen idee" is understood: not a "niet begrepen", the help says what to
+    answer in doubt ("Twijfelt u? Antwoord dan ja.")."""
+    events, messages = answer("geen idee", "out_of_scope")
+    assert events == [SlotSet("protocol_answer", None), SlotSet("misses", 1.0)]
+    (text,) = texts(messages)
+    assert text.startswith("U weet het niet zeker; dat kan. Direct gevaar betekent")
+    assert "Twijfelt u? Antwoord dan ja." in text and "niet goed begrepen" not in text
 
 
 def test_the_second_miss_offers_the_contactpersoon_veiligheid(fake_api: FakeApi) -> None:
@@ -364,6 +374,59 @@ def test_a_look_up_of_step_4_is_no_answer_to_a_number_question() -> None:
     assert messages[0]["text"].startswith("Stap 4 van de meldcode")
 
 
+# --------------------------------------------------------------------------- typed answers the NLU misreads
+# Intents the NLU gave these typed answers (the trained model, issue 12 part 4):
+# "ongeveer acht weken denk ik" -> terug, "eergisteren" -> melding_eergerelateerd_geweld
+# (0.97), "een medebewoner" -> melding_lhbti (0.99). The answer must reach the engine.
+
+AT_WEKEN = {**START, "protocol": "ongewenste_zwangerschap", "protocol_step": "aantal_weken",
+            "protocol_answers": [{"step": "acuut_gevaar", "answer": "nee"}]}
+AT_DAGEN = {**START, "protocol": "seksueel_geweld", "protocol_step": "dagen_geleden",
+            "protocol_answers": [{"step": "acuut_gevaar", "answer": "nee"}]}
+
+
+def test_a_typed_answer_read_as_terug_is_an_answer() -> None:
+    events, messages = answer("ongeveer acht weken denk ik", "terug", AT_WEKEN)
+    assert "Terug naar de vorige vraag" not in " ".join(texts(messages))
+    assert SlotSet("protocol_answers", [{"step": "acuut_gevaar", "answer": "nee"},
+                                        {"step": "aantal_weken", "answer": 8}]) in events
+
+
+def test_terug_typed_on_a_number_question_still_goes_back() -> None:
+    events, messages = answer("terug", "terug", AT_WEKEN)
+    assert texts(messages) == ["Terug naar de vorige vraag. Uw vorige antwoord is gewist."]
+    assert SlotSet("protocol_step", "acuut_gevaar") in events
+
+
+def test_stop_said_outright_beats_an_answer() -> None:
+    events, messages = answer("nee, stop maar", "stop", AT_GESPREK)
+    assert texts(messages) == ["Het protocol is gestopt. Er is niets vastgelegd."]
+    assert SlotSet("requested_slot", None) in events
+
+
+def test_a_short_typed_answer_with_a_report_intent_is_no_second_topic() -> None:
+    events, messages = answer("eergisteren", "melding_eergerelateerd_geweld", AT_DAGEN)
+    assert messages == []
+    assert SlotSet("protocol_answers", [{"step": "acuut_gevaar", "answer": "nee"},
+                                        {"step": "dagen_geleden", "answer": 2}]) in events
+    assert not any(e["name"] == "pending_protocol" for e in events)
+
+
+def test_a_longer_typed_answer_beats_a_look_up_intent() -> None:
+    events, messages = answer("het was ongeveer vier dagen geleden denk ik", "vraag_stap", AT_DAGEN)
+    assert messages == []
+    assert SlotSet("protocol_answers", [{"step": "acuut_gevaar", "answer": "nee"},
+                                        {"step": "dagen_geleden", "answer": 4}]) in events
+
+
+def test_weet_ik_niet_typed_takes_the_unknown_branch() -> None:
+    events, messages = answer("weet ik niet", "out_of_scope", AT_WEKEN)
+    assert messages == []
+    assert SlotSet("protocol_answers", [{"step": "acuut_gevaar", "answer": "nee"},
+                                        {"step": "aantal_weken", "answer": "onbekend"}]) in events
+    assert SlotSet("protocol_step", "signalen_mensenhandel") in events
+
+
 def test_danger_in_a_look_up_question_gets_112_first() -> None:
     events, messages = answer("wie is de contactpersoon, hij staat nu met een mes voor haar deur",
                               "vraag_sleutelpersoon", AT_GESPREK)
@@ -423,7 +486,7 @@ MIDDLE = {
     "seksueel_geweld": ("minderjarig", [{"step": "acuut_gevaar", "answer": "nee"},
                                         {"step": "dagen_geleden", "answer": 3}]),
     "ongewenste_zwangerschap": ("signalen_mensenhandel", [{"step": "acuut_gevaar", "answer": "nee"},
-                                                          {"step": "weken_bekend", "answer": "nee"}]),
+                                                          {"step": "aantal_weken", "answer": "onbekend"}]),
     "lhbti_ondersteuning": ("wie_dreigt", [{"step": "acuut_gevaar", "answer": "nee"},
                                            {"step": "toestemming_registratie", "answer": "nee"}]),
 }

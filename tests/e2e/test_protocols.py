@@ -91,30 +91,38 @@ def test_seksueel_geweld_within_a_week_refers_to_the_csg_and_veilig_thuis(stack)
     assert {"step": "dagen_geleden", "answer": 2} in incident["steps"]
 
 
-def test_pregnancy_with_danger_in_the_middle_gets_112_first_then_the_same_question(stack) -> None:
+def test_pregnancy_typed_as_a_new_user_with_danger_in_the_middle(stack) -> None:
+    """Every answer typed in free Dutch, as a new user would (issue 12 part 4), never
+    a button payload and never "niet begrepen"; some of these the trained NLU reads as
+    another intent ("ongeveer acht weken denk ik": terug). Danger in the middle gets
+    112 first, then the same question."""
     oz = "ongewenste_zwangerschap"
     chat = Conversation(location="ZWOLLE")
     replies = chat.say("bewoonster is zwanger maar wil het kindje niet, wat moet ik doen")
     asks(chat, replies, oz, "acuut_gevaar")
-    asks(chat, chat.say(NO), oz, "weken_bekend")
-    asks(chat, chat.say(YES), oz, "aantal_weken")
-    asks(chat, chat.say("ongeveer 10 weken"), oz, "signalen_mensenhandel")
+    asks(chat, chat.say("nee hoor"), oz, "aantal_weken")
+    assert {"title": "Weet ik niet", "payload": kies("onbekend")} in chat.buttons(chat.transcript[-1][1])
+    asks(chat, chat.say("ongeveer acht weken denk ik"), oz, "signalen_mensenhandel")
 
     interrupted = chat.say("help, haar vriend staat nu met een mes in de gang")
     assert "112" in interrupted[0]["text"], chat.dump()
     asks(chat, interrupted, oz, "signalen_mensenhandel")
 
-    asks(chat, chat.say(NO), oz, "leeftijd")
-    asks(chat, chat.say("25"), oz, "druk_omgeving")
-    asks(chat, chat.say(NO), oz, "wens")
-    incident = recorded(chat, chat.say(kies("twijfel")), location="ZWOLLE")
+    asks(chat, chat.say("nee, ik heb niks gemerkt"), oz, "leeftijd")
+    asks(chat, chat.say("ze is 25"), oz, "druk_omgeving")
+    asks(chat, chat.say("nee, ze beslist zelf"), oz, "wens")
+    incident = recorded(chat, chat.say("ze twijfelt nog"), location="ZWOLLE")
+    assert all(not said.startswith("/") for said, _ in chat.transcript)
+    assert "niet goed begrepen" not in "\n".join(chat.text(r) for _, r in chat.transcript), chat.dump()
     assert incident["protocol"] == oz
     assert incident["acute"] is True
     assert {"fiom", "siriz", "gza"} <= set(incident["referrals"])
     assert "politie" in incident["referrals"], "112 was advised, so the police is part of the record"
-    assert [s["step"] for s in incident["steps"]] == ["acuut_gevaar", "weken_bekend", "aantal_weken",
-                                                      "signalen_mensenhandel", "leeftijd", "druk_omgeving",
-                                                      "wens"]
+    assert incident["steps"] == [
+        {"step": "acuut_gevaar", "answer": "nee"}, {"step": "aantal_weken", "answer": 8},
+        {"step": "signalen_mensenhandel", "answer": "nee"}, {"step": "leeftijd", "answer": 25},
+        {"step": "druk_omgeving", "answer": "nee"}, {"step": "wens", "answer": "twijfel"}]
+    assert incident["outcome"] == "keuzehulp"
 
 
 def test_lhbti_without_consent_records_no_ground(stack) -> None:
@@ -200,6 +208,6 @@ def test_two_answers_not_understood_offer_the_contactpersoon_veiligheid(stack) -
     first = chat.say("pfff lastig te zeggen")
     assert "Dat heb ik niet goed begrepen" in chat.text(first), chat.dump()
     asks(chat, first, egg, "vorm_dreiging")
-    second = chat.say("geen idee eigenlijk")
+    second = chat.say("hmm, moeilijk")  # ("geen idee" now picks the option for not knowing)
     assert "contactpersoon veiligheid van Ter Apel" in chat.text(second), chat.dump()
     asks(chat, second, egg, "vorm_dreiging")

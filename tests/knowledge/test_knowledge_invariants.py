@@ -82,7 +82,7 @@ def test_every_step_reachable_and_no_cycles(protocol):
     def visit(step_id: str) -> None:
         state[step_id] = "open"
         step = protocol.steps[step_id]
-        targets = [r.next for r in step.ranges] + list(step.next.values())
+        targets = [r.next for r in step.ranges] + list(step.next.values()) + ([step.unknown] if step.unknown else [])
         for target in targets:
             assert target in protocol.steps, f"{step_id} -> unknown {target}"
             assert state.get(target) != "open", f"cycle through {step_id} -> {target}"

@@ -70,7 +70,7 @@ def sg(kb) -> Protocol:
 
 
 def test_sg_metadata(sg):
-    assert sg.version == "1.0.0" and sg.intent == "melding_seksueel_geweld"
+    assert sg.version == "1.1.0" and sg.intent == "melding_seksueel_geweld"
     assert sg.required_referrals == ("veilig_thuis",)
 
 
@@ -88,6 +88,9 @@ def test_sg_time_since_assault_decides_the_csg_advice(sg):
     later = {days.next_for(n) for n in (8, 30, 400)}
     assert len(acute_care) == 1 and len(later) == 1 and acute_care != later
     assert days.next_for(-1) is None
+    # Not known when it happened: the shortest window applies (fail safe).
+    assert days.unit == "days" and not days.round_up
+    assert {days.next_for("onbekend")} == acute_care
     quick = sg.steps[acute_care.pop()]
     assert "centrum_seksueel_geweld" in quick.referrals and "0800-0188" in quick.text
     for word in ("medische zorg", "hiv", "zwangerschap", "forensisch", "wassen", "kleren"):
@@ -139,7 +142,7 @@ def oz(kb) -> Protocol:
 
 
 def test_oz_metadata(oz):
-    assert oz.version == "1.0.0" and oz.intent == "melding_ongewenste_zwangerschap"
+    assert oz.version == "1.1.0" and oz.intent == "melding_ongewenste_zwangerschap"
     # the neutral referral is a protocol-level invariant, so the loader enforces it too
     assert {"fiom", "siriz", "gza"} <= set(oz.required_referrals)
 
@@ -179,10 +182,12 @@ def test_oz_removing_siriz_from_an_outcome_is_refused(kb, tmp_path):
 
 
 def test_oz_weeks_known_or_unknown(oz):
-    known = oz.steps["weken_bekend"]
-    weeks = oz.steps[known.next_for("ja")]
-    assert weeks.kind == "number"
-    unknown = oz.steps[known.next_for("nee")]
+    # Asked as the number itself, with "Weet ik niet" for an unknown duration (issue 12).
+    weeks = oz.steps[oz.steps["neutraal_gesprek"].next_for(None)]
+    assert weeks.id == "aantal_weken" and weeks.kind == "number" and weeks.unit == "weeks"
+    assert weeks.round_up  # nearer the ~22-week limit is the safe side
+    unknown = oz.steps[weeks.next_for("onbekend")]
+    assert unknown.id == "duur_onbekend"
     assert unknown.verify and "gza" in unknown.referrals
     for n in (0, 6, 20, 21, 24, 25, 40):
         target = oz.steps[weeks.next_for(n)]

@@ -74,6 +74,37 @@ def test_number_ranges_with_a_gap(kb, protocol_data, write_protocol, step_of):
     assert_refused(write_protocol(protocol_data), kb, "'dagen'", "gap")
 
 
+def test_number_with_unknown_unit_and_round_loads(kb, protocol_data, write_protocol, step_of):
+    step_of(protocol_data, "dagen").update(unknown="melden", unit="days", round="up")
+    days = load(write_protocol(protocol_data), kb).steps["dagen"]
+    assert (days.unknown, days.unit, days.round_up) == ("melden", "days", True)
+    assert days.next_for("onbekend") == "melden" and days.next_for(3) == "melden"
+
+
+def test_number_unknown_to_a_missing_step(kb, protocol_data, write_protocol, step_of):
+    step_of(protocol_data, "dagen")["unknown"] = "nergens"
+    assert_refused(write_protocol(protocol_data), kb, "'dagen'", "nergens")
+
+
+def test_number_unit_and_round_are_checked(kb, protocol_data, write_protocol, step_of):
+    step_of(protocol_data, "dagen").update(unit="uren", round="half")
+    assert_refused(write_protocol(protocol_data), kb, "'dagen'", "uren", "half")
+
+
+def test_unknown_only_on_a_number_question(kb, protocol_data, write_protocol, step_of):
+    step_of(protocol_data, "acuut")["unknown"] = "bel_112"
+    assert_refused(write_protocol(protocol_data), kb, "'acuut'", "'unknown' only belongs to a number question")
+
+
+def test_the_unknown_branch_is_checked_like_every_path(kb, protocol_data, write_protocol, step_of):
+    """A path through "Weet ik niet" must end in an outcome with the required referrals too."""
+    protocol_data["steps"].append({"id": "einde_zonder_melding", "kind": "outcome", "outcome": "niets",
+                                   "text": "Niets te doen.", "source": "augeo",
+                                   "key_positions": ["aandachtsfunctionaris"], "actions": ["Niets."]})
+    step_of(protocol_data, "dagen")["unknown"] = "einde_zonder_melding"
+    assert_refused(write_protocol(protocol_data), kb, "einde_zonder_melding", "veilig_thuis")
+
+
 def test_cycle(kb, protocol_data, write_protocol, step_of):
     step_of(protocol_data, "omschrijving")["next"] = "soort"
     message = assert_refused(write_protocol(protocol_data), kb, "cycle")

@@ -122,6 +122,9 @@ def test_number_ranges_label_their_edges(protocol_id: str) -> None:
     source = mermaid_source(knowledge.protocols[protocol_id], knowledge)
     assert re.search(r'-->\|"\d+ t/m \d+"\|', source)
     assert re.search(r'-->\|"\d+ of meer"\|', source)
+    # The "Weet ik niet" answer of a number question is an edge of its own (issue 12).
+    number = next(s for s in knowledge.protocols[protocol_id].steps.values() if s.kind == "number")
+    assert f'n_{number.id} -->|"Weet ik niet"| n_{number.unknown}' in source
 
 
 async def test_the_page_escapes_the_mermaid_source_and_the_table(

@@ -207,6 +207,16 @@ async def test_unknown_protocol_is_404(logged_in: httpx.AsyncClient, auth) -> No
     assert api.status_code == 404
 
 
+async def test_a_number_question_shows_its_weet_ik_niet_branch(logged_in: httpx.AsyncClient, auth) -> None:
+    """Page and JSON show where "Weet ik niet" leads (``unknown``, issue 12 part 4)."""
+    page = html.unescape((await logged_in.get("/protocollen/ongewenste_zwangerschap")).text)
+    row = page.split(f'<tr id="{step_anchor("aantal_weken")}"', 1)[1].split("</tr>", 1)[0]
+    assert f'<span class="answer">Weet ik niet</span> → <a href="#{step_anchor("duur_onbekend")}">' in row
+    body = (await logged_in.get("/api/v1/protocols/ongewenste_zwangerschap", headers=auth("counsellor"))).json()
+    weeks = next(step for step in body["steps"] if step["id"] == "aantal_weken")
+    assert weeks["unknown"] == "duur_onbekend" and weeks["unit"] == "weeks"
+
+
 @pytest.mark.parametrize("role", ["counsellor", "contact_person", "supervisor", "admin", "service"])
 async def test_protocols_json_for_every_role(client: httpx.AsyncClient, auth, role: str) -> None:
     headers = auth(role, "TERAPEL")
