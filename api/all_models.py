@@ -5,10 +5,11 @@ Used by Alembic's env.py and by the tests' ``create_all``.
 
 from api.audit.models import AuditEntry
 from api.auth.models import UserAccount
+from api.directory.models import KeyPositionAssignment
 from api.follow_ups.models import FollowUp, FollowUpEvent
 from api.incidents.models import Incident, IncidentReviewEvent
 from api.indicators import models as indicator_indexes  # noqa: F401  (indexes for the indicators)
-from api.locations.models import KeyPositionHolder, Location
+from api.locations.models import Location
 from api.models_base import Base
 from api.reminders.models import FollowUpNotification
 from api.sessions.models import GuidanceSession, SessionEvent
@@ -22,7 +23,7 @@ __all__ = [
     "GuidanceSession",
     "Incident",
     "IncidentReviewEvent",
-    "KeyPositionHolder",
+    "KeyPositionAssignment",
     "Location",
     "SessionEvent",
     "UserAccount",

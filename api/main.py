@@ -11,6 +11,7 @@ from api.audit.router import router as audit_router
 from api.audit.service import AuditPathMiddleware
 from api.auth.router import router as auth_router
 from api.config import get_settings
+from api.directory.router import router as directory_router
 from api.follow_ups.router import router as follow_ups_router
 from api.incidents.router import router as incidents_router
 from api.indicators import rollup as _indicator_rollup  # noqa: F401  (registers the rollup's flush listeners)
@@ -24,6 +25,7 @@ from api.security.deidentify import warm_up as warm_up_deidentification
 from api.security.input import RejectNulMiddleware
 from api.security.ratelimit import RateLimitMiddleware
 from api.sessions.router import router as sessions_router
+from api.users.router import router as users_router
 from api.web.setup import install_web
 
 
@@ -60,6 +62,8 @@ def create_app() -> FastAPI:
     app.include_router(incidents_router)
     app.include_router(follow_ups_router)
     app.include_router(locations_router)
+    app.include_router(directory_router)
+    app.include_router(users_router)
     app.include_router(sessions_router)
     app.include_router(reviews_router)
     app.include_router(indicators_router)

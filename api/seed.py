@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import uuid
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +42,16 @@ from api.auth.models import UserAccount
 from api.auth.schemas import ROLES
 from api.config import get_settings
 from api.db import get_sessionmaker
+from api.directory.models import KeyPositionAssignment
 from api.indicators import rollup as indicator_rollup
-from api.locations.models import KEY_POSITIONS, KeyPositionHolder, Location
+from api.locations.models import KEY_POSITIONS, Location
 from knowledge import PACKAGE_DIR, load_locations
 
 SEED_FILE = Path(__file__).with_name("seed_data.yml")
+#: The demo holders hold (and are known to hold) their positions since long before any
+#: demo incident, as migration 0006 stamps the holders it converts.
+SEED_VALID_FROM = date(2000, 1, 1)
+SEED_KNOWN_SINCE = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -103,25 +110,26 @@ def seed(session: Session, data: dict[str, Any]) -> SeedReport:
             location.name, location.aliases = entry["name"], aliases
         session.flush()
         for position, holder_data in entry.get("key_positions", {}).items():
-            holder = session.scalar(
-                select(KeyPositionHolder).where(
-                    KeyPositionHolder.location_code == code,
-                    KeyPositionHolder.position == position,
-                    KeyPositionHolder.name == holder_data["name"],
-                )
+            # Once seeded, a holder is the directory's: an admin may have ended or
+            # changed the assignment since, and seeding again must not undo that.
+            seeded_before = session.scalar(
+                select(KeyPositionAssignment.id).where(
+                    KeyPositionAssignment.location_code == code,
+                    KeyPositionAssignment.position == position,
+                    KeyPositionAssignment.name == holder_data["name"],
+                ).limit(1)
             )
-            if holder is None:
+            if seeded_before is None:
                 session.add(
-                    KeyPositionHolder(
-                        location_code=code,
-                        position=position,
-                        name=holder_data["name"],
-                        phone=holder_data.get("phone"),
+                    KeyPositionAssignment(
+                        assignment_id=uuid.uuid4().hex, version=1, location_code=code, position=position,
+                        kind="houder", name=holder_data["name"], phone=holder_data.get("phone"),
+                        teams_id=holder_data.get("teams_id"), email=holder_data.get("email"),
+                        valid_from=SEED_VALID_FROM, valid_until=None, action="aangemaakt",
+                        recorded_at=SEED_KNOWN_SINCE, recorded_by="seed",
                     )
                 )
                 report.holders_created += 1
-            else:
-                holder.phone = holder_data.get("phone")
     for entry in data.get("users", []):
         username = entry["username"].strip().lower()
         if session.scalar(select(UserAccount.id).where(UserAccount.username == username)) is None:

@@ -1,7 +1,8 @@
 """``audit_log``: append-only (database triggers refuse UPDATE and DELETE).
 
-One row per read of case data by a person: who (pseudonymous ``sub`` and role),
-what (object type and ids; never content), when, and through which path.
+One row per read of case data by a person, and per change of the directory or of a
+user account: who (pseudonymous ``sub`` and role), what (object type and ids; never
+content), when, and through which path.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from api.models_base import Base, utcnow
 
-OBJECT_TYPES = ("incident", "incident_list", "session", "session_list", "review_history")
+OBJECT_TYPES = ("incident", "incident_list", "session", "session_list", "review_history",
+                # changes (issue 17): the directory and the user accounts
+                "location", "key_position_assignment", "user")
 
 
 class AuditEntry(Base):

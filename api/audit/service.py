@@ -58,6 +58,23 @@ def record_read(session: Session, user: User, object_type: str, ids: Iterable[ob
     session.commit()
 
 
+def record_change(session: Session, user: User, object_type: str, object_id: object, action: str) -> None:
+    """Append one audit row for a change (create, update, end, deactivate) in the
+    caller's transaction: the change and its audit row are committed together."""
+    session.add(
+        AuditEntry(
+            at=utcnow(),
+            actor=user.sub[:128],
+            role=user.role,
+            action=action[:16],
+            object_type=object_type[:32],
+            object_id=str(object_id)[:64],
+            object_ids=[],
+            path=_request_path.get(),
+        )
+    )
+
+
 def list_entries(
     session: Session,
     *,

@@ -14,8 +14,9 @@ from fastapi.exceptions import RequestValidationError
 
 from api.auth.dependencies import ServiceUser, StaffUser
 from api.db import SessionDep
+from api.directory import service as directory
 from api.incidents import service
-from api.incidents.schemas import IncidentCreate, IncidentList, IncidentOut
+from api.incidents.schemas import IncidentCreate, IncidentDetail, IncidentList, IncidentOut
 from api.knowledge_ref import KnowledgeDep
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
@@ -61,11 +62,13 @@ def list_incidents(
 
 
 @router.get(
-    "/{incident_id}", response_model=IncidentOut, responses={404: {"description": "not found or not yours"}}
+    "/{incident_id}", response_model=IncidentDetail, responses={404: {"description": "not found or not yours"}}
 )
-def get_incident(incident_id: str, user: StaffUser, session: SessionDep) -> IncidentOut:
+def get_incident(incident_id: str, user: StaffUser, session: SessionDep) -> IncidentDetail:
     incident = service.get_incident(session, user, incident_id)
     if incident is None:
         # 404 rather than 403 outside the user's scope: do not confirm that it exists.
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="incident not found")
-    return incident
+    holders = directory.holders_when_recorded(session, incident.location, incident.created_at)
+    detail = IncidentDetail.model_validate(incident, from_attributes=True)
+    return detail.model_copy(update={"key_position_holders": holders})

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_serializer
 
+from api.directory.schemas import HolderOut
 from api.follow_ups.schemas import FollowUpItem
 from api.models_base import as_utc
 
@@ -81,6 +82,14 @@ class IncidentOut(BaseModel):
     @field_serializer("created_at")
     def _created_at_utc(self, value: datetime) -> str:
         return as_utc(value).isoformat()
+
+
+class IncidentDetail(IncidentOut):
+    key_position_holders: list[HolderOut] = Field(
+        default_factory=list,
+        description="who was to be contacted per key position on the incident's day, as the directory "
+        "knew it when the incident was recorded (later changes do not show here)",
+    )
 
 
 class IncidentList(BaseModel):

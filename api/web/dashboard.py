@@ -31,6 +31,7 @@ from sqlalchemy import select
 from api.auth.cookies import CSRF_FORM_FIELD, csrf_matches
 from api.auth.schemas import User
 from api.db import SessionDep
+from api.directory import service as directory_service
 from api.indicators import service as indicators_service
 from api.indicators.norms_ref import NormsDep
 from api.knowledge_ref import KnowledgeDep
@@ -40,6 +41,7 @@ from api.reviews import service as reviews_service
 from api.reviews.schemas import ReviewEventCreate
 from api.reviews.transitions import STATUSES, TRANSITIONS, allowed_from
 from api.sessions import service as sessions_service
+from api.web.directory import GAP_LABELS
 from api.web.pages import render, require_page_roles
 
 router = APIRouter(include_in_schema=False)
@@ -316,6 +318,9 @@ def dashboard(
             "fmt_hours": _fmt_hours,
             "fmt_share": _fmt_share,
             "titles": titles,
+            # Key positions nobody holds today (issue 17): the Inspectie found them on some locations.
+            "gaps": directory_service.gaps(session, [location] if location else codes),
+            "gap_labels": GAP_LABELS,
             "sessions_link": "/sessies?"
             + urlencode(
                 {k: v for k, v in {"locatie": location, "van": start.isoformat(), "tot": end.isoformat()}.items() if v}
@@ -497,6 +502,8 @@ def _session_page(
                 "actions": actions,
                 "can_note": user.role == "supervisor" and incident.location in user.locations,
                 "deviations": [norms[norm_id] for norm_id in incident.deviations if norm_id in norms],
+                # As the directory knew them when it was recorded, not as they are now.
+                "holders": directory_service.holders_when_recorded(session, incident.location, incident.created_at),
             }
         )
     deviating_refs = {item["incident"].reference for item in incidents if item["deviations"]}

@@ -66,6 +66,11 @@ NAV += [
     NavItem("Sessies", "/sessies", frozenset({"supervisor", "contact_person", "admin"})),
     NavItem("Correcties", "/correcties", frozenset({"counsellor"})),
 ]
+# Keeping the directory and the accounts current (api/web/directory.py, api/web/users.py).
+NAV += [
+    NavItem("Sleutelposities", "/sleutelposities", frozenset({"supervisor", "admin"})),
+    NavItem("Gebruikers", "/gebruikers", frozenset({"admin"})),
+]
 # The follow-ups to confirm (api/web/actions.py).
 NAV += [NavItem("Mijn acties", "/acties", frozenset({"counsellor", "contact_person", "supervisor"}))]
 

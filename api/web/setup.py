@@ -10,9 +10,11 @@ from api.web.actions import follow_up_badge
 from api.web.actions import router as actions_router
 from api.web.chat import router as chat_router
 from api.web.dashboard import router as dashboard_router
+from api.web.directory import router as directory_router
 from api.web.pages import STATIC_DIR, LoginRequired, PageForbidden, forbidden_page, login_redirect
 from api.web.router import router
 from api.web.security import SecurityHeadersMiddleware, StaticGZipMiddleware
+from api.web.users import router as users_router
 
 NODE_MODULES = REPO_ROOT / "node_modules"
 
@@ -41,6 +43,8 @@ def install_web(app: FastAPI) -> None:
     app.include_router(router, dependencies=badge)
     app.include_router(dashboard_router, dependencies=badge)
     app.include_router(chat_router, dependencies=badge)
+    app.include_router(directory_router, dependencies=badge)
+    app.include_router(users_router, dependencies=badge)
     app.include_router(actions_router, dependencies=badge)
     app.add_exception_handler(LoginRequired, login_redirect)
     app.add_exception_handler(PageForbidden, forbidden_page)

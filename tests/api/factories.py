@@ -6,12 +6,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import count
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from api.auth.models import UserAccount
+from api.directory.models import KeyPositionAssignment
 from api.follow_ups.models import FollowUp
 from api.incidents.models import Incident, IncidentReviewEvent
 from api.sessions.models import GuidanceSession, SessionEvent
@@ -107,6 +109,8 @@ class ScopingRecords:
     session: str
     conversation: str
     follow_up: str = ""  # open, of ``incident``
+    assignment: str = ""  # a key-position holder's assignment id (issue 17)
+    account: int = 0  # a counsellor's user account on the location
 
 
 def scoping_records(db: Session, location: str, staff: str, now: datetime) -> ScopingRecords:
@@ -118,5 +122,27 @@ def scoping_records(db: Session, location: str, staff: str, now: datetime) -> Sc
     correction = make_incident(db, created_at=now - timedelta(hours=1), location=location, staff_id=staff)
     add_reviews(db, correction, [("in_behandeling", now), ("correctie_gevraagd", now)])
     follow_up = make_follow_up(db, incident, due_at=now + timedelta(hours=23))
+    # A deputy in 2030: overlaps none of the seeded holders, so a change of it is valid.
+    assignment = make_assignment(db, location, "lhbti_contactpersoon", f"Matrix Vervanger {location}-Demo",
+                                 kind="vervanger", valid_from=date(2030, 1, 1), valid_until=date(2030, 12, 31))
+    account = UserAccount(username=f"matrix.{location.lower()}.{uuid.uuid4().hex[:6]}", password_hash="x",
+                          role="counsellor", staff_id=f"stf-m-{uuid.uuid4().hex[:8]}", locations=[location])
+    db.add(account)
+    db.flush()
     return ScopingRecords(str(incident.id), str(correction.id), str(guidance.id), guidance.conversation_id,
-                          str(follow_up.id))
+                          str(follow_up.id), assignment.assignment_id, account.id)
+
+
+def make_assignment(db: Session, location: str, position: str, name: str, *, kind: str = "houder",
+                    valid_from: date = date(2000, 1, 1), valid_until: date | None = None,
+                    recorded_at: datetime | None = None) -> KeyPositionAssignment:
+    """Version 1 of a key-position assignment, recorded at ``recorded_at`` (default: long ago)."""
+    row = KeyPositionAssignment(
+        assignment_id=uuid.uuid4().hex, version=1, location_code=location, position=position, kind=kind,
+        name=name, phone="toestel 4999", teams_id=None, email="demo@example.org", valid_from=valid_from,
+        valid_until=valid_until, action="aangemaakt", recorded_at=recorded_at or datetime(2000, 1, 1, tzinfo=UTC),
+        recorded_by="factory",
+    )
+    db.add(row)
+    db.flush()
+    return row

@@ -40,7 +40,8 @@ async def test_every_location_has_all_key_positions(
     holders = response.json()
     assert [holder["position"] for holder in holders] == list(KEY_POSITIONS)
     for holder in holders:
-        assert set(holder) == {"position", "name", "phone"}
+        assert set(holder) == {"position", "name", "phone", "kind", "valid_until", "teams_id", "email"}
+        assert holder["kind"] == "houder"
         assert holder["name"].endswith("-Demo")  # invented demo people only
         assert holder["phone"]
 

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 import knowledge
 from api.auth.models import UserAccount
 from api.auth.service import verify_password
-from api.locations.models import KEY_POSITIONS, KeyPositionHolder, Location
+from api.directory.models import KeyPositionAssignment
+from api.locations.models import KEY_POSITIONS, Location
 from api.seed import load_seed_data, seed
 
 from .conftest import REPO_ROOT
@@ -21,7 +22,7 @@ from .conftest import REPO_ROOT
 def _counts(session: Session) -> tuple[int, int, int]:
     return (
         session.scalar(select(func.count()).select_from(Location)) or 0,
-        session.scalar(select(func.count()).select_from(KeyPositionHolder)) or 0,
+        session.scalar(select(func.count()).select_from(KeyPositionAssignment)) or 0,
         session.scalar(select(func.count()).select_from(UserAccount)) or 0,
     )
 

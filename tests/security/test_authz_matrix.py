@@ -53,6 +53,9 @@ ANY_TOKEN = same(200, anonymous=401)
 PUBLIC = same(200)
 PAGE_ANY = same(200, anonymous=303)
 READER_PAGE = same(200, counsellor=403, service=403, anonymous=303)
+#: The directory of a location: its supervisors and admins (another location's supervisor: 403 / page 404).
+DIRECTORY_WRITE = same(403, supervisor=(200, 403), admin=200, anonymous=401)
+DIRECTORY_PAGE = same(403, supervisor=(303, 404), admin=303, anonymous=303)
 
 #: "METHOD path" → role → (own location, other location)
 EXPECTED: dict[str, dict[str, tuple[int, int]]] = {
@@ -117,6 +120,30 @@ EXPECTED: dict[str, dict[str, tuple[int, int]]] = {
     "POST /sessies/{session_id}/beoordeling": same(
         403, contact_person=(403, 404), supervisor=(303, 404), anonymous=303
     ),
+    # key-position directory (issue 17): admins everywhere, supervisors on their own locations
+    "POST /api/v1/locations": same(403, admin=201, anonymous=401),
+    "PATCH /api/v1/locations/{code}": DIRECTORY_WRITE,
+    "GET /api/v1/locations/{code}/assignments": DIRECTORY_WRITE,
+    "GET /api/v1/locations/{code}/gaps": DIRECTORY_WRITE,
+    "POST /api/v1/locations/{code}/assignments": DIRECTORY_WRITE | {"admin": (201, 201), "supervisor": (201, 403)},
+    "PATCH /api/v1/locations/{code}/assignments/{assignment_id}": DIRECTORY_WRITE,
+    "POST /api/v1/locations/{code}/assignments/{assignment_id}/end": DIRECTORY_WRITE,
+    "GET /sleutelposities": same(403, supervisor=200, admin=200, anonymous=303),
+    "GET /sleutelposities/{code}": DIRECTORY_PAGE | {"supervisor": (200, 404), "admin": (200, 200)},
+    "POST /sleutelposities/{code}/toewijzingen": DIRECTORY_PAGE,
+    "POST /sleutelposities/{code}/toewijzingen/{assignment_id}": DIRECTORY_PAGE,
+    "POST /sleutelposities/{code}/toewijzingen/{assignment_id}/beeindigen": DIRECTORY_PAGE,
+    "POST /sleutelposities/{code}/locatie": DIRECTORY_PAGE,
+    "POST /locaties": same(403, admin=303, anonymous=303),
+    # user accounts: admins only
+    "GET /api/v1/users": same(403, admin=200, anonymous=401),
+    "POST /api/v1/users": same(403, admin=201, anonymous=401),
+    "PATCH /api/v1/users/{user_id}": same(403, admin=200, anonymous=401),
+    "POST /api/v1/users/{user_id}/deactivate": same(403, admin=200, anonymous=401),
+    "GET /gebruikers": same(403, admin=200, anonymous=303),
+    "POST /gebruikers": same(403, admin=303, anonymous=303),
+    "POST /gebruikers/{user_id}": same(403, admin=303, anonymous=303),
+    "POST /gebruikers/{user_id}/deactiveren": same(403, admin=303, anonymous=303),
     "GET /correcties": same(403, counsellor=200, anonymous=303),
     "POST /correcties/{incident_id}": same(403, counsellor=(303, 404), anonymous=303),
     "GET /acties": same(200, admin=403, service=403, anonymous=303),
@@ -201,6 +228,17 @@ def _event_body(loc: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _assignment_body() -> dict[str, Any]:
+    # A deputy far in the future: overlaps nobody, so only the role and location decide.
+    return {"position": "lhbti_contactpersoon", "kind": "vervanger", "name": "Matrix Vervanger-Demo",
+            "email": "vervanger@example.org", "valid_from": "2031-01-06", "valid_until": "2031-01-10"}
+
+
+def _user_body(loc: str) -> dict[str, Any]:
+    return {"username": f"matrix.nieuw.{loc.lower()}", "password": "matrix-wachtwoord", "role": "counsellor",
+            "locations": [loc]}
+
+
 CALLS: dict[str, Callable[[Records, str], Call]] = {
     "GET /health": lambda r, loc: Call("GET", "/health"),
     "POST /api/v1/auth/login": lambda r, loc: Call("POST", "/api/v1/auth/login", json=DEMO_LOGIN),
@@ -256,6 +294,52 @@ CALLS: dict[str, Callable[[Records, str], Call]] = {
         "POST",
         f"/sessies/{r.session}/beoordeling",
         form={"incident_id": r.incident, "status": "in_behandeling"},
+    ),
+    "POST /api/v1/locations": lambda r, loc: Call(
+        "POST", "/api/v1/locations", json={"code": f"NIEUW_{loc}", "name": f"Nieuw {loc}", "aliases": []}
+    ),
+    "PATCH /api/v1/locations/{code}": lambda r, loc: Call(
+        "PATCH", f"/api/v1/locations/{loc}", json={"aliases": [f"azc {loc.lower()} matrix"]}
+    ),
+    "GET /api/v1/locations/{code}/assignments": lambda r, loc: Call("GET", f"/api/v1/locations/{loc}/assignments"),
+    "GET /api/v1/locations/{code}/gaps": lambda r, loc: Call("GET", f"/api/v1/locations/{loc}/gaps"),
+    "POST /api/v1/locations/{code}/assignments": lambda r, loc: Call(
+        "POST", f"/api/v1/locations/{loc}/assignments", json=_assignment_body()
+    ),
+    "PATCH /api/v1/locations/{code}/assignments/{assignment_id}": lambda r, loc: Call(
+        "PATCH", f"/api/v1/locations/{loc}/assignments/{r.assignment}", json={"phone": "toestel 4000"}
+    ),
+    "POST /api/v1/locations/{code}/assignments/{assignment_id}/end": lambda r, loc: Call(
+        "POST", f"/api/v1/locations/{loc}/assignments/{r.assignment}/end", json={}
+    ),
+    "GET /sleutelposities": lambda r, loc: Call("GET", "/sleutelposities"),
+    "GET /sleutelposities/{code}": lambda r, loc: Call("GET", f"/sleutelposities/{loc}"),
+    "POST /sleutelposities/{code}/toewijzingen": lambda r, loc: Call(
+        "POST", f"/sleutelposities/{loc}/toewijzingen", form=_assignment_body()
+    ),
+    "POST /sleutelposities/{code}/toewijzingen/{assignment_id}": lambda r, loc: Call(
+        "POST", f"/sleutelposities/{loc}/toewijzingen/{r.assignment}", form={"phone": "toestel 4000"}
+    ),
+    "POST /sleutelposities/{code}/toewijzingen/{assignment_id}/beeindigen": lambda r, loc: Call(
+        "POST", f"/sleutelposities/{loc}/toewijzingen/{r.assignment}/beeindigen", form={}
+    ),
+    "POST /sleutelposities/{code}/locatie": lambda r, loc: Call(
+        "POST", f"/sleutelposities/{loc}/locatie", form={"name": f"Locatie {loc}"}
+    ),
+    "POST /locaties": lambda r, loc: Call("POST", "/locaties", form={"code": f"NIEUW_{loc}", "name": f"Nieuw {loc}"}),
+    "GET /api/v1/users": lambda r, loc: Call("GET", "/api/v1/users"),
+    "POST /api/v1/users": lambda r, loc: Call("POST", "/api/v1/users", json=_user_body(loc)),
+    "PATCH /api/v1/users/{user_id}": lambda r, loc: Call(
+        "PATCH", f"/api/v1/users/{r.account}", json={"role": "contact_person"}
+    ),
+    "POST /api/v1/users/{user_id}/deactivate": lambda r, loc: Call("POST", f"/api/v1/users/{r.account}/deactivate"),
+    "GET /gebruikers": lambda r, loc: Call("GET", "/gebruikers"),
+    "POST /gebruikers": lambda r, loc: Call("POST", "/gebruikers", form=_user_body(loc)),
+    "POST /gebruikers/{user_id}": lambda r, loc: Call(
+        "POST", f"/gebruikers/{r.account}", form={"role": "contact_person", "locations": loc}
+    ),
+    "POST /gebruikers/{user_id}/deactiveren": lambda r, loc: Call(
+        "POST", f"/gebruikers/{r.account}/deactiveren", form={}
     ),
     "GET /correcties": lambda r, loc: Call("GET", "/correcties"),
     "GET /acties": lambda r, loc: Call("GET", "/acties"),

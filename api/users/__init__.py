@@ -1,0 +1,1 @@
+"""Local user accounts, managed by admins (read-only when roles come from OIDC)."""
