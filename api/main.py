@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from api.audit.router import router as audit_router
 from api.audit.service import AuditPathMiddleware
 from api.auth.router import router as auth_router
 from api.config import get_settings
-from api.directory.router import router as directory_router
 from api.follow_ups.router import router as follow_ups_router
 from api.incidents.router import router as incidents_router
 from api.indicators import rollup as _indicator_rollup  # noqa: F401  (registers the rollup's flush listeners)
@@ -21,11 +21,11 @@ from api.knowledge_ref import get_knowledge
 from api.locations.router import router as locations_router
 from api.protocols.router import router as protocols_router
 from api.reviews.router import router as reviews_router
+from api.security.deidentify import DeidentificationUnavailable
 from api.security.deidentify import warm_up as warm_up_deidentification
 from api.security.input import RejectNulMiddleware
 from api.security.ratelimit import RateLimitMiddleware
 from api.sessions.router import router as sessions_router
-from api.users.router import router as users_router
 from api.web.setup import install_web
 
 
@@ -54,6 +54,13 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
 
+    @app.exception_handler(DeidentificationUnavailable)
+    async def deidentification_unavailable(_request: Request, _exc: DeidentificationUnavailable) -> JSONResponse:
+        # Fail safe: the write was not committed, so no text is stored unchecked.
+        return JSONResponse(
+            status_code=503, content={"detail": "de-identification is unavailable: nothing was stored, try again"}
+        )
+
     @app.get("/health", tags=["health"])
     def health() -> dict[str, str]:
         return {"status": "ok"}
@@ -62,8 +69,6 @@ def create_app() -> FastAPI:
     app.include_router(incidents_router)
     app.include_router(follow_ups_router)
     app.include_router(locations_router)
-    app.include_router(directory_router)
-    app.include_router(users_router)
     app.include_router(sessions_router)
     app.include_router(reviews_router)
     app.include_router(indicators_router)

@@ -171,8 +171,8 @@ def explain(engine, user: User, query: service.Query) -> list[str]:
             session.execute(text("SELECT set_config(:name, :value, true)"), {"name": name, "value": value})
         first, end = service._whole_days(query)
         stmt = rollup_read.norm_statement(
-            session, lambda column: service._scope(user, column, query.location), first, end, query.granularity,
-            get_norms(), 0.0,
+            session, lambda column: service._scope(user, column, query.location), first, end,
+            rollup_read.Periods(first, end, query.granularity), get_norms(), 0.0,
         )  # fmt: skip
         compiled = stmt.compile(dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True})
         # Straight to psycopg without parameters: no placeholder parsing, so the

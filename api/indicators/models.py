@@ -1,9 +1,10 @@
 """The indicators' rollup tables, and the indexes the norms and indicators need on
 tables owned by other packages.
 
-Declared here (and created in migration 0002) so that the incidents package keeps
-its own models untouched: an ``Index`` built from mapped columns attaches itself
-to their table.
+The indexes on other packages' tables are declared here (and created in migration
+0002) so that the incidents package keeps its own models untouched: an ``Index``
+built from mapped columns attaches itself to their table. The rollup tables are
+created in migration 0004 and kept by ``api.indicators.rollup``.
 """
 
 from __future__ import annotations
@@ -73,22 +74,44 @@ class IndicatorNormDay(Base):
     late: Mapped[int] = mapped_column(Integer, default=0)
 
 
+#: Upper bounds (hours, exclusive) of the review-time buckets: 2^(1/8) apart from
+#: 15 minutes to beyond a year, so a bucket holds a few per cent of the values.
+REVIEW_BUCKET_BOUNDS: tuple[float, ...] = tuple(0.25 * 2 ** (k / 8) for k in range(125))
+
+
 class IndicatorReviewTime(Base):
-    """Hours from recording to the first 'afgehandeld', one row per reviewed incident:
-    a median is not additive, so it is taken over these rows (per period and location)."""
+    """Hours from recording to the first 'afgehandeld', one row per reviewed incident.
+    A median is not additive: ``rollup_read.medians`` finds the bucket of the middle
+    rank from ``IndicatorReviewHistogram`` and reads only that bucket's rows here."""
 
     __tablename__ = "indicator_review_times"
     __table_args__ = (
-        # Covering indexes: the median reads (created_at, location, hours) from the
-        # index alone, for all locations (admin) or one location (supervisor).
-        Index("ix_indicator_review_times_created_at", "created_at", postgresql_include=["location", "hours"]),
-        Index("ix_indicator_review_times_location_created_at", "location", "created_at", postgresql_include=["hours"]),
-    )
+        # Covering: the partial first/last day of a period, by index only.
+        Index("ix_indicator_review_times_created_at", "created_at", postgresql_include=["location", "bucket", "hours"]),
+        # Covering: the rows of one bucket of one location in a period, by index only.
+        Index("ix_indicator_review_times_location_bucket_created_at", "location", "bucket", "created_at",
+              postgresql_include=["hours"]),
+    )  # fmt: skip
 
     incident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("incidents.id"), primary_key=True)
     location: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column()
+    day: Mapped[int] = mapped_column(Integer)
+    #: Index into REVIEW_BUCKET_BOUNDS (computed by the database from ``hours``, so
+    #: bucket order is hours order on every path).
+    bucket: Mapped[int] = mapped_column(Integer)
     hours: Mapped[float] = mapped_column(Float)
+
+
+class IndicatorReviewHistogram(Base):
+    """How many review times fall in each bucket, per day and location."""
+
+    __tablename__ = "indicator_review_histogram"
+
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    location: Mapped[str] = mapped_column(String(64), primary_key=True)
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reviews: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class IndicatorRollupState(Base):

@@ -31,14 +31,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Uuid, bindparam, delete, event, func, insert, select, text
+from sqlalchemy import Connection, Uuid, bindparam, case, delete, event, func, insert, literal, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from api.auth.schemas import User
 from api.incidents.models import Incident, IncidentReviewEvent
 from api.indicators import service
-from api.indicators.models import IndicatorDay, IndicatorNormDay, IndicatorReviewTime, IndicatorRollupState
+from api.indicators.models import (
+    REVIEW_BUCKET_BOUNDS,
+    IndicatorDay,
+    IndicatorNormDay,
+    IndicatorReviewHistogram,
+    IndicatorReviewTime,
+    IndicatorRollupState,
+)
 from api.indicators.norms_ref import get_norms
 from api.indicators.norms_sql import epoch_day_number, norm_expression
 from api.indicators.rollup_read import is_fresh, norms_fingerprint
@@ -62,8 +69,22 @@ class Contribution:
     protocol: str
     norms: dict[str, tuple[int, int, int]]  # norm id → (applies, met, late)
     review_hours: float | None
+    bucket: int | None  # of review_hours, see models.REVIEW_BUCKET_BOUNDS
     created_at: datetime
     open_correction: int
+
+
+def review_bucket(hours: Any, low: int = 0, high: int = len(REVIEW_BUCKET_BOUNDS)) -> Any:
+    """The bucket of ``hours``: the first bound it is below (a binary tree of CASEs,
+    7 comparisons), computed by the database on every path so that bucket order
+    and hours order agree exactly."""
+    if low == high:
+        return literal(low)
+    middle = (low + high) // 2
+    return case(
+        (hours < REVIEW_BUCKET_BOUNDS[middle], review_bucket(hours, low, middle)),
+        else_=review_bucket(hours, middle + 1, high),
+    )
 
 
 def contribution_statement(session: Session, norms: dict[str, Norm], incident_id: Any = None) -> Any:
@@ -73,12 +94,14 @@ def contribution_statement(session: Session, norms: dict[str, Norm], incident_id
     query = service.Query(_EPOCH, _FAR_FUTURE, "week", None, _EPOCH)
     joined, facts, rev = service._incident_base(session, _ROLLUP_USER, query, norms, incident_id=incident_id)
     flags = [norm_expression(norm, facts, 0.0) for norm in norms.values()]
+    review_hours = (rev.c[f"reached_{service.REVIEWED}"] - facts.created_t) * 24
     columns = [
         epoch_day_number(dialect, Incident.created_at).label("day"),
         Incident.location,
         Incident.protocol,
         Incident.created_at,
-        ((rev.c[f"reached_{service.REVIEWED}"] - facts.created_t) * 24).label("review_hours"),
+        review_hours.label("review_hours"),
+        review_bucket(review_hours).label("bucket"),
         service.open_correction_flag(rev).label("open_correction"),
     ]
     for index, flag in enumerate(flags):
@@ -101,6 +124,8 @@ def _contribution(row: Any, norms: dict[str, Norm]) -> Contribution:
             for i, norm_id in enumerate(norms)
         },
         review_hours=None if row.review_hours is None else float(row.review_hours),
+        # An unreviewed incident has no review time (its NULL falls to the last bucket).
+        bucket=None if row.review_hours is None else int(row.bucket),
         created_at=row.created_at,
         open_correction=int(row.open_correction or 0),
     )
@@ -137,6 +162,10 @@ def _apply(connection: Connection, contribution: Contribution, sign: int) -> Non
         "review_hours_sum": sign * (contribution.review_hours or 0.0),
         "open_corrections": sign * contribution.open_correction,
     })  # fmt: skip
+    if contribution.bucket is not None:
+        _upsert(connection, IndicatorReviewHistogram.__table__,
+                {"day": contribution.day, "location": contribution.location, "bucket": contribution.bucket},
+                {"reviews": sign})  # fmt: skip
     for norm_id, (applies, met, late) in contribution.norms.items():
         if applies:
             _upsert(connection, IndicatorNormDay.__table__, {**keys, "norm_id": norm_id},
@@ -148,8 +177,8 @@ def _store_review_time(connection: Connection, incident_id: Any, contribution: C
     connection.execute(delete(table).where(table.c.incident_id == incident_id))
     if contribution is not None and contribution.review_hours is not None:
         connection.execute(insert(table).values(
-            incident_id=incident_id, location=contribution.location,
-            created_at=contribution.created_at, hours=contribution.review_hours,
+            incident_id=incident_id, location=contribution.location, created_at=contribution.created_at,
+            day=contribution.day, bucket=contribution.bucket, hours=contribution.review_hours,
         ))  # fmt: skip
 
 
@@ -227,13 +256,18 @@ def rebuild(session: Session, norms: dict[str, Norm]) -> None:
             "LOCK TABLE incidents, incident_review_events, guidance_sessions IN SHARE MODE"
         ))  # fmt: skip
     dialect = connection.dialect.name
-    for model in (IndicatorDay, IndicatorNormDay, IndicatorReviewTime, IndicatorRollupState):
+    for model in (IndicatorDay, IndicatorNormDay, IndicatorReviewTime, IndicatorReviewHistogram, IndicatorRollupState):
         connection.execute(delete(model.__table__))
     per_incident = contribution_statement(session, norms).subquery("contribution")
     c = per_incident.c
-    connection.execute(insert(IndicatorReviewTime.__table__).from_select(
-        ["incident_id", "location", "created_at", "hours"],
-        select(c.id, c.location, c.created_at, c.review_hours).where(c.review_hours.is_not(None)),
+    rt, hist = IndicatorReviewTime.__table__, IndicatorReviewHistogram.__table__
+    connection.execute(insert(rt).from_select(
+        ["incident_id", "location", "created_at", "day", "bucket", "hours"],
+        select(c.id, c.location, c.created_at, c.day, c.bucket, c.review_hours).where(c.review_hours.is_not(None)),
+    ))  # fmt: skip
+    connection.execute(insert(hist).from_select(
+        ["day", "location", "bucket", "reviews"],
+        select(rt.c.day, rt.c.location, rt.c.bucket, func.count()).group_by(rt.c.day, rt.c.location, rt.c.bucket),
     ))  # fmt: skip
     keys = (c.day, c.location, c.protocol)
     days: dict[tuple[int, str, str], dict[str, Any]] = defaultdict(lambda: {
@@ -274,3 +308,20 @@ def ensure_fresh(session: Session, norms: dict[str, Norm] | None = None) -> bool
         return False
     rebuild(session, norms)
     return True
+
+
+def main() -> int:
+    """``python -m api.indicators.rollup``: build the rollup when missing or stale.
+    Run after ``alembic upgrade head`` (``api.seed`` does it in development; the
+    production migration job runs this)."""
+    from api.db import get_sessionmaker
+
+    with get_sessionmaker()() as session:
+        rebuilt = ensure_fresh(session)
+        session.commit()
+    print("indicator rollup rebuilt" if rebuilt else "indicator rollup up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

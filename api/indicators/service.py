@@ -31,7 +31,6 @@ from sqlalchemy.sql.elements import ColumnElement
 from api.auth.schemas import User
 from api.incidents.models import Incident, IncidentReviewEvent
 from api.indicators import rollup_read
-from api.indicators.models import IndicatorReviewTime
 from api.indicators.norms_sql import (
     Facts,
     dialect_of,
@@ -220,46 +219,26 @@ def _session_rows(session: Session, user: User, query: Query) -> list[Any]:
     return list(session.execute(stmt).all())
 
 
-def _reviewed_hours(
-    session: Session, user: User, query: Query, norms: dict[str, Norm], granularity: Granularity | None, *,
-    from_rollup: bool,
-) -> Any:  # fmt: skip
-    """(period, location, hours) of the period's reviewed incidents: from the rollup's
-    review times (covering index) or from the incidents and their events."""
-    dialect = dialect_of(session)
-    if from_rollup:
-        rt = IndicatorReviewTime
-        return select(
-            bucket(dialect, rt.created_at, granularity).label("period"), rt.location.label("location"),
-            rt.hours.label("hours"),
-        ).where(rt.created_at >= query.date_from, rt.created_at < query.date_to,
-                *_scope(user, rt.location, query.location))  # fmt: skip
-    joined, facts, rev = _incident_base(session, user, query, norms, with_sessions=False)
-    return joined.where(rev.c[f"reached_{REVIEWED}"].is_not(None)).with_only_columns(
-        bucket(dialect, Incident.created_at, granularity).label("period"),
-        Incident.location.label("location"),
-        cast((rev.c[f"reached_{REVIEWED}"] - facts.created_t) * 24, Float).label("hours"),
-    )
-
-
 def _median_rows(
-    session: Session, user: User, query: Query, norms: dict[str, Norm], granularity: Granularity | None, *,
-    from_rollup: bool = False,
-) -> dict[tuple[Any, str], float]:  # fmt: skip
-    src = _reviewed_hours(session, user, query, norms, granularity, from_rollup=from_rollup).subquery("reviewed")
+    session: Session, user: User, query: Query, norms: dict[str, Norm], granularity: Granularity | None
+) -> dict[tuple[Any, str], float]:
+    dialect = dialect_of(session)
+    joined, facts, rev = _incident_base(session, user, query, norms, with_sessions=False)
+    period = bucket(dialect, Incident.created_at, granularity).label("period")
+    hours = cast((rev.c[f"reached_{REVIEWED}"] - facts.created_t) * 24, Float).label("hours")
+    reviewed = joined.where(rev.c[f"reached_{REVIEWED}"].is_not(None))
     # PostgreSQL refuses GROUP BY NULL: without buckets group by location only.
-    groups = (src.c.location,) if granularity is None else (src.c.period, src.c.location)
-    if dialect_of(session) == "postgresql":
-        stmt = select(
-            src.c.period if granularity else null().label("period"), src.c.location,
-            func.percentile_cont(0.5).within_group(src.c.hours).label("median"),
-        ).group_by(*groups)  # fmt: skip
+    groups = (Incident.location,) if granularity is None else (period, Incident.location)
+    if dialect == "postgresql":
+        stmt = reviewed.with_only_columns(
+            period, Incident.location, func.percentile_cont(0.5).within_group(hours).label("median")
+        ).group_by(*groups)
         return {(row.period, row.location): row.median for row in session.execute(stmt)}
-    ranked = select(
-        src.c.period,
-        src.c.location,
-        src.c.hours,
-        func.row_number().over(partition_by=groups, order_by=src.c.hours).label("rn"),
+    ranked = reviewed.with_only_columns(
+        period,
+        Incident.location.label("location"),
+        hours,
+        func.row_number().over(partition_by=groups, order_by=hours).label("rn"),
         func.count().over(partition_by=groups).label("cnt"),
     ).subquery("ranked")
     middle = (
@@ -397,13 +376,17 @@ def indicators(session: Session, user: User, query: Query, norms: dict[str, Norm
         per_period.setdefault((_key(period), location), _Acc(norm_ids)).add(protocol, counts)
         per_location.setdefault(location, _Acc(norm_ids)).add(protocol, counts)
 
-    medians = {
-        (_key(p), loc): m
-        for (p, loc), m in _median_rows(session, user, query, norms, query.granularity, from_rollup=fresh).items()
-    }
-    totals_median = {
-        loc: m for (_p, loc), m in _median_rows(session, user, query, norms, None, from_rollup=fresh).items()
-    }
+    if fresh:
+        dialect = dialect_of(session)
+        medians, totals_median = rollup_read.medians(
+            session, lambda column: _scope(user, column, query.location), query.date_from, query.date_to,
+            _whole_days(query), query.granularity, lambda column: bucket(dialect, column, query.granularity),
+        )  # fmt: skip
+    else:
+        medians = {
+            (_key(p), loc): m for (p, loc), m in _median_rows(session, user, query, norms, query.granularity).items()
+        }
+        totals_median = {loc: m for (_p, loc), m in _median_rows(session, user, query, norms, None).items()}
     return Indicators(
         date_from=query.date_from,
         date_to=query.date_to,

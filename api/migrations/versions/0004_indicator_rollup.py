@@ -1,4 +1,4 @@
-"""Indicator rollup: per day, location and protocol (and norm), and review times.
+"""Indicator rollup: per day, location and protocol (and norm); review times and their histogram.
 
 Revision ID: 0004
 Revises: 0003
@@ -51,6 +51,8 @@ def upgrade() -> None:
         sa.Column("incident_id", sa.Uuid(), nullable=False),
         sa.Column("location", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("day", sa.Integer(), nullable=False),
+        sa.Column("bucket", sa.Integer(), nullable=False),
         sa.Column("hours", sa.Float(), nullable=False),
         sa.ForeignKeyConstraint(
             ["incident_id"], ["incidents.id"], name="fk_indicator_review_times_incident_id_incidents"
@@ -61,13 +63,21 @@ def upgrade() -> None:
         "ix_indicator_review_times_created_at",
         "indicator_review_times",
         ["created_at"],
-        postgresql_include=["location", "hours"],
+        postgresql_include=["location", "bucket", "hours"],
     )
     op.create_index(
-        "ix_indicator_review_times_location_created_at",
+        "ix_indicator_review_times_location_bucket_created_at",
         "indicator_review_times",
-        ["location", "created_at"],
+        ["location", "bucket", "created_at"],
         postgresql_include=["hours"],
+    )
+    op.create_table(
+        "indicator_review_histogram",
+        sa.Column("day", sa.Integer(), nullable=False),
+        sa.Column("location", sa.String(length=64), nullable=False),
+        sa.Column("bucket", sa.Integer(), nullable=False),
+        sa.Column("reviews", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("day", "location", "bucket", name="pk_indicator_review_histogram"),
     )
     op.create_table(
         "indicator_rollup_state",
@@ -79,7 +89,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("indicator_rollup_state")
-    op.drop_index("ix_indicator_review_times_location_created_at", table_name="indicator_review_times")
+    op.drop_table("indicator_review_histogram")
+    op.drop_index("ix_indicator_review_times_location_bucket_created_at", table_name="indicator_review_times")
     op.drop_index("ix_indicator_review_times_created_at", table_name="indicator_review_times")
     op.drop_table("indicator_review_times")
     op.drop_table("indicator_norm_days")

@@ -1,0 +1,72 @@
+"""One shared de-identification process for all API workers (issue 16, target 2):
+the same result as deduce in the worker, and when the process is gone nothing is
+stored (503). A real server process on a real Unix socket. Invented names only."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from api.incidents.models import IncidentReviewEvent
+from api.models_base import utcnow
+from api.security import deidentify as module
+from tests.api.conftest import REPO_ROOT, TokenFactory
+from tests.api.factories import make_incident
+
+from .test_deidentify_audit import NOTE, SECRETS
+
+
+@pytest.fixture(scope="module")
+def shared_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    path = str(tmp_path_factory.mktemp("deid") / "deidentify.sock")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api.security.deidentify_server", "--socket", path], cwd=REPO_ROOT
+    )
+    deadline = time.monotonic() + 300
+    while not Path(path).exists():
+        assert process.poll() is None and time.monotonic() < deadline, "the de-identification process did not start"
+        time.sleep(0.2)
+    yield path, process
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def test_the_shared_process_gives_what_deduce_in_the_worker_gives(
+    shared_process: tuple[str, subprocess.Popen[bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, _process = shared_process
+    local = module.deidentify(NOTE)
+    monkeypatch.setenv(module.SOCKET_ENV, path)
+    remote = module.deidentify(NOTE)
+    assert remote == local
+    assert remote is not None and "[PERSOON-1]" in remote
+    for secret in SECRETS:
+        assert secret not in remote
+    assert oct(Path(path).stat().st_mode & 0o777) == "0o600"
+    assert module._local.conn is not None  # the connection is kept for the next text
+
+
+async def test_without_the_process_nothing_is_stored(
+    client: httpx.AsyncClient, auth: TokenFactory, seeded: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(module.SOCKET_ENV, str(tmp_path / "nobody-listens.sock"))
+    monkeypatch.setattr(module._local, "conn", None)
+    incident = make_incident(seeded, created_at=utcnow() - timedelta(hours=1), location="TERAPEL")
+    response = await client.post(
+        f"/api/v1/incidents/{incident.id}/review-events", json={"note": NOTE}, headers=auth("supervisor", "TERAPEL")
+    )
+    assert response.status_code == 503, response.text
+    assert "nothing was stored" in response.json()["detail"]
+    count = seeded.scalar(
+        select(func.count()).select_from(IncidentReviewEvent).where(IncidentReviewEvent.incident_id == incident.id)
+    )
+    assert count == 0
