@@ -394,3 +394,18 @@ def test_verifier_fixed_algorithm_and_audience() -> None:
         verifier.verify(token(secret="s" * 40, algorithm="HS384"))
     with pytest.raises(WebChatAuthError):
         verifier.verify(token(aud=None))
+
+
+async def test_a_long_message_is_cut_and_a_100_kb_packet_never_reaches_rasa(server, clients) -> None:
+    """Issue 14: every channel has a message size limit."""
+    _, collector, _ = server
+    client = new_client(server, clients)
+    await client.connect({"token": token(sub="staff-long")})
+    session_id = await client.session()
+    before = len(collector.messages)
+    await client.sio.emit("user_uttered", {"message": "a" * 10_000, "session_id": session_id})
+    assert (await client.next())[0] == "bot_uttered"
+    assert [len(m.text) for m in collector.messages[before:]] == [4000]
+    await client.sio.emit("user_uttered", {"message": "b" * 100_000, "session_id": session_id})
+    await client.nothing(within=1.0)
+    assert all(len(m.text) <= 4000 and not m.text.startswith("b") for m in collector.messages[before + 1:])

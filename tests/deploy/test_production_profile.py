@@ -159,8 +159,10 @@ def test_the_proxy_forwards_teams_web_chat_and_health_only(where: str) -> None:
         config = (DEPLOY / "haproxy.cfg").read_text()
     rules = [line.strip() for line in config.splitlines() if not line.strip().startswith("#")]
     assert "acl teams        path /webhooks/teams/webhook" in rules
-    assert "http-request deny deny_status 403 unless teams or socketio or health" in rules
+    # One criterion per acl line (HAProxy); "health read" is path / AND method GET.
+    assert {"acl health       path /", "acl read         method GET"} <= set(rules)
+    assert "http-request deny deny_status 403 unless teams or socketio or health read" in rules
     assert "http-request deny deny_status 413 if too_big" in rules
     assert not any("/webhooks/rest" in line or "botframework" in line for line in rules)
-    deny = rules.index("http-request deny deny_status 403 unless teams or socketio or health")
+    deny = rules.index("http-request deny deny_status 403 unless teams or socketio or health read")
     assert deny < min(i for i, line in enumerate(rules) if line.startswith("use_backend"))
