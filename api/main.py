@@ -13,6 +13,7 @@ from api.audit.service import AuditPathMiddleware
 from api.auth.router import router as auth_router
 from api.config import get_settings
 from api.follow_ups.router import router as follow_ups_router
+from api.follow_ups.router import router as follow_ups_router
 from api.incidents.router import router as incidents_router
 from api.indicators import rollup as _indicator_rollup  # noqa: F401  (registers the rollup's flush listeners)
 from api.indicators.norms_ref import get_norms
@@ -20,6 +21,7 @@ from api.indicators.router import router as indicators_router
 from api.knowledge_ref import get_knowledge
 from api.locations.router import router as locations_router
 from api.protocols.router import router as protocols_router
+from api.reminders.runner import start_background as start_reminders
 from api.reviews.router import router as reviews_router
 from api.security.deidentify import DeidentificationUnavailable
 from api.security.deidentify import warm_up as warm_up_deidentification
@@ -37,7 +39,11 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
     get_norms()
     # deduce takes seconds to load: at start-up, not in the first request that stores a note.
     warm_up_deidentification()
+    # Follow-up reminders and escalations (issue 15): only when e-mail is configured.
+    reminders = start_reminders()
     yield
+    if reminders is not None:
+        reminders.stop()
 
 
 def create_app() -> FastAPI:
@@ -67,6 +73,7 @@ def create_app() -> FastAPI:
 
     app.include_router(auth_router)
     app.include_router(incidents_router)
+    app.include_router(follow_ups_router)
     app.include_router(follow_ups_router)
     app.include_router(locations_router)
     app.include_router(sessions_router)

@@ -14,7 +14,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from api.models_base import Base, utcnow
 
+#: Before the deadline, to whoever recorded the decision.
 REMINDER = "herinnering"
+#: After the deadline, to the location's contactpersoon veiligheid (and, for honour-based
+#: violence and domestic violence, the aandachtsfunctionaris).
 ESCALATION = "escalatie"
 
 
@@ -25,8 +28,9 @@ class FollowUpNotification(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     follow_up_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("follow_ups.id"), index=True)
     kind: Mapped[str] = mapped_column(String(32))
-    #: Where it went (an e-mail address), or None when nobody had an address: logged, not retried.
-    recipient: Mapped[str | None] = mapped_column(String(254))
+    #: Where it went (e-mail addresses, comma separated); None while not delivered or
+    #: when nobody had an address (then ``error`` says so and it is not retried).
+    recipient: Mapped[str | None] = mapped_column(String(1000))
     claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: Worker that holds the claim; another may take it over once the lease ran out.
     claimed_by: Mapped[str] = mapped_column(String(64))

@@ -54,7 +54,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("follow_up_id", sa.Uuid(), nullable=False),
         sa.Column("kind", sa.String(length=32), nullable=False),
-        sa.Column("recipient", sa.String(length=254), nullable=True),
+        sa.Column("recipient", sa.String(length=1000), nullable=True),
         sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("claimed_by", sa.String(length=64), nullable=False),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
