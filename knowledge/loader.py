@@ -38,6 +38,7 @@ from .model import (
     Source,
     Step,
 )
+from .norms import load_follow_up_norms
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -65,7 +66,7 @@ _PROTOCOL_FIELDS = {
     "intent_examples",
     "follow_ups",
 }
-_FOLLOW_UP_FIELDS = {"id", "action", "organisation"}
+_FOLLOW_UP_FIELDS = {"id", "action", "organisation", "norm"}
 _STEP_FIELDS = {
     "id",
     "kind",
@@ -563,7 +564,7 @@ def _follow_ups(raw: Any, organisations: Container[str], problems: _Problems) ->
     if raw is None:
         return ()
     if not isinstance(raw, list):
-        problems.add("follow_ups", "expected a list of {id, action, organisation?}")
+        problems.add("follow_ups", "expected a list of {id, action, organisation?, norm}")
         return ()
     result: list[FollowUp] = []
     for index, entry in enumerate(raw):
@@ -575,8 +576,12 @@ def _follow_ups(raw: Any, organisations: Container[str], problems: _Problems) ->
         organisation = _optional_text(entry, "organisation", where, problems)
         if organisation and organisation not in organisations:
             problems.add(where, f"unknown organisation '{organisation}'")
+        if any(known.id == entry["id"] for known in result):
+            problems.add(where, f"duplicate follow-up id '{entry['id']}'")
+        # Every action gets a deadline; the id is checked against norms.yml by load_knowledge.
+        norm = _text(entry, "norm", where, problems)
         result.append(FollowUp(id=entry["id"], action=_text(entry, "action", where, problems),
-                               organisation=organisation))
+                               organisation=organisation, norm=norm))
     return tuple(result)
 def _number_answers(raw: dict, where: str, problems: _Problems) -> dict[str, Any]:
     """``unknown`` (the step after "Weet ik niet"), ``unit`` and ``round`` of a number question."""
@@ -767,6 +772,14 @@ def load_reference_file(path: Path | str, sources: Mapping[str, Source]) -> Refe
     )
 
 
+def _check_follow_up_norms(path: Path, protocol: Protocol, norms: Mapping[str, Any]) -> None:
+    """Each follow-up's ``norm`` names a deadline in norms.yml's ``follow_up_norms``."""
+    for follow_up in protocol.follow_ups:
+        if follow_up.norm not in norms:
+            known = ", ".join(sorted(norms)) or "none (no follow_up_norms in norms.yml)"
+            raise KnowledgeError(f"{path}: follow-up '{follow_up.id}': unknown norm '{follow_up.norm}'; known: {known}")
+
+
 def load_knowledge(root: Path | str | None = None) -> Knowledge:
     """Load sources.yml, organisations.yml, key_positions.yml, locations.yml,
     protocols/*.yml (with their ``*.nlu.yml``) and reference/*.yml under ``root``
@@ -776,6 +789,7 @@ def load_knowledge(root: Path | str | None = None) -> Knowledge:
     organisations = load_organisations(root / "organisations.yml", sources)
     key_positions = load_key_positions(root / "key_positions.yml")
     locations = load_locations(root / "locations.yml")
+    follow_up_norms = load_follow_up_norms(root / "norms.yml") if (root / "norms.yml").exists() else {}
     protocols: dict[str, Protocol] = {}
     intents: dict[str, str] = {}
     prefixes: dict[str, str] = {}
@@ -790,6 +804,7 @@ def load_knowledge(root: Path | str | None = None) -> Knowledge:
         if prefixes.setdefault(protocol.reference_prefix, protocol.id) != protocol.id:
             raise KnowledgeError(f"{path}: protocol: reference_prefix '{protocol.reference_prefix}' "
                                  f"is already used by '{prefixes[protocol.reference_prefix]}'")
+        _check_follow_up_norms(path, protocol, follow_up_norms)
         if protocol.intent in intents:
             raise KnowledgeError(
                 f"{path}: protocol: intent '{protocol.intent}' already starts '{intents[protocol.intent]}'"

@@ -5,6 +5,7 @@ See docs/INTERFACES.md (section "knowledge") for the contract.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,6 +84,13 @@ class FollowUp:
     id: str
     action: str
     organisation: str | None = None
+    #: Id of the deadline in norms.yml's ``follow_up_norms``.
+    norm: str | None = None
+
+    def applies(self, referrals: Collection[str]) -> bool:
+        """Asked for by a decision with these referrals: an action with an organisation
+        only when the decision refers to it, one without (a review, a conversation) always."""
+        return self.organisation is None or self.organisation in referrals
 
 
 @dataclass(frozen=True)
