@@ -50,10 +50,13 @@ class RestChannelRefused(RuntimeError):
 
 
 def _loopback(address: str | None) -> bool:
+    """The socket peer (Sanic's ``request.ip``, never a forwarded header) is this host."""
     try:
-        return ipaddress.ip_address((address or "").strip("[]")).is_loopback
+        ip = ipaddress.ip_address((address or "").strip("[]"))
     except ValueError:
         return False
+    mapped = getattr(ip, "ipv4_mapped", None)  # ::ffff:127.0.0.1 on a dual-stack socket
+    return ip.is_loopback or bool(mapped and mapped.is_loopback)
 
 
 def _problem(status: int, detail: str) -> HTTPResponse:

@@ -20,11 +20,13 @@ def test_a_contract_request_from_loopback_passes() -> None:
     data, refusal = check_request(JSON, body(metadata={"location": "TERAPEL"}), "127.0.0.1")
     assert refusal is None and data is not None and data["sender"] == "demo-1"
     assert check_request("application/json; charset=utf-8", body(), "::1")[1] is None
+    assert check_request(JSON, body(), "::ffff:127.0.0.1")[1] is None
 
 
 @pytest.mark.parametrize(("content_type", "raw", "ip", "status"), [
     (JSON, body(), "192.0.2.10", 403),                     # not loopback
     (JSON, body(), None, 403),
+    (JSON, body(), "::ffff:192.0.2.10", 403),
     ("text/plain", body(), "127.0.0.1", 415),              # cross-origin form post without preflight
     ("application/x-www-form-urlencoded", b"sender=a", "127.0.0.1", 415),
     (JSON, body(message="x" * 100_000), "127.0.0.1", 413),  # 100 KB message
