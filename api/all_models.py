@@ -4,7 +4,7 @@ Used by Alembic's env.py and by the tests' ``create_all``.
 """
 
 from api.audit.models import AuditEntry
-from api.auth.models import UserAccount
+from api.auth.models import LoginSession, LoginSessionEnd, UserAccount
 from api.directory.models import KeyPositionAssignment
 from api.follow_ups.models import FollowUp, FollowUpEvent
 from api.incidents.models import Incident, IncidentReviewEvent
@@ -25,6 +25,8 @@ __all__ = [
     "IncidentReviewEvent",
     "KeyPositionAssignment",
     "Location",
+    "LoginSession",
+    "LoginSessionEnd",
     "SessionEvent",
     "UserAccount",
 ]

@@ -3,7 +3,9 @@
 Variables: ``DATABASE_URL`` (default: SQLite file ``var/coa.db`` under the repository
 root), ``COA_JWT_SECRET`` (a development default exists, refused when
 ``COA_ENV=production``), ``COA_ENV`` (development|test|production),
-``COA_TOKEN_TTL_HOURS`` (lifetime of tokens from the login endpoint),
+``COA_TOKEN_TTL_HOURS`` (lifetime of tokens from the login endpoint and the login
+form; default 1 hour: short, behind the per-request session check of
+``api/auth/login_sessions.py``),
 ``COA_CHAT_TOKEN_PRIVATE_KEY`` or ``COA_CHAT_TOKEN_PRIVATE_KEY_FILE`` (the Ed25519 key
 that signs web chat tokens, PEM; issue 14: the web chat channel holds only its public
 key; without one the development key pair of ``api/auth/chat_token.py``, which the
@@ -15,7 +17,7 @@ Security (issue 6, ``SECURITY.md``): ``COA_AUTH_MODE`` (``local``: HS256 tokens 
 (YAML claim mapping) and ``COA_OIDC_JWKS_CACHE_SECONDS``), ``COA_API_DOCS`` (serve
 /docs, /redoc and /openapi.json; default: not in production), ``COA_LOGIN_RATE``
 and ``COA_WRITE_RATE`` (per-client rate limits, ``limits`` notation such as
-``10/minute``).
+``10/minute``), ``COA_LOGIN_ACCOUNT_RATE`` (failed logins per account).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ class Settings(BaseSettings):
     env: Literal["development", "test", "production"] = Field(
         default="development", validation_alias="COA_ENV"
     )
-    token_ttl_hours: float = Field(default=12, gt=0, le=24 * 31, validation_alias="COA_TOKEN_TTL_HOURS")
+    token_ttl_hours: float = Field(default=1, gt=0, le=24 * 31, validation_alias="COA_TOKEN_TTL_HOURS")
     # --- issue 14: the web chat token's own key (api/auth/chat_token.py)
     chat_token_private_key: str | None = Field(
         default=None, validation_alias="COA_CHAT_TOKEN_PRIVATE_KEY", repr=False
@@ -61,6 +63,8 @@ class Settings(BaseSettings):
     api_docs: bool | None = Field(default=None, validation_alias="COA_API_DOCS")
     login_rate: str = Field(default="60/minute", validation_alias="COA_LOGIN_RATE")
     write_rate: str = Field(default="6000/minute", validation_alias="COA_WRITE_RATE")
+    # Failed logins per username, from any address (api/security/login_guard.py).
+    login_account_rate: str = Field(default="10/15minutes", validation_alias="COA_LOGIN_ACCOUNT_RATE")
 
     @property
     def docs_enabled(self) -> bool:

@@ -54,6 +54,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         kwargs.setdefault("connect_args", {"check_same_thread": False})
     else:
         kwargs.setdefault("pool_pre_ping", True)
+    # Statement parameters hold answers and notes: never in an error message or log (issue 14).
+    kwargs.setdefault("hide_parameters", True)
     engine = create_engine(url, **kwargs)
     if is_sqlite:
         _configure_sqlite(engine)

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.audit.router import router as audit_router
 from api.audit.service import AuditPathMiddleware
@@ -26,6 +27,8 @@ from api.reviews.router import router as reviews_router
 from api.security.deidentify import DeidentificationUnavailable
 from api.security.deidentify import warm_up as warm_up_deidentification
 from api.security.input import RejectNulMiddleware
+from api.security.login_guard import LoginGuard
+from api.security.logs import database_error, install_access_log_filter
 from api.security.ratelimit import RateLimitMiddleware
 from api.sessions.router import router as sessions_router
 from api.web.setup import install_web
@@ -83,6 +86,9 @@ def create_app() -> FastAPI:
     install_web(app)  # pages, /static (incl. npm libraries), security headers
     app.include_router(audit_router)  # GET /api/v1/audit, admins only (issue 6)
     app.add_middleware(RateLimitMiddleware, login_rate=settings.login_rate, write_rate=settings.write_rate)
+    app.state.login_guard = LoginGuard(settings.login_account_rate)  # per account (issue 14)
+    app.add_exception_handler(SQLAlchemyError, database_error)  # no values in the log (issue 14)
+    install_access_log_filter()
     app.add_middleware(RejectNulMiddleware)
     app.add_middleware(AuditPathMiddleware)
     return app

@@ -12,6 +12,7 @@ from api.audit import service
 from api.auth.dependencies import AdminUser
 from api.db import SessionDep
 from api.models_base import as_utc
+from api.security.bounds import Offset
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
 
@@ -46,7 +47,7 @@ def read_audit_log(
     actor: Annotated[str | None, Query(max_length=128, description="pseudonymous staff id")] = None,
     object_id: Annotated[str | None, Query(max_length=64, description="session or incident id")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> AuditList:
     # Reading the audit log is not itself a read of case data: it holds no content.
     rows, total = service.list_entries(session, actor=actor, object_id=object_id, limit=limit, offset=offset)

@@ -14,6 +14,10 @@ Design (see also ``api/web/README.md``):
   allows. The page templates expose the token in ``<meta name="csrf-token">``.
   Requests with an ``Authorization: Bearer`` header are not cookie-authenticated
   and need no CSRF token.
+* Bound to the login (issue 14): after login the CSRF token is an HMAC of the
+  login session id (``api/auth/login_sessions.py``), and a logged-in request's
+  check also compares with that value, so a CSRF cookie planted by another
+  site or left from an earlier login does not pass.
 * The login form has a CSRF token too (against "login CSRF": being logged in to
   someone else's account); it is rotated at every login.
 """
@@ -84,9 +88,18 @@ def csrf_cookie(request: Request) -> str | None:
     return request.cookies.get(CSRF_COOKIE) or None
 
 
+def bind_csrf(request: Request, expected: str | None) -> None:
+    """Bind the CSRF check of this request to the login's own token (``csrf_for``)."""
+    request.state.csrf_bound = expected
+
+
 def csrf_matches(request: Request, submitted: str | None) -> bool:
-    """True when ``submitted`` equals the request's CSRF cookie (constant time)."""
+    """True when ``submitted`` equals the request's CSRF cookie (constant time) and,
+    for a logged-in request, the token bound to its login."""
     expected = csrf_cookie(request)
     if not expected or not submitted:
         return False
-    return hmac.compare_digest(expected.encode(), submitted.encode())
+    if not hmac.compare_digest(expected.encode(), submitted.encode()):
+        return False
+    bound = getattr(request.state, "csrf_bound", None)
+    return bound is None or hmac.compare_digest(bound.encode(), submitted.encode())

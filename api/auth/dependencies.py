@@ -1,7 +1,8 @@
 """FastAPI dependencies: the current user and role checks.
 
-401 when there is no valid token, 403 when the token is valid but the role is not
-allowed. Scoping to locations / own incidents is done by each domain's service.
+401 when there is no valid token or its login has ended (logout, deactivated
+account: ``api/auth/login_sessions.py``), 403 when the token is valid but the role
+is not allowed. Scoping to locations / own incidents is done by each domain's service.
 
 The token comes from the ``Authorization: Bearer`` header, or, for same-origin
 fetches from our own pages, from the ``coa_session`` cookie (``api/auth/cookies.py``).
@@ -17,10 +18,12 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
-from api.auth.cookies import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE, csrf_matches
+from api.auth import login_sessions
+from api.auth.cookies import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE, bind_csrf, csrf_matches
 from api.auth.schemas import Role, User
 from api.auth.service import InvalidToken, decode_token
 from api.config import Settings, get_settings
+from api.db import SessionDep
 
 # auto_error=False: we answer 401 with a WWW-Authenticate header ourselves.
 _bearer = HTTPBearer(auto_error=False, description="JWT from /api/v1/auth/login or `make token`")
@@ -44,23 +47,34 @@ def current_user(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     cookie_token: Annotated[str | None, Depends(_cookie)],
     settings: Annotated[Settings, Depends(get_settings)],
+    session: SessionDep,
 ) -> User:
-    if "authorization" in request.headers or not cookie_token:
+    from_cookie = not ("authorization" in request.headers or not cookie_token)
+    if not from_cookie:
         # A malformed Authorization header is an error, never a fall-back to the cookie.
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise _unauthorized("missing bearer token")
         token = credentials.credentials
     else:
+        assert cookie_token is not None
+        token = cookie_token
+    try:
+        user = decode_token(settings, token)
+    except InvalidToken as exc:
+        raise _unauthorized(f"invalid token: {exc}") from exc
+    # Logged out, deactivated, expired login: refused at once (issue 14, finding 5).
+    reason = login_sessions.refusal(session, user)
+    if reason is not None:
+        raise _unauthorized(reason)
+    if from_cookie:
+        bind_csrf(request, login_sessions.csrf_for(settings, user.sid) if user.sid else None)
         if request.method not in SAFE_METHODS and not csrf_matches(request, request.headers.get(CSRF_HEADER)):
             raise HTTPException(
                 status_code=status.HTTP_403_FORBIDDEN,
-                detail=f"cookie-authenticated requests that change state need the {CSRF_HEADER} header",
+                detail=f"cookie-authenticated requests that change state need the {CSRF_HEADER} header "
+                "with this login's CSRF token",
             )
-        token = cookie_token
-    try:
-        return decode_token(settings, token)
-    except InvalidToken as exc:
-        raise _unauthorized(f"invalid token: {exc}") from exc
+    return user
 
 
 CurrentUser = Annotated[User, Depends(current_user)]

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
+from api.auth import login_sessions
 from api.auth.chat_token import create_chat_token, token_expiry
 from api.auth.cookies import SESSION_COOKIE
 from api.auth.dependencies import StaffUser
 from api.auth.schemas import ChatTokenResponse, LoginRequest, TokenResponse
-from api.auth.service import authenticate, create_token
+from api.auth.service import authenticate
 from api.config import Settings, get_settings
 from api.db import SessionDep
+from api.security.login_guard import client_address, guard_of, too_many_message
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -67,26 +68,52 @@ async def _login_payload(request: Request) -> LoginRequest:
             },
         }
     },
-    responses={401: {"description": "unknown user or wrong password"}},
+    responses={
+        401: {"description": "unknown user or wrong password"},
+        429: {"description": "too many logins from this address, or failed logins of this account"},
+    },
 )
 def login(
+    request: Request,
     payload: Annotated[LoginRequest, Depends(_login_payload)],
     session: SessionDep,
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> TokenResponse:
+    guard, client = guard_of(request), client_address(request)
+    wait = guard.retry_after(payload.username, client)
+    if wait is not None:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS, detail=too_many_message(wait), headers={"Retry-After": str(wait)}
+        )
     account = authenticate(session, payload.username, payload.password)
     if account is None:
+        guard.failed(payload.username)
         # Same answer for unknown user and wrong password: do not reveal accounts.
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED,
             detail="unknown username or wrong password",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    ttl = timedelta(hours=settings.token_ttl_hours)
-    token = create_token(
-        settings, sub=account.staff_id, role=account.role, locations=account.locations, ttl=ttl
-    )
-    return TokenResponse(access_token=token, expires_in=int(ttl.total_seconds()))
+    guard.succeeded(payload.username, client)
+    token, _sid, expires_in = login_sessions.start(session, settings, account)
+    return TokenResponse(access_token=token, expires_in=expires_in)
+
+
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={
+        401: {"description": "no valid token, or its login has already ended"},
+        409: {"description": "a hand-minted token (make token) has no login to end; it expires on its own"},
+    },
+)
+def logout(user: StaffUser, session: SessionDep) -> Response:
+    """End the login of this token (bearer, or the session cookie with ``X-CSRF-Token``):
+    from now on the token and the cookie are refused (401)."""
+    if user.sid is None:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail="this token has no login session to end")
+    login_sessions.end(session, user.sid, "logout")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post(

@@ -18,6 +18,8 @@ class User(BaseModel):
     sub: str
     role: Role
     locations: tuple[str, ...] = ()
+    # The login session (api/auth/login_sessions.py); None for hand-minted and OIDC tokens.
+    sid: str | None = None
 
 
 class LoginRequest(BaseModel):

@@ -48,6 +48,7 @@ def create_token(
     role: str,
     locations: Iterable[str] = (),
     ttl: timedelta | None = None,
+    sid: str | None = None,
 ) -> str:
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
@@ -59,6 +60,8 @@ def create_token(
         "iat": now,
         "exp": now + (ttl or timedelta(hours=settings.token_ttl_hours)),
     }
+    if sid is not None:
+        claims["sid"] = sid  # the login this token belongs to (api/auth/login_sessions.py)
     return jwt.encode(claims, settings.jwt_secret, algorithm=ALGORITHM)
 
 
@@ -96,7 +99,10 @@ def decode_token(settings: Settings, token: str) -> User:
         raise InvalidToken(f"unknown role {role!r}")
     if not isinstance(locations, list) or not all(isinstance(code, str) for code in locations):
         raise InvalidToken("claim 'locations' must be a list of location codes")
-    return User(sub=sub, role=role, locations=tuple(code.upper() for code in locations))
+    sid = claims.get("sid")
+    if sid is not None and (not isinstance(sid, str) or not sid):
+        raise InvalidToken("claim 'sid' must be a non-empty string")
+    return User(sub=sub, role=role, locations=tuple(code.upper() for code in locations), sid=sid)
 
 
 def authenticate(session: Session, username: str, password: str) -> UserAccount | None:

@@ -18,6 +18,7 @@ from api.directory import service as directory
 from api.incidents import service
 from api.incidents.schemas import IncidentCreate, IncidentDetail, IncidentList, IncidentOut
 from api.knowledge_ref import KnowledgeDep
+from api.security.bounds import Offset
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 
@@ -54,7 +55,7 @@ def list_incidents(
     location: str | None = None,
     protocol: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> IncidentList:
     filters = service.IncidentFilters(conversation_id=conversation_id, location=location, protocol=protocol)
     items, total = service.list_incidents(session, user, filters, limit=limit, offset=offset)

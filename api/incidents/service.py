@@ -11,6 +11,7 @@ from sqlalchemy import ScalarSelect, Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from api import access
 from api.audit.service import record_read
 from api.auth.schemas import User
 from api.follow_ups import service as follow_up_service
@@ -167,15 +168,7 @@ def get_status_out(session: Session, incident: Incident) -> IncidentOut:
 
 
 def _scoped(stmt: Select[Any], user: User) -> Select[Any]:
-    """Limit a query to what the user may see (INTERFACES.md, incidents)."""
-    if user.role == "admin":
-        return stmt
-    if user.role == "counsellor":
-        return stmt.where(Incident.staff_id == user.sub)
-    if user.role in ("contact_person", "supervisor"):
-        return stmt.where(Incident.location.in_(user.locations))
-    # Any other role (service) sees nothing; the router already refuses it.
-    return stmt.where(False)
+    return stmt.where(access.row_filter(user, Incident.location, Incident.staff_id))
 
 
 def list_incidents(

@@ -24,10 +24,11 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Date, Float, and_, case, cast, exists, func, literal, null, or_, select
+from sqlalchemy import Date, Float, and_, case, cast, exists, func, null, or_, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
+from api import access
 from api.auth.schemas import User
 from api.incidents.models import Incident, IncidentReviewEvent
 from api.indicators import rollup_read
@@ -77,11 +78,7 @@ def bucket(dialect: str, column: Any, granularity: Granularity | None) -> Column
 
 
 def _scope(user: User, column: Any, location: str | None) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
-    if user.role in ("contact_person", "supervisor"):
-        conditions.append(column.in_(user.locations))
-    elif user.role != "admin":
-        conditions.append(literal(False))
+    conditions: list[ColumnElement[bool]] = [access.aggregate_filter(user, column)]
     if location:
         conditions.append(column == location.strip().upper())
     return conditions

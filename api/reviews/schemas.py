@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, field_serializer, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_serializer, model_validator
 
 from api.models_base import as_utc
 
@@ -51,7 +51,10 @@ class ReviewEventOut(BaseModel):
 class ReviewHistory(BaseModel):
     incident_id: str
     review_status: str
-    allowed_next: list[str]
+    allowed_next: list[str] = Field(description="targets the transition table allows from the current status")
+    allowed_for_user: list[str] = Field(
+        default_factory=list, description="of those, the ones the caller may make (role, location, four eyes)"
+    )
     items: list[ReviewEventOut]
 
 

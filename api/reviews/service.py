@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
+from api import access
 from api.audit.service import record_read
 from api.auth.schemas import User
 from api.incidents.models import Incident, IncidentReviewEvent
@@ -31,24 +32,6 @@ def _parse_id(incident_id: str) -> uuid.UUID | None:
         return None
 
 
-def can_read(user: User, incident: Incident) -> bool:
-    if user.role == "admin":
-        return True
-    if user.role == "counsellor":
-        return incident.staff_id is not None and incident.staff_id == user.sub
-    if user.role in ("contact_person", "supervisor"):
-        return incident.location in user.locations
-    return False
-
-
-def is_reviewer(user: User, incident: Incident) -> bool:
-    return user.role == "supervisor" and incident.location in user.locations
-
-
-def is_author(user: User, incident: Incident) -> bool:
-    return user.role == "counsellor" and incident.staff_id is not None and incident.staff_id == user.sub
-
-
 def current_status(session: Session, incident_id: uuid.UUID) -> str:
     status = session.scalar(
         select(IncidentReviewEvent.status)
@@ -67,7 +50,7 @@ def _readable(session: Session, user: User, incident_id: str, *, lock: bool = Fa
         # which has one writer anyway).
         stmt = stmt.with_for_update()
     incident = session.scalar(stmt) if key is not None else None
-    if incident is None or not can_read(user, incident):
+    if incident is None or not access.can_read(user, incident.location, incident.staff_id):
         # 404 outside the user's scope: do not confirm that it exists.
         raise ReviewError(404, "incident not found")
     return incident
@@ -77,10 +60,11 @@ def append(session: Session, user: User, incident_id: str, payload: ReviewEventC
     incident = _readable(session, user, incident_id, lock=True)
     status = current_status(session, incident.id)
     if payload.status is None:
-        # A note alone: any reviewer, or the author while a correction is asked.
-        if not (is_reviewer(user, incident) or (is_author(user, incident) and status == "correctie_gevraagd")):
+        if not access.may_note(user, status, incident.location, incident.staff_id):
             raise ReviewError(
-                403, "only a supervisor of this location (or the counsellor, during a correction) may add a note"
+                403,
+                "only a supervisor of this location who did not record the incident (or the counsellor, "
+                "during a correction) may add a note",
             )
         target = status
     else:
@@ -89,14 +73,9 @@ def append(session: Session, user: User, incident_id: str, payload: ReviewEventC
         if actor is None:
             allowed = ", ".join(allowed_from(status)) or "none (final)"
             raise ReviewError(409, f"transition '{status}' → '{target}' is not allowed; from '{status}': {allowed}")
-        permitted = is_reviewer(user, incident) if actor == "reviewer" else is_author(user, incident)
-        if not permitted:
-            who = (
-                "a supervisor of the incident's location"
-                if actor == "reviewer"
-                else "the counsellor who recorded the incident"
-            )
-            raise ReviewError(403, f"'{status}' → '{target}' is done by {who}")
+        if not access.may_act(user, actor, incident.location, incident.staff_id):
+            reason = access.refusal(user, actor, incident.location, incident.staff_id)
+            raise ReviewError(403, f"'{status}' → '{target}': {reason}")
     event = IncidentReviewEvent(
         # Notes are free text: de-identified before storage (issue 6).
         incident_id=incident.id, status=target, actor=user.sub, note=deidentify(payload.note), created_at=utcnow()
@@ -119,6 +98,7 @@ def history(session: Session, user: User, incident_id: str) -> ReviewHistory:
         incident_id=str(incident.id),
         review_status=status,
         allowed_next=allowed_from(status),
+        allowed_for_user=access.allowed_transitions(user, status, incident.location, incident.staff_id),
         items=[ReviewEventOut.model_validate(event) for event in events],
     )
 

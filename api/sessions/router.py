@@ -22,6 +22,7 @@ from api.auth.dependencies import ServiceUser, StaffUser
 from api.db import SessionDep
 from api.knowledge_ref import KnowledgeDep
 from api.models_base import as_utc
+from api.security.bounds import Offset
 from api.sessions import service
 from api.sessions.schemas import (
     SessionDetail,
@@ -131,7 +132,7 @@ def list_sessions(
     overdue: bool | None = None,
     q: KeywordQ = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> SessionList:
     filters = _filters(location, protocol, status_, state, date_from, date_to, overdue, q)
     items, total = service.list_sessions(session, user, filters, limit=limit, offset=offset)

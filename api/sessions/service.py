@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal,
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
+from api import access
 from api.audit.service import record_read
 from api.auth.schemas import User
 from api.incidents.models import Incident, IncidentReviewEvent
@@ -21,6 +22,7 @@ from api.indicators.norms_sql import dialect_of, incident_norm_flags
 from api.locations.models import Location
 from api.models_base import as_utc, utcnow
 from api.reviews.schemas import ReviewEventOut
+from api.security.bounds import day_in_range, out_of_range_message
 from api.security.deidentify import FREE_TEXT_EVENT_TYPES, deidentify, free_text_answer
 from api.sessions.models import DEFAULT_RUN_ID, GuidanceSession, SessionEvent
 from api.sessions.schemas import (
@@ -224,23 +226,17 @@ def parse_bound(value: str | None, *, end: bool) -> datetime | None:
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
-            moment = datetime.combine(day + timedelta(days=1) if end else day, time.min)
         else:
             moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            day = moment.date()
     except ValueError as exc:
         raise BadFilter(f"'{value}' is not a date (YYYY-MM-DD) or ISO 8601 date-time") from exc
+    # Bounded before any arithmetic: 9999-12-31 plus a day overflowed (issue 14).
+    if not day_in_range(day):
+        raise BadFilter(out_of_range_message(value))
+    if len(text) == 10:
+        moment = datetime.combine(day + timedelta(days=1) if end else day, time.min)
     return as_utc(moment)
-
-
-def scope_condition(user: User, location_col: Any, staff_col: Any) -> ColumnElement[bool]:
-    """What a user may see (same rules as incidents, INTERFACES.md)."""
-    if user.role == "admin":
-        return literal(True)
-    if user.role == "counsellor":
-        return staff_col == user.sub
-    if user.role in ("contact_person", "supervisor"):
-        return location_col.in_(user.locations)
-    return literal(False)
 
 
 def incident_of_session(incident: Any, guidance: Any) -> ColumnElement[bool]:
@@ -319,7 +315,7 @@ def _filtered(session: Session, user: User, filters: SessionFilters) -> tuple[Se
     gs = GuidanceSession
     derived = _derived_columns(dialect_of(session))
     stmt = select(gs, *(column.label(name) for name, column in derived.items()))
-    stmt = stmt.where(scope_condition(user, gs.location, gs.staff_id))
+    stmt = stmt.where(access.row_filter(user, gs.location, gs.staff_id))
     if filters.location:
         stmt = stmt.where(gs.location == filters.location.strip().upper())
     if filters.protocol:

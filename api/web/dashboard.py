@@ -28,6 +28,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from api import access
 from api.auth.cookies import CSRF_FORM_FIELD, csrf_matches
 from api.auth.schemas import User
 from api.db import SessionDep
@@ -39,7 +40,8 @@ from api.locations.models import Location
 from api.models_base import as_utc, utcnow
 from api.reviews import service as reviews_service
 from api.reviews.schemas import ReviewEventCreate
-from api.reviews.transitions import STATUSES, TRANSITIONS, allowed_from
+from api.reviews.transitions import STATUSES, TRANSITIONS
+from api.security import bounds
 from api.sessions import service as sessions_service
 from api.web.directory import GAP_LABELS
 from api.web.pages import render, require_page_roles
@@ -50,6 +52,7 @@ ReaderUser = Annotated[User, require_page_roles("supervisor", "contact_person", 
 CounsellorUser = Annotated[User, require_page_roles("counsellor")]
 
 PAGE_SIZE = 25
+MAX_PAGE = bounds.MAX_OFFSET // PAGE_SIZE
 STALE_FORM = "Het formulier was verlopen. Probeer het opnieuw."
 
 STATUS_LABELS: dict[str, str] = {
@@ -103,9 +106,7 @@ def _as_date(value: str | None) -> date | None:
 
 
 def _user_locations(session: Any, user: User) -> list[Location]:
-    stmt = select(Location).order_by(Location.name)
-    if user.role != "admin":
-        stmt = stmt.where(Location.code.in_(user.locations))
+    stmt = select(Location).where(access.aggregate_filter(user, Location.code)).order_by(Location.name)
     return list(session.scalars(stmt))
 
 
@@ -155,9 +156,22 @@ class Period:
         return "alle datums"
 
 
-def _period(params: Any, default: str) -> Period:
-    """``periode`` (a preset) unless explicit ``van``/``tot`` dates are given."""
+class BadParameter(ValueError):
+    """A page parameter out of bounds: answered with an error page (422) that says what to change."""
+
+
+def _period(params: Any, default: str, *, max_days: int | None = None) -> Period:
+    """``periode`` (a preset) unless explicit ``van``/``tot`` dates are given; the
+    dashboard draws a column per week, so its period is at most ``max_days`` long."""
     date_from, date_to = _as_date(params.get("van")), _as_date(params.get("tot"))
+    for day in (date_from, date_to):
+        if day is not None and not bounds.day_in_range(day):
+            raise BadParameter(
+                f"Kies een datum tussen {bounds.MIN_DAY:%d-%m-%Y} en {bounds.MAX_DAY:%d-%m-%Y}."
+            )
+    start, end = date_from or utcnow().date() - timedelta(days=364), date_to or utcnow().date()
+    if max_days is not None and (date_from or date_to) and (end - start).days > max_days:
+        raise BadParameter(f"Kies een periode van hoogstens {max_days} dagen (drie jaar).")
     if date_from or date_to:
         return Period("eigen", date_from, date_to)
     key = params.get("periode", default)
@@ -176,15 +190,31 @@ def _chart(kind: str, labels: list[str], datasets: list[dict[str, Any]], **optio
     return json.dumps({"type": kind, "labels": labels, "datasets": datasets, **options}, ensure_ascii=False)
 
 
+def _bad_parameter(request: Request, user: User, exc: BadParameter, back: tuple[str, str]) -> Response:
+    return render(
+        request,
+        "error.html",
+        {"user": user, "title": "Ongeldige keuze", "message": str(exc), "back": back},
+        status_code=422,
+    )
+
+
 @router.get("/dashboard")
 def dashboard(
     request: Request, session: SessionDep, knowledge: KnowledgeDep, norms: NormsDep, user: ReaderUser
 ) -> Response:
+    try:
+        return _dashboard(request, session, knowledge, norms, user)
+    except BadParameter as exc:
+        return _bad_parameter(request, user, exc, ("/dashboard", "Naar het dashboard"))
+
+
+def _dashboard(request: Request, session: Any, knowledge: Any, norms: dict[str, Any], user: User) -> Response:
     locations = _user_locations(session, user)
     codes = [location.code for location in locations]
     location = str(request.query_params.get("locatie") or "").strip().upper()
     location = location if location in codes else ""
-    period = _period(request.query_params, "91")
+    period = _period(request.query_params, "91", max_days=bounds.MAX_PERIOD_DAYS)
     now = utcnow()
     today = now.date()
     start = period.date_from or today - timedelta(days=364)
@@ -385,12 +415,21 @@ def _api_query(filters: sessions_service.SessionFilters) -> str:
 
 @router.get("/sessies")
 def session_list(request: Request, session: SessionDep, knowledge: KnowledgeDep, user: ReaderUser) -> Response:
+    try:
+        return _session_list(request, session, knowledge, user)
+    except BadParameter as exc:
+        return _bad_parameter(request, user, exc, ("/sessies", "Naar de sessies"))
+
+
+def _session_list(request: Request, session: Any, knowledge: Any, user: User) -> Response:
     locations = _user_locations(session, user)
     filters, form, period = _session_filters(request.query_params, [loc.code for loc in locations])
     try:
-        page = max(1, int(request.query_params.get("pagina") or 1))
+        page = int(request.query_params.get("pagina") or 1)
     except ValueError:
-        page = 1
+        page = 0
+    if not 1 <= page <= MAX_PAGE:
+        raise BadParameter(f"Kies een paginanummer van 1 tot en met {MAX_PAGE}.")
     items, total = sessions_service.list_sessions(
         session, user, filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
     )
@@ -487,20 +526,22 @@ def _session_page(
     for entry in detail.incidents:
         incident = entry.incident
         status = incident.review_status
+        staff_id = incident.staff_id
+        # Author transitions (gecorrigeerd) live on /correcties, not on this page.
         actions = [
             {"status": target, "label": ACTION_LABELS.get(target, target)}
-            for target in allowed_from(status)
+            for target in access.allowed_transitions(user, status, incident.location, staff_id)
             if TRANSITIONS[(status, target)] == "reviewer"
-            and user.role == "supervisor"
-            and incident.location in user.locations
         ]
+        own = access.is_author(user, staff_id) and user.role == "supervisor"
         incidents.append(
             {
                 "incident": incident,
                 "status": status,
                 "history": entry.review_history,
                 "actions": actions,
-                "can_note": user.role == "supervisor" and incident.location in user.locations,
+                "can_note": access.is_reviewer(user, incident.location, staff_id),
+                "own": own,
                 "deviations": [norms[norm_id] for norm_id in incident.deviations if norm_id in norms],
                 # As the directory knew them when it was recorded, not as they are now.
                 "holders": directory_service.holders_when_recorded(session, incident.location, incident.created_at),
@@ -564,7 +605,8 @@ async def session_review(
         event = reviews_service.append(session, user, incident_id, payload)
     except reviews_service.ReviewError as exc:
         message = {
-            403: "Deze stap is niet aan u: alleen een leidinggevende van deze locatie beoordeelt.",
+            403: "Deze stap is niet aan u: alleen een leidinggevende van deze locatie beoordeelt, "
+            "en nooit een melding die hij of zij zelf heeft vastgelegd (vier ogen).",
             404: "Melding niet gevonden.",
             409: "Deze stap kan niet meer vanuit de huidige status (iemand anders was u voor?).",
         }.get(exc.status_code, exc.detail)

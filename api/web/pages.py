@@ -24,12 +24,22 @@ from urllib.parse import quote
 import jinja2
 from fastapi import Depends, Request, Response
 from fastapi.responses import RedirectResponse
+from sqlalchemy.orm import Session
 from starlette.templating import Jinja2Templates
 
-from api.auth.cookies import clear_session_cookie, csrf_cookie, new_csrf_token, session_token, set_csrf_cookie
+from api.auth import login_sessions
+from api.auth.cookies import (
+    bind_csrf,
+    clear_session_cookie,
+    csrf_cookie,
+    new_csrf_token,
+    session_token,
+    set_csrf_cookie,
+)
 from api.auth.schemas import Role, User
 from api.auth.service import InvalidToken, decode_token
 from api.config import Settings, get_settings
+from api.db import SessionDep
 from knowledge import KEY_POSITION_LABELS as _KEY_POSITION_NAMES
 
 WEB_DIR = Path(__file__).resolve().parent
@@ -132,19 +142,27 @@ def login_redirect(request: Request, exc: Exception) -> Response:
     return response
 
 
-def current_page_user(request: Request) -> User | None:
-    """The user of a valid session cookie, or None."""
+def current_page_user(request: Request, session: Session) -> User | None:
+    """The user of a valid session cookie whose login has not ended, or None.
+
+    Also binds the request's CSRF check to that login (``api/auth/login_sessions.py``)."""
     token = session_token(request)
     if token is None:
         return None
+    settings = get_settings()
     try:
-        return decode_token(get_settings(), token)
+        user = decode_token(settings, token)
     except InvalidToken:
         return None
+    if login_sessions.refusal(session, user) is not None:
+        return None
+    bind_csrf(request, login_sessions.csrf_for(settings, user.sid) if user.sid else None)
+    request.state.page_user = user
+    return user
 
 
-def page_user(request: Request) -> User:
-    user = current_page_user(request)
+def page_user(request: Request, session: SessionDep) -> User:
+    user = current_page_user(request, session)
     if user is None:
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise LoginRequired(safe_next(path), clear_cookie=session_token(request) is not None)
@@ -190,12 +208,14 @@ def render(
     """Render a page with the base context; sets the CSRF cookie when there is none."""
     settings = settings or get_settings()
     token = csrf_cookie(request)
-    new_token = token is None
-    if new_token:
-        token = new_csrf_token()
     context = dict(context or {})
-    user: User | None = context["user"] if "user" in context else current_page_user(request)
+    # The user the page dependency checked (a page without one shows no menu).
+    user: User | None = context["user"] if "user" in context else getattr(request.state, "page_user", None)
     context["user"] = user
+    bound = getattr(request.state, "csrf_bound", None)
+    new_token = token is None or (bound is not None and token != bound)
+    if new_token:
+        token = bound or new_csrf_token()
     context.setdefault("csrf_token", token)
     # (open, overdue) follow-ups for the header, set by api.web.actions.follow_up_badge.
     context.setdefault("follow_up_badge", getattr(request.state, "follow_up_badge", None))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
+from api.auth import login_sessions
 from api.auth.cookies import (
     CSRF_FORM_FIELD,
     clear_session_cookie,
@@ -16,11 +18,12 @@ from api.auth.cookies import (
     set_session_cookie,
 )
 from api.auth.schemas import LoginRequest
-from api.auth.service import authenticate, create_token
+from api.auth.service import authenticate
 from api.config import Settings, get_settings
 from api.db import SessionDep
 from api.knowledge_ref import KnowledgeDep
 from api.protocols import service
+from api.security.login_guard import client_address, guard_of
 from api.web.pages import PageUser, current_page_user, render, safe_next
 from knowledge import QUESTION_KINDS
 
@@ -33,14 +36,16 @@ STALE_FORM = "Het formulier was verlopen. Probeer het opnieuw."
 
 
 @router.get("/")
-def home(request: Request) -> Response:
-    target = "/protocollen" if current_page_user(request) else "/login"
+def home(request: Request, session: SessionDep) -> Response:
+    target = "/protocollen" if current_page_user(request, session) else "/login"
     return RedirectResponse(target, status_code=303)
 
 
 @router.get("/login")
-def login_form(request: Request, next_path: Annotated[str | None, Query(alias="next")] = None) -> Response:
-    if current_page_user(request) is not None:
+def login_form(
+    request: Request, session: SessionDep, next_path: Annotated[str | None, Query(alias="next")] = None
+) -> Response:
+    if current_page_user(request, session) is not None:
         return RedirectResponse(safe_next(next_path), status_code=303)
     context = {"user": None, "next": safe_next(next_path), "error": None, "username": ""}
     return render(request, "login.html", context)
@@ -72,19 +77,30 @@ async def login_submit(request: Request, session: SessionDep, settings: Settings
         credentials = LoginRequest(username=username, password=password)
     except ValueError:
         return again(WRONG_CREDENTIALS, 200)
+    guard, client = guard_of(request), client_address(request)
+    wait = guard.retry_after(credentials.username, client)
+    if wait is not None:
+        response = again(f"Te veel mislukte pogingen voor dit account. Probeer het over {math.ceil(wait / 60)} "
+                         "minuten opnieuw.", 429)  # fmt: skip
+        response.headers["Retry-After"] = str(wait)
+        return response
     account = authenticate(session, credentials.username, credentials.password)
     if account is None:
+        guard.failed(credentials.username)
         return again(WRONG_CREDENTIALS, 200)
-    token = create_token(settings, sub=account.staff_id, role=account.role, locations=account.locations)
+    guard.succeeded(credentials.username, client)
+    token, sid, _ttl = login_sessions.start(session, settings, account)
     response = RedirectResponse(next_path, status_code=303)
     set_session_cookie(response, token, settings)
-    set_csrf_cookie(response, new_csrf_token(), settings)  # rotate at login
+    # Rotated at login and bound to it (api/auth/login_sessions.py).
+    set_csrf_cookie(response, login_sessions.csrf_for(settings, sid), settings)
     return response
 
 
 @router.post("/logout")
-async def logout(request: Request, settings: SettingsDep) -> Response:
+async def logout(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     form = await request.form()
+    user = current_page_user(request, session)  # binds the CSRF check to the login
     if not csrf_matches(request, str(form.get(CSRF_FORM_FIELD) or "")):
         return render(
             request,
@@ -92,6 +108,9 @@ async def logout(request: Request, settings: SettingsDep) -> Response:
             {"title": "Uitloggen mislukt", "message": STALE_FORM},
             status_code=403,
         )
+    if user is not None and user.sid is not None:
+        # Ends the login on the server: the old cookie (and its token) no longer work.
+        login_sessions.end(session, user.sid, "logout")
     response = RedirectResponse("/login?uitgelogd=1", status_code=303)
     clear_session_cookie(response, settings)
     set_csrf_cookie(response, new_csrf_token(), settings)

@@ -52,6 +52,7 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         exempt = scope["path"] in CSP_EXEMPT_PATHS
+        static = scope["path"].startswith("/static/")
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -63,6 +64,9 @@ class SecurityHeadersMiddleware:
                 headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
                 if not exempt:
                     headers.setdefault("Content-Security-Policy", self.policy)
+                if not static:
+                    # API JSON, the CSV export and pages hold case data: never in any cache (issue 14).
+                    headers.setdefault("Cache-Control", "no-store")
                 if self.production:
                     headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
             await send(message)

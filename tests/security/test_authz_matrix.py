@@ -73,6 +73,9 @@ EXPECTED: dict[str, dict[str, tuple[int, int]]] = {
     "MOUNT /static/vendor/socket.io": PUBLIC,
     # web chat: a short-lived socket token for staff, and the chat page
     "POST /api/v1/auth/chat-token": STAFF_READ,
+    # ends the token's login; the matrix's tokens are minted by hand and have none (409);
+    # with a login's token it is 204 (tests/security/test_revocable_sessions.py)
+    "POST /api/v1/auth/logout": same(409, service=403, anonymous=401),
     "GET /chat": READER_PAGE | {"counsellor": (200, 200)},
     # incidents
     "POST /api/v1/incidents": SERVICE_WRITE,
@@ -252,6 +255,7 @@ CALLS: dict[str, Callable[[Records, str], Call]] = {
     "MOUNT /static/vendor/chartjs": lambda r, loc: Call("GET", "/static/vendor/chartjs/chart.umd.js"),
     "MOUNT /static/vendor/socket.io": lambda r, loc: Call("GET", "/static/vendor/socket.io/socket.io.min.js"),
     "POST /api/v1/auth/chat-token": lambda r, loc: Call("POST", "/api/v1/auth/chat-token"),
+    "POST /api/v1/auth/logout": lambda r, loc: Call("POST", "/api/v1/auth/logout"),
     "GET /chat": lambda r, loc: Call("GET", "/chat"),
     "POST /api/v1/incidents": lambda r, loc: Call("POST", "/api/v1/incidents", json=_incident_body(loc)),
     "GET /api/v1/incidents": lambda r, loc: Call("GET", f"/api/v1/incidents?location={loc}"),

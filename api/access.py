@@ -1,0 +1,105 @@
+"""Who may see what, and who may review what: the ONE place for it.
+
+The pattern of Signalen's ``filter_for_user``: per role a SQL filter (for lists,
+counts and aggregates) and the same rule as a Python check (for one loaded row),
+plus the review transitions a user may make on an incident. Every route and page
+asks this module; none writes its own role test, so a new route cannot forget a
+rule or get one subtly different.
+
+| role | rows it may read | review |
+| --- | --- | --- |
+| admin | all | never |
+| supervisor | its locations | ``reviewer`` transitions there, never on an incident it recorded (four eyes) |
+| contact_person | its locations | never |
+| counsellor | its own (``staff_id`` = the token's ``sub``) | ``author`` transitions on its own incidents |
+| service, anything else | nothing | never |
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, false, true
+
+from api.auth.schemas import User
+from api.reviews.transitions import TRANSITIONS, Actor, allowed_from
+
+#: Roles that read by location; admins read everything, counsellors their own.
+LOCATION_ROLES = frozenset({"contact_person", "supervisor"})
+#: Roles that see aggregates (indicators, the dashboard): never per-person data.
+AGGREGATE_ROLES = frozenset({"contact_person", "supervisor", "admin"})
+
+
+def row_filter(user: User, location_col: Any, staff_col: Any | None = None) -> ColumnElement[bool]:
+    """SQL condition: the rows ``user`` may read. ``staff_col`` is the column with the
+    pseudonymous staff id of whoever recorded the row (None: the table has none, so a
+    counsellor sees nothing of it)."""
+    if user.role == "admin":
+        return true()
+    if user.role in LOCATION_ROLES:
+        return location_col.in_(user.locations)
+    if user.role == "counsellor" and staff_col is not None:
+        return staff_col == user.sub
+    return false()
+
+
+def aggregate_filter(user: User, location_col: Any) -> ColumnElement[bool]:
+    """SQL condition for counts and indicators: whole locations, never per person."""
+    if user.role not in AGGREGATE_ROLES:
+        return false()
+    return row_filter(user, location_col)
+
+
+def can_read(user: User, location: str | None, staff_id: str | None) -> bool:
+    """The Python twin of ``row_filter`` for one loaded row."""
+    if user.role == "admin":
+        return True
+    if user.role in LOCATION_ROLES:
+        return location in user.locations
+    if user.role == "counsellor":
+        return staff_id is not None and staff_id == user.sub
+    return False
+
+
+def visible_location_codes(user: User) -> tuple[str, ...] | None:
+    """The location codes a user's lists are limited to; None = all (admin)."""
+    return None if user.role == "admin" else tuple(user.locations)
+
+
+def is_author(user: User, staff_id: str | None) -> bool:
+    """Recorded by this user (whatever its role: a supervisor may chat too)."""
+    return staff_id is not None and staff_id == user.sub
+
+
+def is_reviewer(user: User, location: str | None, staff_id: str | None) -> bool:
+    """A supervisor of the location who did not record the incident (four eyes)."""
+    return user.role == "supervisor" and location in user.locations and not is_author(user, staff_id)
+
+
+def may_act(user: User, actor: Actor, location: str | None, staff_id: str | None) -> bool:
+    if actor == "reviewer":
+        return is_reviewer(user, location, staff_id)
+    return user.role == "counsellor" and is_author(user, staff_id)
+
+
+def may_note(user: User, status: str, location: str | None, staff_id: str | None) -> bool:
+    """A note alone: a reviewer, or the counsellor who recorded it while a correction is asked."""
+    if is_reviewer(user, location, staff_id):
+        return True
+    return status == "correctie_gevraagd" and may_act(user, "author", location, staff_id)
+
+
+def allowed_transitions(user: User, status: str, location: str | None, staff_id: str | None) -> list[str]:
+    """The target statuses ``user`` may choose from ``status`` (what a page offers)."""
+    return [
+        target for target in allowed_from(status) if may_act(user, TRANSITIONS[(status, target)], location, staff_id)
+    ]
+
+
+def refusal(user: User, actor: Actor, location: str | None, staff_id: str | None) -> str:
+    """Why ``may_act`` said no, for the 403 detail."""
+    if actor == "reviewer" and user.role == "supervisor" and is_author(user, staff_id):
+        return "four eyes: you recorded this incident yourself, another supervisor of the location reviews it"
+    if actor == "reviewer":
+        return "done by a supervisor of the incident's location"
+    return "done by the counsellor who recorded the incident"
