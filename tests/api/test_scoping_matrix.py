@@ -7,7 +7,8 @@ by pseudonymous staff id, of the TERAPEL records); the other location is BUDEL.
 Outcomes: ``sees``/``hidden`` (the record is/is not in the answer), ``403``,
 ``404`` (not in scope: existence is not confirmed), ``201`` (written).
 Locations and key positions are reference data that every role (the service role
-included) reads: no case data, so not location-scoped.
+included) reads: no case data, so not location-scoped. Keeping them (the directory)
+is for admins and the location's supervisors; user accounts for admins.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ READ = {
 DETAIL = {role: tuple({"sees": "200", "hidden": "404"}.get(o, o) for o in pair) for role, pair in READ.items()}
 EVERYONE = {role: ("sees", "sees") for role in ROLES}
 SERVICE_WRITES = {role: ("403", "403") for role in ROLES} | {"service": ("201", "201")}
+DIRECTORY = {role: ("403", "403") for role in ROLES}
+ADMIN_ONLY = {role: ("403", "403") for role in ROLES}
 
 EXPECTED: dict[str, dict[str, tuple[str, ...]]] = {
     "GET /incidents": READ,
@@ -81,8 +84,24 @@ EXPECTED: dict[str, dict[str, tuple[str, ...]]] = {
     "GET /sessions.csv": READ,
     "GET /indicators": {**READ, "counsellor": ("403", "403")},
     "GET /indicators?location=": {**READ, "counsellor": ("403", "403")},
+    "GET /indicators/follow-ups": {**READ, "counsellor": ("403", "403")},
     "GET /locations": EVERYONE,
     "GET /locations/{code}/key-positions": EVERYONE,
+    # The directory (issue 17): admins on every location, supervisors on their own.
+    "GET /locations/{code}/assignments": DIRECTORY | {"supervisor": ("sees", "403"), "admin": ("sees", "sees")},
+    "GET /locations/{code}/gaps": DIRECTORY | {"supervisor": ("200", "403"), "admin": ("200", "200")},
+    "POST /locations": ADMIN_ONLY | {"admin": ("201", "201")},
+    "PATCH /locations/{code}": DIRECTORY | {"supervisor": ("200", "403"), "admin": ("200", "200")},
+    "POST /locations/{code}/assignments": DIRECTORY | {"supervisor": ("201", "403"), "admin": ("201", "201")},
+    "PATCH /locations/{code}/assignments/{assignment_id}": DIRECTORY
+    | {"supervisor": ("200", "403"), "admin": ("200", "200")},
+    "POST /locations/{code}/assignments/{assignment_id}/end": DIRECTORY
+    | {"supervisor": ("200", "403"), "admin": ("200", "200")},
+    # User accounts: admins only, whatever the location.
+    "GET /users": ADMIN_ONLY | {"admin": ("sees", "sees")},
+    "POST /users": ADMIN_ONLY | {"admin": ("201", "201")},
+    "PATCH /users/{user_id}": ADMIN_ONLY | {"admin": ("200", "200")},
+    "POST /users/{user_id}/deactivate": ADMIN_ONLY | {"admin": ("200", "200")},
     "POST /incidents": SERVICE_WRITES,
     "POST /sessions/events": SERVICE_WRITES,
     "POST /sessions/events/batch": {**SERVICE_WRITES, "service": ("200", "200")},
@@ -170,6 +189,10 @@ async def _indicators_at(c: httpx.AsyncClient, h: dict[str, str], _r: Records, l
     return _visible(response, f'"location":"{loc}"')
 
 
+async def _follow_up_figures(c: httpx.AsyncClient, h: dict[str, str], _r: Records, loc: str) -> str:
+    return _visible(await c.get("/api/v1/indicators/follow-ups", headers=h), f'"location":"{loc}"')
+
+
 async def _locations(c: httpx.AsyncClient, h: dict[str, str], _r: Records, loc: str) -> str:
     return _visible(await c.get("/api/v1/locations", headers=h), f'"code":"{loc}"')
 
@@ -203,6 +226,57 @@ async def _post_events(c: httpx.AsyncClient, h: dict[str, str], _r: Records, loc
     return str((await c.post("/api/v1/sessions/events/batch", json={"events": [payload]}, headers=h)).status_code)
 
 
+async def _assignments(c: httpx.AsyncClient, h: dict[str, str], r: Records, loc: str) -> str:
+    return _visible(await c.get(f"/api/v1/locations/{loc}/assignments", headers=h), r.assignment)
+
+
+async def _gaps(c: httpx.AsyncClient, h: dict[str, str], _r: Records, loc: str) -> str:
+    return str((await c.get(f"/api/v1/locations/{loc}/gaps", headers=h)).status_code)
+
+
+async def _new_location(c: httpx.AsyncClient, h: dict[str, str], _r: Records, loc: str) -> str:
+    body = {"code": f"NIEUW_{loc}", "name": f"Nieuw {loc}"}
+    return str((await c.post("/api/v1/locations", json=body, headers=h)).status_code)
+
+
+async def _rename(c: httpx.AsyncClient, h: dict[str, str], _r: Records, loc: str) -> str:
+    return str((await c.patch(f"/api/v1/locations/{loc}", json={"name": f"Locatie {loc}"}, headers=h)).status_code)
+
+
+async def _assign(c: httpx.AsyncClient, h: dict[str, str], _r: Records, loc: str) -> str:
+    body = {"position": "lhbti_contactpersoon", "kind": "vervanger", "name": "Scope Vervanger-Demo",
+            "email": "scope@example.org", "valid_from": "2031-02-03", "valid_until": "2031-02-07"}
+    return str((await c.post(f"/api/v1/locations/{loc}/assignments", json=body, headers=h)).status_code)
+
+
+async def _change(c: httpx.AsyncClient, h: dict[str, str], r: Records, loc: str) -> str:
+    url = f"/api/v1/locations/{loc}/assignments/{r.assignment}"
+    return str((await c.patch(url, json={"phone": "toestel 4000"}, headers=h)).status_code)
+
+
+async def _end(c: httpx.AsyncClient, h: dict[str, str], r: Records, loc: str) -> str:
+    url = f"/api/v1/locations/{loc}/assignments/{r.assignment}/end"
+    return str((await c.post(url, json={}, headers=h)).status_code)
+
+
+async def _users(c: httpx.AsyncClient, h: dict[str, str], r: Records, _loc: str) -> str:
+    return _visible(await c.get("/api/v1/users", headers=h), f'"id":{r.account},')
+
+
+async def _new_user(c: httpx.AsyncClient, h: dict[str, str], _r: Records, loc: str) -> str:
+    body = {"username": f"scope.{loc.lower()}", "password": "scope-wachtwoord", "role": "counsellor",
+            "locations": [loc]}
+    return str((await c.post("/api/v1/users", json=body, headers=h)).status_code)
+
+
+async def _change_user(c: httpx.AsyncClient, h: dict[str, str], r: Records, _loc: str) -> str:
+    return str((await c.patch(f"/api/v1/users/{r.account}", json={"role": "contact_person"}, headers=h)).status_code)
+
+
+async def _deactivate(c: httpx.AsyncClient, h: dict[str, str], r: Records, _loc: str) -> str:
+    return str((await c.post(f"/api/v1/users/{r.account}/deactivate", headers=h)).status_code)
+
+
 CHECKS: dict[str, Check] = {
     "GET /incidents": _get_incidents,
     "GET /incidents/{id}": _get_incident,
@@ -219,8 +293,20 @@ CHECKS: dict[str, Check] = {
     "GET /sessions.csv": _csv,
     "GET /indicators": _indicators,
     "GET /indicators?location=": _indicators_at,
+    "GET /indicators/follow-ups": _follow_up_figures,
     "GET /locations": _locations,
     "GET /locations/{code}/key-positions": _key_positions,
+    "GET /locations/{code}/assignments": _assignments,
+    "GET /locations/{code}/gaps": _gaps,
+    "POST /locations": _new_location,
+    "PATCH /locations/{code}": _rename,
+    "POST /locations/{code}/assignments": _assign,
+    "PATCH /locations/{code}/assignments/{assignment_id}": _change,
+    "POST /locations/{code}/assignments/{assignment_id}/end": _end,
+    "GET /users": _users,
+    "POST /users": _new_user,
+    "PATCH /users/{user_id}": _change_user,
+    "POST /users/{user_id}/deactivate": _deactivate,
     "POST /incidents": _post_incident,
     "POST /sessions/events": _post_event,
     "POST /sessions/events/batch": _post_events,
