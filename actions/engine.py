@@ -127,17 +127,56 @@ class Decision:
     actions: list[str]
     key_positions: list[str]
     outcome_step: Step
+    #: What the record says: ``protocol``, ``referrals`` and ``steps`` above, or for
+    #: a protocol with a privacy block run without consent, its neutral category
+    #: (see ``recorded``). The chat shows the whole advice either way.
+    record: RecordedAs | None = None
+
+    @property
+    def recorded(self) -> RecordedAs:
+        return self.record or RecordedAs(self.protocol, tuple(self.referrals), tuple(self.steps))
 
     def payload(self) -> dict[str, Any]:
         """The decision fields of ``POST /api/v1/incidents`` (see INTERFACES.md)."""
+        recorded = self.recorded
         return {
-            "protocol": self.protocol,
+            "protocol": recorded.protocol,
             "protocol_version": self.protocol_version,
             "acute": self.acute,
-            "referrals": list(self.referrals),
-            "steps": [dict(s) for s in self.steps],
+            "referrals": list(recorded.referrals),
+            "steps": [dict(s) for s in recorded.steps],
             "outcome": self.outcome,
         }
+
+
+@dataclass(frozen=True)
+class RecordedAs:
+    """The part of a decision that names what it was about."""
+
+    protocol: str
+    referrals: tuple[str, ...]
+    steps: tuple[dict[str, Any], ...]
+
+
+def record_id(protocol: Protocol) -> str:
+    """What a protocol's guidance sessions are filed under: its neutral category when
+    it has a privacy block (the log starts before consent is asked, so it never
+    names the protocol), else its own id."""
+    return protocol.privacy.category if protocol.privacy else protocol.id
+
+
+def _recorded_as(protocol: Protocol, answered: Mapping[str, Answer | None], referrals: list[str],
+                 steps: list[dict[str, Any]]) -> RecordedAs | None:
+    """Without consent, a privacy protocol's decision keeps only neutral answers and
+    referrals under its category, so no field reveals orientation or religion."""
+    privacy = protocol.privacy
+    if privacy is None or answered.get(privacy.consent_step) == "ja":
+        return None
+    return RecordedAs(
+        protocol=privacy.category,
+        referrals=tuple(r for r in referrals if r not in privacy.revealing_referrals),
+        steps=tuple(s for s in steps if s["step"] in privacy.neutral_steps),
+    )
 
 
 # --------------------------------------------------------------------------- engine
@@ -337,14 +376,16 @@ class ProtocolEngine:
         referrals = _unique(org for s in steps for org in s.referrals)
         if acute and ACUTE_REFERRAL in self.knowledge.organisations and ACUTE_REFERRAL not in referrals:
             referrals.insert(0, ACUTE_REFERRAL)
+        recorded_steps = [dict(a) for a in state.answers if self._may_record(protocol, a["step"], answered)]
         return Decision(
             protocol=protocol.id,
             protocol_version=protocol.version,
             acute=acute,
             referrals=referrals,
-            steps=[dict(a) for a in state.answers if self._may_record(protocol, a["step"], answered)],
+            steps=recorded_steps,
             outcome=outcome.outcome or outcome.id,
             actions=_unique(line for s in steps for line in s.actions),
             key_positions=_unique(kp for s in steps for kp in s.key_positions),
             outcome_step=outcome,
+            record=_recorded_as(protocol, answered, referrals, recorded_steps),
         )

@@ -41,7 +41,8 @@ def idempotency_key(tracker: Tracker, decision: Decision) -> str:
     started = action_timestamp(tracker, names.ACTION_START_PROTOCOL)
     basis = [tracker.sender_id, decision.protocol, repr(started), repr(decision.steps)]
     digest = hashlib.sha256("\x1f".join(basis).encode("utf-8")).hexdigest()
-    return f"{decision.protocol}:{digest[:40]}"
+    # The prefix is what the record is filed under: never a protocol the record may not name.
+    return f"{decision.recorded.protocol}:{digest[:40]}"
 
 
 def incident_payload(tracker: Tracker, decision: Decision) -> dict[str, Any]:
@@ -107,7 +108,9 @@ class ActionRecordDecision(Action):
         # kept and will be recorded, with a provisional reference. Rejected (or no
         # outbox): say that nothing was saved so the counsellor can act on it.
         if status == DELIVERED and reference:
-            dispatcher.utter_message(**presenter.recorded(reference))
+            filed_as = decision.record.protocol if decision.record else None
+            dispatcher.utter_message(**presenter.recorded(
+                reference, filed_as=engine.knowledge.record_title(filed_as) if filed_as else None))
         elif status == PENDING and reference:
             dispatcher.utter_message(**queued(reference))
         else:

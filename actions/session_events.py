@@ -30,6 +30,10 @@ Privacy (AVG art. 9)
     consent rule, ``ProtocolEngine.recordable``); free-text answers are never
     logged (the decision holds them); never the counsellor's own words (a
     look-up is logged by the answer shown, not by the question typed).
+    A protocol with a ``privacy`` block (LHBTI and converts) is logged under its
+    neutral category from the first event, because the log starts before the
+    resident is asked for consent: step ids, the answers of its neutral steps and
+    the 112 advice, never its texts (they say what the support is about).
 """
 
 from __future__ import annotations
@@ -39,14 +43,14 @@ import logging
 import re
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from rasa_sdk import Tracker
 
 from actions import presenter
 from actions import slots as names
-from actions.engine import Decision, EngineError, ProtocolState, Turn
+from actions.engine import Decision, EngineError, ProtocolState, Turn, record_id
 from actions.knowledge_cache import get_engine
 from actions.outbox import get_outbox
 from actions.session_log import SessionEvent, event_payload
@@ -61,6 +65,8 @@ FREE_TEXT_NOTE = "Vrij tekstantwoord: staat alleen in het vastgelegde besluit."
 #: ``answer_given`` of a consent-gated step without consent.
 NO_CONSENT_NOTE = "Antwoord niet vastgelegd: geen toestemming van de bewoner."
 NOT_RECORDED_NOTE = "Het besluit is niet vastgelegd (de registratie weigerde het of was onbereikbaar)."
+#: The text of an event of a privacy protocol (see the module's "Privacy").
+PRIVATE_NOTE = "Tekst niet in het logboek: dit protocol gaat over bijzondere persoonsgegevens."
 _CODE = re.compile(r"^[A-Za-z0-9_-]{2,32}$")
 
 
@@ -75,6 +81,8 @@ class Run:
     protocol_version: str
     staff_id: str | None
     channel: str | None
+    #: Steps whose answers a privacy protocol's log may keep; None: not a privacy protocol.
+    neutral_steps: tuple[str, ...] | None = None
 
 
 # --------------------------------------------------------------------------- markers
@@ -114,12 +122,28 @@ def _run(tracker: Tracker, protocol_id: str | None, *, run_id: str | None = None
         conversation_id=tracker.sender_id,
         run_id=run_id or run_id_of(tracker),
         location=str(location),
-        protocol=protocol.id,
+        protocol=record_id(protocol),
         protocol_version=protocol.version,
         # Pseudonymous id from a verified channel, else "unverified"; never a name.
         staff_id=staff_id(tracker),
         channel=tracker.get_latest_input_channel() or None,
+        neutral_steps=protocol.privacy.neutral_steps if protocol.privacy else None,
     )
+
+
+_NEUTRAL_TEXTS = frozenset({None, presenter.ACUTE_TEXT, FREE_TEXT_NOTE, NO_CONSENT_NOTE, NOT_RECORDED_NOTE})
+
+
+def _private(run: Run, event: SessionEvent) -> SessionEvent:
+    """A privacy protocol's event as its log may keep it (see the module's "Privacy")."""
+    if run.neutral_steps is None:
+        return event
+    if event.type == "started":
+        return replace(event, text=get_engine().knowledge.record_title(run.protocol))
+    text = event.text if event.text in _NEUTRAL_TEXTS else PRIVATE_NOTE
+    keep_answer = event.answer is None or event.step in run.neutral_steps
+    return replace(event, text=text if keep_answer else NO_CONSENT_NOTE,
+                   answer=event.answer if keep_answer else None)
 
 
 # --------------------------------------------------------------------------- storing
@@ -129,7 +153,7 @@ def payloads(run: Run, events: Sequence[tuple[str, SessionEvent]]) -> list[dict[
     """``(marker, event)`` pairs -> ``POST /sessions/events`` bodies."""
     return [
         event_payload(run.conversation_id, marker=marker, run_id=run.run_id, location=run.location,
-                      protocol=run.protocol, protocol_version=run.protocol_version, event=event,
+                      protocol=run.protocol, protocol_version=run.protocol_version, event=_private(run, event),
                       staff_id=run.staff_id, channel=run.channel)
         for marker, event in events
     ]

@@ -25,6 +25,9 @@ MANDATORY_REFERRALS: dict[str, tuple[str, ...]] = {
     "meisjesbesnijdenis": ("veilig_thuis",),
 }
 
+#: Protocols in which rape, sex or a pregnancy outside marriage can trigger honour-based
+#: violence: the safeguards of ``eergerelateerd_geweld`` hold on every path (issue 12).
+SAFEGUARDED = frozenset({"eergerelateerd_geweld", "seksueel_geweld", "ongewenste_zwangerschap"})
 #: Protocols in which no line may advise contacting or mediating with the family
 #: (with FGM the parents are usually the ones who arrange it: Veilig Thuis first).
 FAMILY_SENSITIVE = frozenset({"eergerelateerd_geweld", "meisjesbesnijdenis"})
@@ -185,6 +188,10 @@ def _advice_violations(protocol: Protocol, step_id: str) -> list[str]:
     family_sensitive = protocol.id in FAMILY_SENSITIVE or any(
         advice in ("contact_familie", "bemiddeling_familie") for advice in protocol.forbidden_advice
     )
+    # Informing or mediating with the family is forbidden advice on every safeguarded
+    # protocol, whatever its file declares (the family may be the danger).
+    forbidden = list(dict.fromkeys([*protocol.forbidden_advice, *(
+        ("contact_familie", "bemiddeling_familie") if protocol.id in SAFEGUARDED else ())]))
     for line in step_lines(protocol, step_id):
         for advice in protocol.forbidden_advice:
             if advice in line:
@@ -193,7 +200,7 @@ def _advice_violations(protocol: Protocol, step_id: str) -> list[str]:
             negated = bool(_NEGATION.search(sentence))
             if negated:
                 continue
-            for advice in protocol.forbidden_advice:
+            for advice in forbidden:
                 patterns = FORBIDDEN_ADVICE_PATTERNS.get(advice, ())
                 if patterns and all(p.search(sentence) for p in patterns):
                     problems.append(f"{_where(protocol, step_id)}: advice like '{advice}': {sentence!r}")
@@ -248,10 +255,48 @@ def check_minors(protocol: Protocol) -> list[str]:
     return list(dict.fromkeys(problems))
 
 
+#: Safeguard -> the patterns one line on every path must match together.
+SAFEGUARDS: dict[str, tuple[re.Pattern[str], ...]] = {
+    # her phone may be read: no calls, texts or voicemail; agree a safe way to reach her
+    "telefoon": (re.compile(r"telefoon", re.IGNORECASE), re.compile(r"\bbel\b", re.IGNORECASE),
+                 re.compile(r"\bsms", re.IGNORECASE), re.compile(r"voicemail", re.IGNORECASE),
+                 re.compile(r"veilig", re.IGNORECASE)),
+    # a professional interpreter, never family, a fellow resident or her community
+    "tolk": (re.compile(r"\btolk", re.IGNORECASE), re.compile(r"famil", re.IGNORECASE),
+             re.compile(r"medebewoner", re.IGNORECASE), re.compile(r"gemeenschap", re.IGNORECASE)),
+}
+#: On a path that reports to Veilig Thuis: tell her beforehand (no consent is needed)
+#: unless telling her endangers her (Wmo 2015 meldrecht; KNMG meldcode).
+TELL_ABOUT_REPORT = (re.compile(r"\bvertel", re.IGNORECASE), re.compile(r"Veilig Thuis|melding", re.IGNORECASE),
+                     re.compile(r"toestemming", re.IGNORECASE), re.compile(r"\btenzij\b", re.IGNORECASE))
+
+
+def _says(lines: list[str], patterns: tuple[re.Pattern[str], ...]) -> bool:
+    """One line (a step's text, help or advice line) says it all."""
+    return any(all(p.search(line) for p in patterns) for line in lines)
+
+
+def check_safeguards(protocol: Protocol) -> list[str]:
+    """Every path of a safeguarded protocol says the phone and interpreter safeguards,
+    and every path that refers to Veilig Thuis tells the counsellor to tell her."""
+    if protocol.id not in SAFEGUARDED:
+        return []
+    missing: dict[str, str] = {}  # safeguard -> the first path without it
+    for path in iter_paths(protocol):
+        lines = [line for item in path for line in step_lines(protocol, item.step.id)]
+        wanted = dict(SAFEGUARDS)
+        if "veilig_thuis" in path_referrals(path):
+            wanted["melding_vertellen"] = TELL_ABOUT_REPORT
+        for name, patterns in wanted.items():
+            if name not in missing and not _says(lines, patterns):
+                missing[name] = " -> ".join(item.step.id for item in path)
+    return [f"{protocol.id}: no '{name}' safeguard on the path {trail}" for name, trail in missing.items()]
+
+
 def check_protocol(protocol: Protocol) -> list[str]:
     """All invariants. Graph problems first; path checks only on a sound graph."""
     problems = check_graph(protocol)
     if problems:
         return problems
     return [*check_paths(protocol), *check_acute(protocol), *check_forbidden_advice(protocol),
-            *check_consent(protocol), *check_minors(protocol)]
+            *check_consent(protocol), *check_minors(protocol), *check_safeguards(protocol)]

@@ -32,7 +32,9 @@ from .model import (
     NumberRange,
     Option,
     Organisation,
+    Privacy,
     Protocol,
+    RecordCategory,
     Reference,
     ReferenceItem,
     Source,
@@ -61,12 +63,15 @@ _PROTOCOL_FIELDS = {
     "steps",
     "required_referrals",
     "forbidden_advice",
+    "privacy",
     "reference_prefix",
     "signal_phrases",
     "intent_examples",
     "follow_ups",
 }
 _FOLLOW_UP_FIELDS = {"id", "action", "organisation", "norm"}
+_PRIVACY_FIELDS = {"consent_step", "category", "neutral_steps", "revealing_referrals"}
+_CATEGORY_FIELDS = {"id", "title", "reference_prefix"}
 _STEP_FIELDS = {
     "id",
     "kind",
@@ -539,6 +544,85 @@ def _step(
     )
 
 
+def _number_answers(raw: dict, where: str, problems: _Problems) -> dict[str, Any]:
+    """``unknown`` (the step after "Weet ik niet"), ``unit`` and ``round`` of a number question."""
+    unit = _optional_text(raw, "unit", where, problems)
+    if unit is not None and unit not in NUMBER_UNITS:
+        problems.add(where, f"unit '{unit}' is not one of {', '.join(sorted(NUMBER_UNITS))}")
+    rounding = raw.get("round", "down")
+    if rounding not in ("up", "down"):
+        problems.add(where, f"round {rounding!r} must be 'up' or 'down'")
+    return {"unknown": _optional_text(raw, "unknown", where, problems), "unit": unit,
+            "round_up": rounding == "up"}
+
+
+def _privacy(
+    raw: Any,
+    steps: Mapping[str, Step],
+    organisations: Container[str],
+    categories: Container[str] | None,
+    problems: _Problems,
+) -> Privacy | None:
+    """The ``privacy`` block: what a record may keep without the resident's consent."""
+    if raw is None:
+        return None
+    where = "privacy"
+    if not isinstance(raw, dict):
+        problems.add(where, "expected a mapping with consent_step, category, neutral_steps, revealing_referrals")
+        return None
+    _unknown_fields(raw, _PRIVACY_FIELDS, where, problems)
+    consent = _text(raw, "consent_step", where, problems)
+    if consent and (consent not in steps or steps[consent].kind != "yes_no"):
+        problems.add(where, f"'consent_step' must name a yes/no step, not '{consent}'")
+    category = _text(raw, "category", where, problems)
+    # ``categories`` is None when one file is loaded on its own (no record_categories.yml).
+    if category and categories is not None and category not in categories:
+        problems.add(where, f"unknown record category '{category}' (see record_categories.yml)")
+    neutral_steps = _str_list(raw, "neutral_steps", where, problems)
+    for step_id in neutral_steps:
+        if step_id not in steps:
+            problems.add(where, f"neutral step '{step_id}' unknown")
+        elif steps[step_id].recorded_only_if or steps[step_id].kind == "text":
+            # Only closed answers that hold no special-category data may stand in a neutral record.
+            problems.add(where, f"neutral step '{step_id}' is consent-gated or free text")
+    revealing = _str_list(raw, "revealing_referrals", where, problems)
+    for org in revealing:
+        if org not in organisations:
+            problems.add(where, f"revealing referral: unknown organisation '{org}'")
+    return Privacy(consent_step=consent, category=category, neutral_steps=neutral_steps,
+                   revealing_referrals=revealing)
+
+
+def load_record_categories(path: Path) -> dict[str, RecordCategory]:
+    """``record_categories.yml``: neutral categories an incident may be filed under."""
+    if not path.exists():
+        return {}
+    data = read_yaml(path)
+    problems = _Problems(path)
+    raw = data.get("categories") if isinstance(data, dict) else None
+    if not isinstance(raw, list):
+        raise KnowledgeError(f"{path}: categories: expected a list")
+    categories: dict[str, RecordCategory] = {}
+    for index, entry in enumerate(raw):
+        where = f"category #{index + 1}"
+        if not isinstance(entry, dict):
+            problems.add(where, "expected a mapping with id, title and reference_prefix")
+            continue
+        _unknown_fields(entry, _CATEGORY_FIELDS, where, problems)
+        category_id = _text(entry, "id", where, problems)
+        if category_id and not _ID.match(category_id):
+            problems.add(where, f"id '{category_id}' must be lower case letters, digits and _")
+        prefix = _text(entry, "reference_prefix", where, problems)
+        if prefix and not re.match(r"^[A-Z]{2,6}$", prefix):
+            problems.add(where, f"reference_prefix '{prefix}' must be 2 to 6 capital letters")
+        if category_id in categories:
+            problems.add(where, f"duplicate category id '{category_id}'")
+        categories[category_id] = RecordCategory(id=category_id, title=_text(entry, "title", where, problems),
+                                                 reference_prefix=prefix)
+    problems.raise_if_any()
+    return categories
+
+
 def _intent_examples(data: Mapping, path: Path, problems: _Problems) -> tuple[str, ...]:
     """``intent_examples`` in the protocol file, or ``examples`` in its sibling ``<id>.nlu.yml``."""
     sibling = path.with_name(path.stem + NLU_SUFFIX)
@@ -583,16 +667,6 @@ def _follow_ups(raw: Any, organisations: Container[str], problems: _Problems) ->
         result.append(FollowUp(id=entry["id"], action=_text(entry, "action", where, problems),
                                organisation=organisation, norm=norm))
     return tuple(result)
-def _number_answers(raw: dict, where: str, problems: _Problems) -> dict[str, Any]:
-    """``unknown`` (the step after "Weet ik niet"), ``unit`` and ``round`` of a number question."""
-    unit = _optional_text(raw, "unit", where, problems)
-    if unit is not None and unit not in NUMBER_UNITS:
-        problems.add(where, f"unit '{unit}' is not one of {', '.join(sorted(NUMBER_UNITS))}")
-    rounding = raw.get("round", "down")
-    if rounding not in ("up", "down"):
-        problems.add(where, f"round {rounding!r} must be 'up' or 'down'")
-    return {"unknown": _optional_text(raw, "unknown", where, problems), "unit": unit,
-            "round_up": rounding == "up"}
 
 
 def load_protocol_file(
@@ -601,6 +675,7 @@ def load_protocol_file(
     sources: Mapping[str, Source],
     *,
     check_invariants: bool = True,
+    categories: Container[str] | None = None,
     key_positions: Container[str] = KEY_POSITIONS,
 ) -> Protocol:
     """Load one protocol; refuse it (KnowledgeError naming file and step) when
@@ -652,6 +727,7 @@ def load_protocol_file(
         consent = step.recorded_only_if
         if consent is not None and (consent not in steps or steps[consent].kind != "yes_no"):
             problems.add(f"step '{step.id}'", f"'recorded_only_if' must name a yes/no step, not '{consent}'")
+    privacy = _privacy(data.get("privacy"), steps, organisations, categories, problems)
     prefix = _text(data, "reference_prefix", where, problems)
     if prefix and not _REFERENCE_PREFIX.match(prefix):
         problems.add(where, f"reference_prefix '{prefix}' must be 2 to 6 capital letters")
@@ -670,6 +746,7 @@ def load_protocol_file(
         required_referrals=required,
         forbidden_advice=forbidden,
         file=path,
+        privacy=privacy,
         reference_prefix=prefix,
         signal_phrases=_phrases(data, "signal_phrases", where, problems),
         intent_examples=examples,
@@ -787,16 +864,18 @@ def load_knowledge(root: Path | str | None = None) -> Knowledge:
     root = Path(root) if root is not None else PACKAGE_DIR
     sources = load_sources(root / "sources.yml")
     organisations = load_organisations(root / "organisations.yml", sources)
+    categories = load_record_categories(root / "record_categories.yml")
     key_positions = load_key_positions(root / "key_positions.yml")
     locations = load_locations(root / "locations.yml")
     follow_up_norms = load_follow_up_norms(root / "norms.yml") if (root / "norms.yml").exists() else {}
     protocols: dict[str, Protocol] = {}
     intents: dict[str, str] = {}
-    prefixes: dict[str, str] = {}
+    prefixes = {category.reference_prefix: category.id for category in categories.values()}
     for path in sorted((root / "protocols").glob("*.yml")):
         if path.name.endswith(NLU_SUFFIX):
             continue  # a protocol's intent examples, read with the protocol
-        protocol = load_protocol_file(path, organisations, sources, key_positions=key_positions)
+        protocol = load_protocol_file(path, organisations, sources, categories=categories,
+                                      key_positions=key_positions)
         if len(protocol.intent_examples) < MIN_INTENT_EXAMPLES:
             raise KnowledgeError(f"{path}: protocol: needs at least {MIN_INTENT_EXAMPLES} intent examples "
                                  f"(in {path.stem}{NLU_SUFFIX} or as 'intent_examples'), "
@@ -804,6 +883,8 @@ def load_knowledge(root: Path | str | None = None) -> Knowledge:
         if prefixes.setdefault(protocol.reference_prefix, protocol.id) != protocol.id:
             raise KnowledgeError(f"{path}: protocol: reference_prefix '{protocol.reference_prefix}' "
                                  f"is already used by '{prefixes[protocol.reference_prefix]}'")
+        if protocol.id in categories:
+            raise KnowledgeError(f"{path}: protocol: id '{protocol.id}' is also a record category")
         _check_follow_up_norms(path, protocol, follow_up_norms)
         if protocol.intent in intents:
             raise KnowledgeError(
@@ -818,4 +899,4 @@ def load_knowledge(root: Path | str | None = None) -> Knowledge:
             raise KnowledgeError(f"{path}: reference: id '{reference.id}' is also a protocol id")
         references[reference.id] = reference
     return Knowledge(protocols=protocols, organisations=organisations, sources=sources, references=references,
-                     key_positions=key_positions, locations=locations)
+                     categories=categories, key_positions=key_positions, locations=locations)

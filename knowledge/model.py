@@ -227,6 +227,30 @@ class Step:
 
 
 @dataclass(frozen=True)
+class RecordCategory:
+    """A neutral category an incident is filed under when its protocol may not be
+    named (``record_categories.yml``): shared by several kinds of situation, so the
+    category alone says nothing about orientation or religion."""
+
+    id: str
+    title: str
+    reference_prefix: str
+
+
+@dataclass(frozen=True)
+class Privacy:
+    """How a protocol about special-category data (AVG art. 9) is recorded without
+    the resident's consent: under ``category``, keeping only ``neutral_steps``'
+    answers and none of the ``revealing_referrals``; the session log never holds
+    the protocol's texts (they name what the support is about)."""
+
+    consent_step: str
+    category: str
+    neutral_steps: tuple[str, ...]
+    revealing_referrals: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Protocol:
     id: str
     version: str
@@ -246,6 +270,7 @@ class Protocol:
     #: its sibling ``<id>.nlu.yml``.
     intent_examples: tuple[str, ...] = ()
     follow_ups: tuple[FollowUp, ...] = ()
+    privacy: Privacy | None = None
 
     def __hash__(self) -> int:
         return hash((self.id, self.version))
@@ -305,19 +330,43 @@ class Knowledge:
     #: In the order of ``key_positions.yml`` (safety first).
     key_positions: dict[str, KeyPosition] = field(default_factory=dict)
     locations: dict[str, Location] = field(default_factory=dict)
+    categories: dict[str, RecordCategory] = field(default_factory=dict)
 
     def __hash__(self) -> int:
         return id(self)
+
+    def is_record_id(self, record_id: str) -> bool:
+        """May an incident or session be filed under ``record_id`` (a protocol or a
+        neutral category)?"""
+        return record_id in self.protocols or record_id in self.categories
+
+    def filed_with(self) -> dict[str, tuple[str, ...]]:
+        """Neutral category -> the privacy protocols whose sessions are filed under it
+        (their incidents are filed under the protocol itself when the resident consented)."""
+        filed: dict[str, tuple[str, ...]] = {}
+        for protocol in self.protocols.values():
+            if protocol.privacy is not None:
+                filed[protocol.privacy.category] = (*filed.get(protocol.privacy.category, ()), protocol.id)
+        return filed
+
+    def reference_prefix(self, record_id: str) -> str:
+        """The start of an incident reference filed under ``record_id`` (protocol or category)."""
+        if record_id in self.protocols:
+            return self.protocols[record_id].reference_prefix
+        return self.categories[record_id].reference_prefix
+
+    def record_title(self, record_id: str) -> str:
+        """The title shown for a record id (protocol or neutral category)."""
+        if record_id in self.protocols:
+            return self.protocols[record_id].title
+        category = self.categories.get(record_id)
+        return category.title if category else record_id
 
     def protocol_for_intent(self, intent: str) -> Protocol | None:
         return next((p for p in self.protocols.values() if p.intent == intent), None)
 
     def organisation(self, org_id: str) -> Organisation | None:
         return self.organisations.get(org_id)
-
-    def reference_prefix(self, record_id: str) -> str:
-        """The start of an incident reference filed under protocol ``record_id``."""
-        return self.protocols[record_id].reference_prefix
 
     def protocols_by_title(self) -> list[Protocol]:
         """The protocols in the order the topic menus show them."""

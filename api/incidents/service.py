@@ -42,6 +42,8 @@ class IncidentFilters:
     conversation_id: str | None = None
     location: str | None = None
     protocol: str | None = None
+    #: Any of these protocols (a session's own and those filed with it).
+    protocols: tuple[str, ...] | None = None
 
 
 def new_reference(prefix: str, when: Any = None) -> str:
@@ -57,8 +59,9 @@ def validate_payload(session: Session, knowledge: Knowledge, payload: IncidentCr
     def error(kind: str, loc: tuple[str | int, ...], msg: str, value: Any) -> None:
         errors.append({"type": kind, "loc": ("body", *loc), "msg": msg, "input": value})
 
-    if payload.protocol not in knowledge.protocols:
-        known = ", ".join(sorted(knowledge.protocols))
+    # A neutral record category is filed like a protocol (privacy, record_categories.yml).
+    if not knowledge.is_record_id(payload.protocol):
+        known = ", ".join(sorted([*knowledge.protocols, *knowledge.categories]))
         error(
             "unknown_protocol",
             ("protocol",),
@@ -182,6 +185,8 @@ def list_incidents(
         stmt = stmt.where(Incident.location == filters.location.strip().upper())
     if filters.protocol is not None:
         stmt = stmt.where(Incident.protocol == filters.protocol)
+    if filters.protocols is not None:
+        stmt = stmt.where(Incident.protocol.in_(filters.protocols))
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     rows = session.execute(
         stmt.order_by(Incident.created_at.desc(), Incident.id).limit(limit).offset(offset)

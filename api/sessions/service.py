@@ -19,6 +19,7 @@ from api.incidents.models import Incident, IncidentReviewEvent
 from api.incidents.service import IncidentFilters, list_incidents
 from api.indicators.norms_ref import get_norms
 from api.indicators.norms_sql import dialect_of, incident_norm_flags
+from api.knowledge_ref import get_knowledge
 from api.locations.models import Location
 from api.models_base import as_utc, utcnow
 from api.reviews.schemas import ReviewEventOut
@@ -62,10 +63,11 @@ def _answer_text(answer: Any) -> str | None:
 
 def _validate_new_session(session: Session, knowledge: Knowledge, payload: SessionEventCreate) -> None:
     errors: list[dict[str, Any]] = []
-    if payload.protocol not in knowledge.protocols:
+    if not knowledge.is_record_id(payload.protocol):
         errors.append({
             "type": "unknown_protocol", "loc": ("body", "protocol"), "input": payload.protocol,
-            "msg": f"unknown protocol id '{payload.protocol}'; known: {', '.join(sorted(knowledge.protocols))}",
+            "msg": f"unknown protocol id '{payload.protocol}'; "
+                   f"known: {', '.join(sorted([*knowledge.protocols, *knowledge.categories]))}",
         })  # fmt: skip
     if session.get(Location, payload.location) is None:
         errors.append({
@@ -244,7 +246,12 @@ def incident_of_session(incident: Any, guidance: Any) -> ColumnElement[bool]:
 
     (Two runs of the *same* protocol in one conversation would share it; the action
     server restarts a protocol within its run, see ``restarted`` events.)"""
-    return and_(incident.conversation_id == guidance.conversation_id, incident.protocol == guidance.protocol)
+    same_protocol = [incident.protocol == guidance.protocol]
+    # A privacy protocol's session is filed under its neutral category; its incident
+    # under the protocol when the resident consented (knowledge: privacy).
+    same_protocol += [and_(guidance.protocol == category, incident.protocol.in_(protocols))
+                      for category, protocols in get_knowledge().filed_with().items()]
+    return and_(incident.conversation_id == guidance.conversation_id, or_(*same_protocol))
 
 
 def _derived_columns(dialect: str) -> dict[str, Any]:
@@ -408,7 +415,8 @@ def get_session_detail(session: Session, user: User, session_id: str) -> Session
     incidents, _total = list_incidents(
         session,
         user,
-        IncidentFilters(conversation_id=item.conversation_id, protocol=item.protocol),
+        IncidentFilters(conversation_id=item.conversation_id,
+                        protocols=(item.protocol, *get_knowledge().filed_with().get(item.protocol, ()))),
         limit=50,
         offset=0,
     )

@@ -134,7 +134,8 @@ def test_choice_answers(engine: ProtocolEngine, user: UserInput, expected: str |
 def test_choice_passes_instructions_and_collects_their_texts(engine: ProtocolEngine) -> None:
     turn = engine.answer(walk(engine, NO), kies("achterlating"))
     assert [s.id for s in turn.instructions] == [
-        "knooppunt_huwelijksdwang", "deskundige_raadplegen", "geen_contact_familie"]
+        "knooppunt_huwelijksdwang", "deskundige_raadplegen", "geen_contact_familie",
+        "melding_vertellen"]
     assert turn.step.id == "gesprek_veilig"
 
 
@@ -245,7 +246,7 @@ def test_decision_of_a_full_walk(engine: ProtocolEngine) -> None:
     decision = engine.decision(state)
     assert decision.payload() == {
         "protocol": EGG,
-        "protocol_version": "1.0.0",
+        "protocol_version": "1.1.0",
         "acute": True,
         "referrals": ["politie", "landelijk_knooppunt_huwelijksdwang", "veilig_thuis", "lec_egg",
                       "vrouwenopvang", "slachtofferhulp"],
@@ -327,7 +328,7 @@ def test_back_undoes_the_last_answer(engine: ProtocolEngine) -> None:
     # a different answer after going back takes another route
     again = engine.answer(previous, kies("bedreiging"))
     assert again.understood and again.state.answers[-1] == {"step": "vorm_dreiging", "answer": "bedreiging"}
-    assert [s.id for s in again.instructions] == ["deskundige_raadplegen", "geen_contact_familie"]
+    assert [s.id for s in again.instructions] == ["deskundige_raadplegen", "geen_contact_familie", "melding_vertellen"]
 
 
 def test_back_keeps_the_acute_flag(engine: ProtocolEngine) -> None:

@@ -10,7 +10,9 @@ from actions import (
     ActionLookupStep,
     ActionLookupSteps,
     ActionLookupWhenToReport,
+    presenter,
 )
+from actions.knowledge_cache import get_knowledge
 from knowledge import Knowledge, main_path
 from tests.actions.conftest import FakeApi
 from tests.actions.helpers import make_tracker, run, texts
@@ -75,7 +77,7 @@ def test_the_steps_of_a_protocol_in_order_with_sources(knowledge: Knowledge) -> 
     assert events == []
     text = messages[0]["text"]
     lines = text.splitlines()
-    assert lines[0] == "De hoofdstappen van het protocol Eergerelateerd geweld (versie 1.0.0):"
+    assert lines[0] == "De hoofdstappen van het protocol Eergerelateerd geweld (versie 1.1.0):"
     steps = main_path(knowledge.protocols[EGG])
     assert lines[1].startswith("1. Is er op dit moment direct gevaar")
     assert lines[len(steps)].startswith(f"{len(steps)}. ")
@@ -171,8 +173,10 @@ def test_the_location_defaults_to_the_slot_then_the_metadata(fake_api: FakeApi) 
                                "Sanne Bakker."]
     _, messages = ask(ActionLookupKeyPosition(), "wie is de contactpersoon veiligheid", "vraag_sleutelpersoon",
                       slots={"location": "BUDEL"}, metadata={"location": "TERAPEL"})
+    # Nobody holds it: the 24/7 organisations are the next step (issue 17).
     assert texts(messages) == ["Op Budel-Cranendonck is geen contactpersoon veiligheid bekend. Vraag het de "
-                               "locatiemanager of de contactpersoon veiligheid."]
+                               "locatiemanager of de contactpersoon veiligheid.\n"
+                               + presenter.unreachable_note(get_knowledge())]
 
 
 def test_without_a_position_all_holders_are_listed(fake_api: FakeApi) -> None:

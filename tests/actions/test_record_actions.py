@@ -58,7 +58,7 @@ def test_records_the_decision_and_ends_with_the_reference(fake_api: FakeApi, kno
     body = post["body"]
     assert body.pop("idempotency_key").startswith(f"{EGG}:")
     assert body == {
-        "conversation_id": "conv-1", "location": "TERAPEL", "protocol": EGG, "protocol_version": "1.0.0",
+        "conversation_id": "conv-1", "location": "TERAPEL", "protocol": EGG, "protocol_version": "1.1.0",
         "acute": True, "referrals": ["politie", "veilig_thuis", "lec_egg", "slachtofferhulp"],
         "steps": ANSWERS, "outcome": "melding_veilig_thuis_acuut", "channel": "rest",
         "staff_id": "unverified"}
@@ -244,3 +244,31 @@ def test_the_consented_ground_is_recorded_but_never_logged(fake_api: FakeApi, ca
     assert {"step": "grond_registratie", "answer": "geloof_verlaten"} in post["body"]["steps"]
     assert "geloof_verlaten" not in caplog.text
     assert "body.steps.2: Value error, unknown" in caplog.text
+
+
+LHBTI_REFUSED = {"protocol": "lhbti_ondersteuning", "protocol_step": "uitkomst_steun", "acute": False,
+                 "location": "TERAPEL", "protocol_answer": "klaar", "misses": 0.0,
+                 "protocol_answers": [{"step": "acuut_gevaar", "answer": "nee"},
+                                      {"step": "toestemming_registratie", "answer": "nee"},
+                                      {"step": "wie_dreigt", "answer": "familie"},
+                                      {"step": "andere_woonplek", "answer": "nee"}]}
+
+
+def test_without_consent_the_decision_is_posted_under_the_neutral_category(fake_api: FakeApi,
+                                                                           knowledge: Knowledge) -> None:
+    """Issue 12 part 3: the counsellor gets the whole advice; the record names neither the
+    protocol nor the LHBTI organisations, and the counsellor is told how it was filed."""
+    _, messages = run(ActionRecordDecision(), finished_tracker(LHBTI_REFUSED))
+    (post,) = [r for r in fake_api.requests if is_incident_post(r)]
+    body = post["body"]
+    assert body.pop("idempotency_key").startswith("algemene_veiligheid:")
+    assert body == {
+        "conversation_id": "conv-1", "location": "TERAPEL", "protocol": "algemene_veiligheid",
+        "protocol_version": "1.1.0", "acute": False, "referrals": ["veilig_thuis", "politie"],
+        "steps": LHBTI_REFUSED["protocol_answers"], "outcome": "steun_op_locatie", "channel": "rest",
+        "staff_id": "unverified"}
+    said = texts(messages)
+    assert "Roze in Blauw" in "\n".join(said) and "COC" in "\n".join(said)
+    assert said[-1] == ("De bewoner gaf geen toestemming: het besluit is vastgelegd als 'Veiligheid van een "
+                        "bewoner', zonder de reden van de steun en zonder de organisaties die die reden verraden.\n"
+                        "Referentie van het vastgelegde besluit: EGG-20261129-0001")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 import sqlite3
 import threading
 import time
@@ -37,10 +38,10 @@ EGG = "eergerelateerd_geweld"
 LHBTI = "lhbti_ondersteuning"
 RUN = "run-7@42.0"
 META = {"location": "TERAPEL", "staff_id": "mdw-7f3k"}
-START = {"protocol": EGG, "protocol_step": "acuut_gevaar", "protocol_answers": [], "acute": False,
 # META: a REST conversation claiming a staff id. The channel proves nobody, so every event
 # records the staff id "unverified" (issue 14); tests/actions/test_tracker_utils.py
 # covers the verified channels.
+START = {"protocol": EGG, "protocol_step": "acuut_gevaar", "protocol_answers": [], "acute": False,
          "location": "TERAPEL", "misses": 0.0, "protocol_run": RUN}
 AT_GESPREK = {**START, "protocol_step": "gesprek_veilig",
               "protocol_answers": [{"step": "acuut_gevaar", "answer": "nee"},
@@ -101,7 +102,7 @@ def test_start_logs_started_with_who_where_and_the_run(outbox_file: Path) -> Non
     assert logged(outbox_file) == [{
         "idempotency_key": idempotency_key("conv-1", "open:run-1@100.0:0", started),
         "conversation_id": "conv-1", "run_id": "run-1@100.0", "location": "TERAPEL", "protocol": EGG,
-        "protocol_version": "1.0.0", "staff_id": "unverified", "channel": "rest",
+        "protocol_version": "1.1.0", "staff_id": "unverified", "channel": "rest",
         "event": {"type": "started", "text": "Eergerelateerd geweld"},
     }]
     # Delivered in order per conversation.
@@ -269,11 +270,38 @@ def test_without_consent_grond_registratie_is_never_logged(outbox_file: Path, en
     assert all(e.get("answer") not in {"lhbti", "bekering", "geloof_verlaten"} for e in logged_events(outbox_file))
 
 
-def test_with_consent_grond_registratie_is_logged_as_the_decision_records_it(outbox_file: Path,
-                                                                              engine: ProtocolEngine) -> None:
+def test_with_consent_the_ground_is_in_the_decision_and_never_in_the_log(outbox_file: Path,
+                                                                         engine: ProtocolEngine) -> None:
+    """The log of a privacy protocol starts before consent is asked, so it is neutral
+    throughout; with consent the incident holds the ground (tests/actions/test_privacy_record.py)."""
     walk(engine, LHBTI_START, {"toestemming_registratie": "ja", "grond_registratie": "bekering",
                                "wie_dreigt": "geen_dreiging"})
-    assert {"type": "answer_given", "step": "grond_registratie", "answer": "bekering"} in logged_events(outbox_file)
+    assert {"type": "answer_given", "step": "grond_registratie", "text": NO_CONSENT_NOTE} in logged_events(outbox_file)
+    assert "bekering" not in raw_outbox(outbox_file)
+    assert {p["protocol"] for p in logged(outbox_file)} == {"algemene_veiligheid"}
+
+
+#: Words from which orientation or religion could be read in a record.
+REVEALING = re.compile(r"lhbt|lgbt|\bcoc\b|roze|homo|lesb|bisek|trans|orient|geloof|bekeer|bekering|religi",
+                       re.IGNORECASE)
+
+
+def test_a_privacy_protocols_log_never_holds_its_texts(outbox_file: Path, engine: ProtocolEngine,
+                                                       fake_api: FakeApi) -> None:
+    """Every event of a consent-refused LHBTI run, from the start of the run to the recorded
+    decision: filed under the neutral category, no text or answer that names the ground."""
+    run(ActionStartProtocol(), make_tracker(text="een homoseksuele bewoner wordt bedreigd door zijn broer",
+                                            intent="melding_lhbti", metadata=META))
+    run(ValidateProtocolForm(), make_tracker(slots=LHBTI_START, metadata=META))  # the first question
+    finished = walk(engine, LHBTI_START, {"toestemming_registratie": "nee", "wie_dreigt": "familie"})
+    run(ActionRecordDecision(), make_tracker(slots=finished, metadata=META))
+    events = logged_events(outbox_file)
+    assert {e["type"] for e in events} >= {"started", "question_asked", "answer_given", "advice_shown", "outcome",
+                                          "incident_recorded"}
+    assert {p["protocol"] for p in logged(outbox_file)} == {"algemene_veiligheid"}
+    assert {"type": "started", "text": "Veiligheid van een bewoner"} in events
+    assert {"type": "answer_given", "step": "wie_dreigt", "answer": "familie"} in events
+    assert not REVEALING.findall(raw_outbox(outbox_file))
 
 
 GATED = """

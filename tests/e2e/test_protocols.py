@@ -15,6 +15,7 @@ import pytest
 from knowledge import load_knowledge
 from tests.e2e.chat import Conversation
 from tests.e2e.conftest import make_token
+from tests.e2e.privacy import assert_nothing_reveals, read_everything, session_of
 
 pytestmark = pytest.mark.e2e
 API = "http://127.0.0.1:8000/api/v1"
@@ -126,6 +127,9 @@ def test_pregnancy_typed_as_a_new_user_with_danger_in_the_middle(stack) -> None:
 
 
 def test_lhbti_without_consent_records_no_ground(stack) -> None:
+    """Consent that holds (issue 12 part 3): the incident, the session log and the CSV
+    of a consent-refused run are filed under the neutral category and hold nothing
+    from which orientation or religion can be read (tests/e2e/privacy.py)."""
     lhbti = "lhbti_ondersteuning"
     chat = Conversation(location="BUDEL")
     replies = chat.say("een bewoner wordt door medebewoners uitgescholden en bedreigd omdat hij homo is")
@@ -133,11 +137,17 @@ def test_lhbti_without_consent_records_no_ground(stack) -> None:
     asks(chat, chat.say(NO), lhbti, "toestemming_registratie")
     asks(chat, chat.say(NO), lhbti, "wie_dreigt")
     asks(chat, chat.say(kies("medebewoners")), lhbti, "andere_woonplek")
-    incident = recorded(chat, chat.say(YES), location="BUDEL")
-    assert incident["protocol"] == lhbti
+    replies = chat.say(YES)
+    # The counsellor is still told about COC, LGBT Asylum Support and Roze in Blauw.
+    assert "Roze in Blauw" in chat.text(replies) and "COC" in chat.text(replies)
+    incident = recorded(chat, replies, location="BUDEL")
+    assert incident["protocol"] == "algemene_veiligheid"
+    assert incident["reference"].startswith("VEI-")
     assert incident["acute"] is False
-    assert {"politie", "roze_in_blauw", "coc", "lgbt_asylum_support"} <= set(incident["referrals"])
-    assert "grond_registratie" not in [s["step"] for s in incident["steps"]]
+    assert set(incident["referrals"]) == {"politie"}
+    assert [s["step"] for s in incident["steps"]] == ["acuut_gevaar", "toestemming_registratie", "wie_dreigt",
+                                                      "andere_woonplek"]
+    assert_nothing_reveals(read_everything(chat.sender, "BUDEL"))
 
 
 def test_lhbti_with_consent_records_only_what_was_consented_to(stack) -> None:
@@ -150,7 +160,12 @@ def test_lhbti_with_consent_records_only_what_was_consented_to(stack) -> None:
     asks(chat, chat.say(kies("bekering")), lhbti, "wie_dreigt")
     asks(chat, chat.say(kies("geen_dreiging")), lhbti, "andere_woonplek")
     incident = recorded(chat, chat.say(NO), location="BUDEL")
+    assert incident["protocol"] == lhbti and incident["reference"].startswith("LHBTI-")
     assert {"step": "grond_registratie", "answer": "bekering"} in incident["steps"]
+    # The session log started before consent was asked: neutral, yet it shows its incident.
+    detail = session_of(chat.sender, "BUDEL")
+    assert detail["protocol"] == "algemene_veiligheid"
+    assert [i["incident"]["reference"] for i in detail["incidents"]] == [incident["reference"]]
 
 
 # --------------------------------------------------------------------------- conversations as they go

@@ -183,7 +183,9 @@ def test_oz_removing_siriz_from_an_outcome_is_refused(kb, tmp_path):
 
 def test_oz_weeks_known_or_unknown(oz):
     # Asked as the number itself, with "Weet ik niet" for an unknown duration (issue 12).
-    weeks = oz.steps[oz.steps["neutraal_gesprek"].next_for(None)]
+    weeks = oz.steps["aantal_weken"]
+    # after the conversation guidance and its safeguards (phone, interpreter)
+    assert oz.steps[oz.steps["neutraal_gesprek"].next_for(None)].next_for(None) == "aantal_weken"
     assert weeks.id == "aantal_weken" and weeks.kind == "number" and weeks.unit == "weeks"
     assert weeks.round_up  # nearer the ~22-week limit is the safe side
     unknown = oz.steps[weeks.next_for("onbekend")]
@@ -240,7 +242,7 @@ def lhbti(kb) -> Protocol:
 
 
 def test_lhbti_metadata(lhbti):
-    assert lhbti.version == "1.0.0" and lhbti.intent == "melding_lhbti"
+    assert lhbti.version == "1.1.0" and lhbti.intent == "melding_lhbti"
     assert re.search(r"bekeerling", lhbti.summary)
 
 
