@@ -103,3 +103,18 @@ def refusal(user: User, actor: Actor, location: str | None, staff_id: str | None
     if actor == "reviewer":
         return "done by a supervisor of the incident's location"
     return "done by the counsellor who recorded the incident"
+
+
+# --------------------------------------------------------------------------- directory and users (issue 17)
+
+
+def may_manage_directory(user: User, location: str | None) -> bool:
+    """Create, change and end key-position assignments of ``location``; change its name and aliases:
+    admins everywhere, supervisors on their own locations."""
+    if user.role == "admin":
+        return True
+    return user.role == "supervisor" and location in user.locations
+
+
+def may_create_location(user: User) -> bool:
+    return user.role == "admin"

@@ -1,7 +1,8 @@
 """Create, change and deactivate local accounts; every change is in the audit log.
 
 Deactivating is one call, ``deactivate``: the account can no longer log in and its
-sessions end at once (``end_sessions``).
+logins end at once, through api/auth's revocable logins (``api.auth.login_sessions``,
+issue 14); a change of role or locations ends them too, because a token carries both.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.audit.service import record_change
-from api.auth.models import UserAccount
+from api.auth import login_sessions
+from api.auth.models import LoginSession, LoginSessionEnd, UserAccount
 from api.auth.schemas import User
 from api.auth.service import hash_password
 from api.locations.models import Location
@@ -74,27 +76,28 @@ def change_user(session: Session, actor: User, account: UserAccount, payload: Us
         raise UserError("role", "you cannot change your own role (ask another admin)", role)
     changed = (role, locations) != (account.role, list(account.locations))
     account.role, account.locations = role, locations
-    if changed:
-        # A token carries role and locations: the old ones must not outlive the change.
-        end_sessions(session, account)
     record_change(session, actor, "user", account.id, "update")
     session.commit()
+    if changed:
+        # A token carries role and locations: the old ones must not outlive the change.
+        for sid in _open_logins(session, account):
+            login_sessions.end(session, sid, "logout_everywhere")
     return account
 
 
 def deactivate(session: Session, actor: User, account: UserAccount) -> UserAccount:
     if account.staff_id == actor.sub:
         raise UserError("id", "you cannot deactivate your own account", account.id)
-    account.active = False
-    end_sessions(session, account)
     record_change(session, actor, "user", account.id, "deactivate")
-    session.commit()
+    # Sets ``active`` false and ends every open login in one commit, with the audit row.
+    login_sessions.deactivate(session, account)
     return account
 
 
-def end_sessions(session: Session, account: UserAccount) -> None:
-    """Every token issued to ``account`` stops working at once.
-
-    The ONE place where user management meets session revocation: point it at
-    api/auth's revocation (issue 14) when that lands.
-    """
+def _open_logins(session: Session, account: UserAccount) -> list[str]:
+    stmt = (
+        select(LoginSession.id)
+        .outerjoin(LoginSessionEnd, LoginSessionEnd.session_id == LoginSession.id)
+        .where(LoginSession.user_id == account.id, LoginSessionEnd.session_id.is_(None))
+    )
+    return list(session.scalars(stmt))
