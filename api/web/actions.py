@@ -41,7 +41,7 @@ MESSAGES = {
 
 def follow_up_badge(request: Request, session: SessionDep) -> None:
     """Router dependency of the pages: the (open, overdue) counts for the header."""
-    user = current_page_user(request)
+    user = current_page_user(request, session)
     if user is not None and user.role in BADGE_ROLES:
         request.state.follow_up_badge = service.counts_for(session, user)
 
