@@ -21,9 +21,10 @@ from actions.settings import Settings, get_settings
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
-#: Locations change rarely (admins add them); a short cache spares the API a
-#: request for every location question without hiding a new location for long.
-LOCATIONS_TTL_SECONDS = 300.0
+#: The directory is kept current by admins and supervisors (issue 17): a change must
+#: reach the assistant within a minute. Locations are cached this long; who holds a
+#: key position is never cached (asked for every outcome).
+LOCATIONS_TTL_SECONDS = 30.0
 #: Retries on connect errors only (httpx transport semantics): a request that
 #: reached the API is never sent twice by the transport.
 CONNECT_RETRIES = 2

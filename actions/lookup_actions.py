@@ -181,7 +181,8 @@ async def lookup_key_position(tracker: Tracker) -> list[Message]:
     holders = await fetch_holders(code)
     if holders is None:
         return [presenter.key_positions_unavailable()]
-    return [presenter.key_position_holders(position, location_name(code, locations) or code, holders)]
+    return [presenter.key_position_holders(position, location_name(code, locations) or code, holders,
+                                           after_hours=presenter.unreachable_note(get_knowledge()))]
 
 
 def _mentions_location(text: str, locations: list[dict[str, Any]]) -> bool:

@@ -173,13 +173,35 @@ def location_unknown(text: str) -> Message:
     return {"text": f"De locatie{shown} ken ik niet."}
 
 
+def _deputy_note(holder: Mapping[str, Any]) -> str:
+    """"vervanger tot 11-12" for a deputy (the API names one while the holder is away)."""
+    if holder.get("kind") != "vervanger":
+        return ""
+    until = str(holder.get("valid_until") or "")
+    if len(until) == 10 and until[4] == "-":  # ISO date
+        return f"vervanger tot en met {until[8:10]}-{until[5:7]}"
+    return "vervanger"
+
+
 def _holders_text(holders: Sequence[Mapping[str, Any]]) -> str:
     parts = []
     for holder in holders:
         name = str(holder.get("name") or "").strip() or "naam onbekend"
-        phone = str(holder.get("phone") or "").strip()
-        parts.append(f"{name} ({phone})" if phone else name)
+        notes = [note for note in (str(holder.get("phone") or "").strip(), _deputy_note(holder)) if note]
+        parts.append(f"{name} ({', '.join(notes)})" if notes else name)
     return "; ".join(parts)
+
+
+SAFETY_POSITION = "contactpersoon_veiligheid"
+
+
+def no_holder_next_step(holders: Sequence[Mapping[str, Any]] | None) -> str:
+    """What to do when a key position has nobody on the location today: the location's
+    contactpersoon veiligheid when there is one, and the location manager."""
+    safety = [h for h in holders or [] if h.get("position") == SAFETY_POSITION]
+    via = f"; bel de {KEY_POSITION_LABELS.get(SAFETY_POSITION, 'contactpersoon veiligheid')}: " \
+          f"{_holders_text(safety)}" if safety else ""
+    return via + NO_HOLDER_NEXT_STEP
 
 
 def safety_contact(location_name: str | None, holders: Sequence[Mapping[str, Any]] | None) -> Message:
@@ -218,7 +240,8 @@ def key_position_lines(
             lines.append(f"- {label} (namen konden niet worden opgehaald)")
             continue
         mine = [h for h in holders if h.get("position") == position]
-        known = f": {_holders_text(mine)}" if mine else f" (geen naam bekend op deze locatie{NO_HOLDER_NEXT_STEP})"
+        known = (f": {_holders_text(mine)}" if mine
+                 else f" (geen naam bekend op deze locatie{no_holder_next_step(holders)})")
         lines.append(f"- {label}{known}")
     return lines
 
@@ -437,7 +460,9 @@ def key_position_label(position: str) -> str:
 
 
 def key_position_holders(position: str | None, location_name: str,
-                         holders: Sequence[Mapping[str, Any]]) -> Message:
+                         holders: Sequence[Mapping[str, Any]], *, after_hours: str = "") -> Message:
+    """Who holds ``position`` (all positions when None); ``after_hours`` (``unreachable_note``)
+    is added when nobody holds it, so the answer always ends in a next step."""
     if position is None:
         if not holders:
             return {"text": f"Voor {location_name} zijn geen sleutelposities bekend."}
@@ -446,8 +471,10 @@ def key_position_holders(position: str | None, location_name: str,
     label = key_position_label(position)
     mine = [h for h in holders if h.get("position") == position]
     if not mine:
+        safety = [h for h in holders if h.get("position") == SAFETY_POSITION and position != SAFETY_POSITION]
+        who = f" ({_holders_text(safety)})" if safety else ""
         return {"text": f"Op {location_name} is geen {label} bekend. Vraag het de locatiemanager of de "
-                        "contactpersoon veiligheid."}
+                        f"contactpersoon veiligheid{who}." + (f"\n{after_hours}" if after_hours else "")}
     return {"text": f"De {label} op {location_name}: {_holders_text(mine)}."}
 
 
