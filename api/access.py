@@ -118,3 +118,9 @@ def may_manage_directory(user: User, location: str | None) -> bool:
 
 def may_create_location(user: User) -> bool:
     return user.role == "admin"
+
+
+def may_confirm_follow_up(user: User, location: str | None, staff_id: str | None) -> bool:
+    """Mark a follow-up of this incident done, not done or lapsed (issue 15, "Mijn acties"):
+    whoever reads it as counsellor, contact person or supervisor; admins read only."""
+    return user.role in ("counsellor", *LOCATION_ROLES) and can_read(user, location, staff_id)

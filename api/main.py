@@ -13,7 +13,7 @@ from api.audit.router import router as audit_router
 from api.audit.service import AuditPathMiddleware
 from api.auth.router import router as auth_router
 from api.config import get_settings
-from api.follow_ups.router import router as follow_ups_router
+from api.follow_ups.router import indicators_router as follow_up_indicators_router
 from api.follow_ups.router import router as follow_ups_router
 from api.incidents.router import router as incidents_router
 from api.indicators import rollup as _indicator_rollup  # noqa: F401  (registers the rollup's flush listeners)
@@ -77,7 +77,7 @@ def create_app() -> FastAPI:
     app.include_router(auth_router)
     app.include_router(incidents_router)
     app.include_router(follow_ups_router)
-    app.include_router(follow_ups_router)
+    app.include_router(follow_up_indicators_router)
     app.include_router(locations_router)
     app.include_router(sessions_router)
     app.include_router(reviews_router)

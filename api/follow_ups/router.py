@@ -8,6 +8,7 @@ counsellor's answer from the chat, for that counsellor's own incident.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
@@ -16,9 +17,13 @@ from api.auth.dependencies import StaffUser, require_roles
 from api.auth.schemas import User
 from api.db import SessionDep
 from api.follow_ups import service
+from api.follow_ups.indicators import FollowUpIndicators, follow_up_indicators
 from api.follow_ups.schemas import FollowUpEventCreate, FollowUpList, FollowUpOut
+from api.models_base import utcnow
 
 router = APIRouter(prefix="/api/v1/follow-ups", tags=["follow-ups"])
+#: Confirmed-action indicators, next to the norm indicators (aggregates: no counsellors).
+indicators_router = APIRouter(prefix="/api/v1/indicators", tags=["indicators"])
 
 Confirmer = Annotated[User, Depends(require_roles("counsellor", "contact_person", "supervisor", "admin", "service"))]
 
@@ -66,3 +71,17 @@ def change_status(follow_up_id: str, payload: FollowUpEventCreate, user: Confirm
         ) from exc
     except service.Conflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail="this follow-up is no longer open") from exc
+
+
+Aggregates = Annotated[User, Depends(require_roles("contact_person", "supervisor", "admin"))]
+
+
+@indicators_router.get("/follow-ups", response_model=FollowUpIndicators)
+def follow_up_figures(
+    user: Aggregates,
+    session: SessionDep,
+    location: str | None = None,
+    date_from: Annotated[datetime | None, Query(alias="from", description="decisions recorded from (ISO 8601)")] = None,
+    date_to: Annotated[datetime | None, Query(alias="to", description="decisions recorded until (ISO 8601)")] = None,
+) -> FollowUpIndicators:
+    return follow_up_indicators(session, user, utcnow(), location=location, date_from=date_from, date_to=date_to)

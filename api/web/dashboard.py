@@ -33,6 +33,7 @@ from api.auth.cookies import CSRF_FORM_FIELD, csrf_matches
 from api.auth.schemas import User
 from api.db import SessionDep
 from api.directory import service as directory_service
+from api.follow_ups.indicators import follow_up_indicators
 from api.indicators import service as indicators_service
 from api.indicators.norms_ref import NormsDep
 from api.knowledge_ref import KnowledgeDep
@@ -339,6 +340,10 @@ def _dashboard(request: Request, session: Any, knowledge: Any, norms: dict[str, 
             "summary": summary,
             "totals": totals,
             "table_rows": table_rows,
+            # Confirmed follow-ups (issue 15); the referral norms count advice: "geadviseerd".
+            "follow_ups": follow_up_indicators(session, user, now, location=location or None,
+                                               date_from=query.date_from, date_to=query.date_to),
+            "advised_norms": {norm.id for norm in norms.values() if norm.rule.startswith("referral_")},
             "charts": {
                 "incidents": incidents_chart,
                 "norms": norms_chart,

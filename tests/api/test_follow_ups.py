@@ -14,9 +14,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.follow_ups.models import FollowUp, FollowUpEvent
-from api.models_base import as_utc
+from api.models_base import as_utc, utcnow
 
 from .conftest import TokenFactory
+from .factories import make_follow_up, make_incident
 
 Payload = Callable[..., dict[str, Any]]
 CONTRACT_FIELDS = {"id", "action", "organisation", "due_at", "status"}
@@ -152,3 +153,36 @@ async def test_the_list_shows_open_and_overdue_in_scope(
     assert budel.json()["total"] == 0
     bad = await client.get("/api/v1/follow-ups", params={"status": "klaar"}, headers=_counsellor(auth))
     assert bad.status_code == 422
+
+
+async def test_indicators_count_confirmed_actions_not_advice(
+    client: httpx.AsyncClient, auth: TokenFactory, seeded: Session
+) -> None:
+    now = utcnow()
+
+    def veilig_thuis(location: str, due_in: timedelta, done_after: timedelta | None = None) -> None:
+        incident = make_incident(seeded, created_at=now - timedelta(hours=30), location=location, staff_id=STAFF)
+        follow_up = make_follow_up(seeded, incident, due_at=now + due_in)
+        if done_after is not None:
+            seeded.add(FollowUpEvent(follow_up_id=follow_up.id, seq=1, status="gedaan", actor=STAFF,
+                                     created_at=incident.created_at + done_after))  # fmt: skip
+        seeded.flush()
+
+    veilig_thuis("TERAPEL", timedelta(hours=-6), done_after=timedelta(hours=3))  # done in time
+    veilig_thuis("TERAPEL", timedelta(hours=-6), done_after=timedelta(hours=28))  # done late
+    veilig_thuis("TERAPEL", timedelta(hours=-6))  # open, overdue
+    veilig_thuis("TERAPEL", timedelta(hours=10))  # open, not yet due: not counted in the share
+    veilig_thuis("BUDEL", timedelta(hours=-6))
+
+    response = await client.get("/api/v1/indicators/follow-ups", headers=auth("supervisor", "TERAPEL"))
+    assert response.status_code == 200, response.text
+    (terapel,) = response.json()["items"]
+    assert terapel["location"] == "TERAPEL"
+    assert (terapel["veilig_thuis"], terapel["veilig_thuis_decided"], terapel["veilig_thuis_in_time"]) == (4, 3, 1)
+    assert terapel["share_veilig_thuis_in_time"] == 1 / 3
+    assert (terapel["open"], terapel["overdue"], terapel["gedaan"]) == (2, 1, 2)
+    everywhere = (await client.get("/api/v1/indicators/follow-ups", headers=auth("admin"))).json()
+    assert [item["location"] for item in everywhere["items"]] == ["BUDEL", "TERAPEL"]
+    assert everywhere["totals"]["overdue"] == 2
+    refused = await client.get("/api/v1/indicators/follow-ups", headers=auth("counsellor", "TERAPEL", sub=STAFF))
+    assert refused.status_code == 403

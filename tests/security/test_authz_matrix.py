@@ -102,6 +102,7 @@ EXPECTED: dict[str, dict[str, tuple[int, int]]] = {
     "GET /api/v1/sessions/{session_id}": DETAIL,
     # indicators, reference data
     "GET /api/v1/indicators": same(200, counsellor=403, service=403, anonymous=401),
+    "GET /api/v1/indicators/follow-ups": same(200, counsellor=403, service=403, anonymous=401),
     "GET /api/v1/locations": ANY_TOKEN,
     "GET /api/v1/locations/{code}/key-positions": ANY_TOKEN,
     "GET /api/v1/protocols": ANY_TOKEN,
@@ -280,6 +281,7 @@ CALLS: dict[str, Callable[[Records, str], Call]] = {
     "GET /api/v1/sessions.csv": lambda r, loc: Call("GET", f"/api/v1/sessions.csv?location={loc}"),
     "GET /api/v1/sessions/{session_id}": lambda r, loc: Call("GET", f"/api/v1/sessions/{r.session}"),
     "GET /api/v1/indicators": lambda r, loc: Call("GET", f"/api/v1/indicators?location={loc}"),
+    "GET /api/v1/indicators/follow-ups": lambda r, loc: Call("GET", f"/api/v1/indicators/follow-ups?location={loc}"),
     "GET /api/v1/locations": lambda r, loc: Call("GET", "/api/v1/locations"),
     "GET /api/v1/locations/{code}/key-positions": lambda r, loc: Call("GET", f"/api/v1/locations/{loc}/key-positions"),
     "GET /api/v1/protocols": lambda r, loc: Call("GET", "/api/v1/protocols"),
