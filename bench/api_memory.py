@@ -42,6 +42,7 @@ from api.auth.service import create_token
 from api.config import get_settings
 from api.db import make_engine
 from api.incidents.models import Incident
+from bench.run_info import header, load
 
 ROOT = Path(__file__).resolve().parent.parent
 LIMIT_MB = 400
@@ -224,6 +225,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.smoke:
         args.notes, args.compare = 4, False
+    print(header(f"bench/api_memory.py --notes {args.notes}{' --compare' if args.compare else ''}"), flush=True)
     with tempfile.TemporaryDirectory(prefix="coa-bench-memory-") as tmp:
         env, incident_id = prepare(Path(tmp))
         figures = measure_shared(env, incident_id, args.notes)
@@ -233,6 +235,7 @@ def main() -> int:
             measure_fork_after_load()
     worst = max(figure["peak"] for figure in figures)
     print(f"largest API worker peak RSS: {worst:.0f} MB (limit {LIMIT_MB} MB)")
+    print(f"finished: {load()}")
     if len(figures) != 2 or worst > LIMIT_MB:
         print("FAIL: expected 2 workers each within the limit", file=sys.stderr)
         return 1

@@ -52,6 +52,7 @@ from api.indicators import rollup, rollup_read, service
 from api.indicators.models import IndicatorRollupState
 from api.indicators.norms_ref import get_norms
 from api.indicators.schemas import Indicators
+from bench.run_info import header, load
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/coa_bench"
 LOCATIONS = ["TERAPEL", "BUDEL", "ZWOLLE", "GILZE", "MUSSELKANAAL"]
@@ -251,8 +252,7 @@ def prepare(url: str, incidents: int, now: datetime) -> None:
     with Session(engine) as session:
         rollup.rebuild(session, get_norms())
         session.commit()
-    with engine.begin() as conn:
-        conn.exec_driver_sql("ANALYZE")
+    rollup.vacuum(engine)
     print(f"rollup built in {time.perf_counter() - started:.1f} s", flush=True)
     engine.dispose()
 
@@ -268,6 +268,7 @@ def main() -> int:
         args.incidents, args.runs = 2_000, 2
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
     now = datetime.now(UTC)
+    print(header(f"bench/indicators.py --incidents {args.incidents} --runs {args.runs}"), flush=True)
 
     engine = make_engine(url)
     seeded = False
@@ -309,6 +310,7 @@ def main() -> int:
         if any(key in line for key in ("Aggregate", "Scan", "Sort ", "Execution Time", "Planning Time")):
             print("  " + line.strip())
     engine.dispose()
+    print(f"finished: {load()}")
     if not equal:
         print("FAIL: the rollup's figures differ from the direct query's", file=sys.stderr)
         return 1

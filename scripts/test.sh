@@ -20,6 +20,15 @@ stage "pytest (assistant env, Python 3.10)" .venv-rasa/bin/python -m pytest -p n
 stage "pytest (API env, Python 3.11)" .venv-api/bin/python -m pytest -p no:cacheprovider \
   tests/knowledge tests/api tests/web tests/security tests/deploy tests/e2e
 
+# Benchmarks at tiny sizes (seconds each), so a schema change that breaks one fails
+# here and not on the next `make bench` (issue 16). bench/turns.py and bench/load.py
+# start the whole Rasa stack and have no smoke size yet.
+stage "bench smoke: indicators (2,000 incidents, PostgreSQL)" env \
+  BENCH_DATABASE_URL="${BENCH_SMOKE_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/coa_bench_smoke}" \
+  .venv-api/bin/python bench/indicators.py --smoke
+stage "bench smoke: API memory (2 workers, one de-identification process)" \
+  .venv-api/bin/python bench/api_memory.py --smoke
+
 echo
 if [ ${#failed[@]} -gt 0 ]; then
   echo "FAILED stages: ${failed[*]}"

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Uuid, bindparam, case, delete, event, func, insert, literal, select, text
+from sqlalchemy import Connection, Engine, Uuid, bindparam, case, delete, event, func, insert, literal, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -310,6 +310,21 @@ def ensure_fresh(session: Session, norms: dict[str, Norm] | None = None) -> bool
     return True
 
 
+ROLLUP_TABLES = ("indicator_days", "indicator_norm_days", "indicator_review_times", "indicator_review_histogram")
+
+
+def vacuum(engine: Engine) -> None:
+    """After a rebuild on PostgreSQL: VACUUM sets the visibility map, without which
+    the medians' index-only scans visit the heap for every row (measured at 1 M
+    incidents: 3.4 s instead of ~0.4 s for a year), and ANALYZE gives the planner
+    the new row counts. Autovacuum would do both, later."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        for table in ROLLUP_TABLES:
+            connection.exec_driver_sql(f"VACUUM (ANALYZE) {table}")
+
+
 def main() -> int:
     """``python -m api.indicators.rollup``: build the rollup when missing or stale.
     Run after ``alembic upgrade head`` (``api.seed`` does it in development; the
@@ -319,6 +334,8 @@ def main() -> int:
     with get_sessionmaker()() as session:
         rebuilt = ensure_fresh(session)
         session.commit()
+        if rebuilt:
+            vacuum(session.get_bind().engine)
     print("indicator rollup rebuilt" if rebuilt else "indicator rollup up to date")
     return 0
 
