@@ -127,6 +127,8 @@ class Decision:
     actions: list[str]
     key_positions: list[str]
     outcome_step: Step
+    #: Other protocols the steps passed hand over to (offered after the decision).
+    hand_overs: tuple[str, ...] = ()
     #: What the record says: ``protocol``, ``referrals`` and ``steps`` above, or for
     #: a protocol with a privacy block run without consent, its neutral category
     #: (see ``recorded``). The chat shows the whole advice either way.
@@ -388,4 +390,5 @@ class ProtocolEngine:
             key_positions=_unique(kp for s in steps for kp in s.key_positions),
             outcome_step=outcome,
             record=_recorded_as(protocol, answered, referrals, recorded_steps),
+            hand_overs=tuple(_unique(s.hand_over for s in steps if s.hand_over)),
         )

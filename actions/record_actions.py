@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import logging
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -78,7 +79,7 @@ class ActionRecordDecision(Action):
         state = ProtocolState.from_slots(tracker.slots)
         if state is None:
             # Stopped: nothing to record, but a second topic noted on the way is still offered.
-            return offer_pending(dispatcher, tracker, None)
+            return offer_next_protocol(dispatcher, tracker)
         try:
             if not engine.is_finished(state):
                 logger.warning("action_record_decision before an outcome (step %s)", state.step)
@@ -120,7 +121,7 @@ class ActionRecordDecision(Action):
         return [
             SlotSet(names.INCIDENT_REFERENCE, reference),
             *(SlotSet(slot, value) for slot, value in names.cleared_protocol().items()),
-            *offer_pending(dispatcher, tracker, decision.protocol),
+            *offer_next_protocol(dispatcher, tracker, decision.protocol, decision.hand_overs),
         ]
 
 
@@ -167,12 +168,15 @@ async def record_decision(payload: dict[str, Any]) -> tuple[str, str | None]:
         return "lost", None
 
 
-def offer_pending(dispatcher: CollectingDispatcher, tracker: Tracker, finished: str | None) -> list[EventType]:
-    """After the decision: offer the second topic noticed during the protocol, once."""
+def offer_next_protocol(dispatcher: CollectingDispatcher, tracker: Tracker, finished: str | None = None,
+                        hand_overs: Sequence[str] = ()) -> list[EventType]:
+    """After the decision (or a stop): offer, once, the protocol a step handed over to
+    (knowledge: ``hand_over``), else the second topic noticed during the protocol."""
     pending = tracker.get_slot(names.PENDING_PROTOCOL)
-    if not pending:
-        return []
-    protocol = get_engine().knowledge.protocols.get(str(pending))
-    if protocol is not None and protocol.id != finished:
-        dispatcher.utter_message(**presenter.offer_pending(protocol))
-    return [SlotSet(names.PENDING_PROTOCOL, None)]
+    protocols = get_engine().knowledge.protocols
+    for candidate in (*hand_overs, pending):
+        protocol = protocols.get(str(candidate)) if candidate else None
+        if protocol is not None and protocol.id != finished:
+            dispatcher.utter_message(**presenter.offer_pending(protocol))
+            break
+    return [SlotSet(names.PENDING_PROTOCOL, None)] if pending else []

@@ -91,6 +91,7 @@ _STEP_FIELDS = {
     "unknown",
     "unit",
     "round",
+    "hand_over",
 }
 _OPTION_FIELDS = {"value", "label", "synonyms", "next"}
 _RANGE_FIELDS = {"min", "max", "next"}
@@ -540,6 +541,7 @@ def _step(
         verify=_bool(raw, "verify", where, problems),
         outcome=outcome,
         recorded_only_if=_optional_text(raw, "recorded_only_if", where, problems),
+        hand_over=_optional_text(raw, "hand_over", where, problems),
         **(_number_answers(raw, where, problems) if kind == "number" else {}),
     )
 
@@ -892,6 +894,11 @@ def load_knowledge(root: Path | str | None = None) -> Knowledge:
             )
         intents[protocol.intent] = protocol.id
         protocols[protocol.id] = protocol
+    for protocol in protocols.values():
+        for step in protocol.steps.values():
+            if step.hand_over is not None and (step.hand_over not in protocols or step.hand_over == protocol.id):
+                raise KnowledgeError(f"{protocol.file}: step '{step.id}': hand_over '{step.hand_over}' "
+                                     f"is not another protocol; known: {', '.join(sorted(protocols))}")
     references: dict[str, Reference] = {}
     for path in sorted((root / "reference").glob("*.yml")):
         reference = load_reference_file(path, sources)

@@ -155,6 +155,9 @@ class Step:
     #: Id of a yes/no step (consent) that must be answered "ja" before this
     #: step's answer may be recorded (special-category data, AVG art. 9).
     recorded_only_if: str | None = None
+    #: Id of another protocol this step hands over to (e.g. trafficking signals in the
+    #: pregnancy protocol): offered to the counsellor right after the decision.
+    hand_over: str | None = None
     #: Number questions: the step after "Weet ik niet" (None: a number is needed),
     #: the unit asked in, and whether a typed range or fraction is taken at its
     #: highest (``round: up``) or lowest: the safe side for this question.

@@ -269,6 +269,8 @@ def test_without_consent_the_decision_is_posted_under_the_neutral_category(fake_
         "staff_id": "unverified"}
     said = texts(messages)
     assert "Roze in Blauw" in "\n".join(said) and "COC" in "\n".join(said)
-    assert said[-1] == ("De bewoner gaf geen toestemming: het besluit is vastgelegd als 'Veiligheid van een "
+    assert said[-2] == ("De bewoner gaf geen toestemming: het besluit is vastgelegd als 'Veiligheid van een "
                         "bewoner', zonder de reden van de steun en zonder de organisaties die die reden verraden.\n"
                         "Referentie van het vastgelegde besluit: EGG-20261129-0001")
+    # Threats from the family: the honour-based violence protocol is offered next (hand_over).
+    assert said[-1] == "Wilt u nu ook het protocol Eergerelateerd geweld doorlopen?"
