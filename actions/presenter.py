@@ -303,8 +303,14 @@ def outcome(
     return messages
 
 
-def recorded(reference: str) -> Message:
-    return {"text": f"{REFERENCE_PREFIX}{reference}"}
+def recorded(reference: str, *, filed_as: str | None = None) -> Message:
+    """The closing reference line; ``filed_as`` names the neutral category a privacy
+    protocol's decision was recorded under without the resident's consent."""
+    if filed_as is None:
+        return {"text": f"{REFERENCE_PREFIX}{reference}"}
+    return {"text": f"De bewoner gaf geen toestemming: het besluit is vastgelegd als '{filed_as}', "
+                    f"zonder de reden van de steun en zonder de organisaties die die reden verraden.\n"
+                    f"{REFERENCE_PREFIX}{reference}"}
 
 
 def not_recorded() -> Message:

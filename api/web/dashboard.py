@@ -112,7 +112,7 @@ def _user_locations(session: Any, user: User) -> list[Location]:
 
 
 def _protocol_titles(knowledge: Any) -> dict[str, str]:
-    return {protocol_id: protocol.title for protocol_id, protocol in knowledge.protocols.items()}
+    return {record_id: knowledge.record_title(record_id) for record_id in [*knowledge.protocols, *knowledge.categories]}
 
 
 def _fmt_dt(value: Any) -> str:
@@ -553,14 +553,13 @@ def _session_page(
             }
         )
     deviating_refs = {item["incident"].reference for item in incidents if item["deviations"]}
-    protocol = knowledge.protocols.get(detail.protocol)
     return render(
         request,
         "dashboard/session.html",
         {
             "user": user,
             "s": detail,
-            "protocol_title": protocol.title if protocol else detail.protocol,
+            "protocol_title": knowledge.record_title(detail.protocol),
             "timeline": _timeline(detail.events),
             "incidents": incidents,
             "deviating_refs": deviating_refs,
