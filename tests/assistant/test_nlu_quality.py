@@ -1,12 +1,14 @@
 """NLU quality (issue 3, part 6).
 
-* The held-out set tests/assistant/nlu_heldout.yml (written apart from the training
-  data, never trained on) is classified by the model of models/current (trained once
+* The held-out sets tests/assistant/nlu_heldout.yml and heldout_issue13.yml (the
+  protocols of issue 13 and 40+ messages that belong to no protocol; written apart
+  from the training data, never trained on) are classified by the model of models/current (trained once
   per test run by scripts/train.py with the real config). Intent accuracy must be
   >= 0.95; a prediction of nlu_fallback (confidence below the FallbackClassifier
   threshold) counts as wrong, because that is what the user gets. The annotated
   location / organisation / protocol / key_position entities must be extracted with
-  the right value.
+  the right value. No message of one protocol may land in another protocol (the
+  confusion matrix over the report intents is printed).
 * A 3-fold cross-validation over data/nlu with the real config (started in the
   background by conftest.py) must reach an accuracy >= 0.80 (see
   MIN_CROSSVAL_ACCURACY), so that broken training data fails the build.
@@ -16,6 +18,7 @@ Both reports are written to test-artifacts/ and printed at the end of the pytest
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 from collections import Counter, defaultdict
@@ -29,7 +32,7 @@ import pytest
 from tests.assistant.conftest import CROSSVAL_MARK, CrossValidationRun
 
 ROOT = Path(__file__).resolve().parents[2]
-HELDOUT = Path(__file__).with_name("nlu_heldout.yml")
+HELDOUT_FILES = (Path(__file__).with_name("nlu_heldout.yml"), Path(__file__).with_name("heldout_issue13.yml"))
 TRAINING = ROOT / "data" / "nlu"
 MIN_PER_INTENT = 20
 MIN_ACCURACY = 0.95
@@ -86,7 +89,8 @@ def heldout_examples() -> list[Example]:
                 (e["entity"], str(e["value"])) for e in message.get("entities") or [] if e["entity"] in ENTITY_LABELS
             ),
         )
-        for message in read_nlu(HELDOUT)
+        for path in HELDOUT_FILES
+        for message in read_nlu(path)
     ]
 
 
@@ -101,7 +105,7 @@ def domain_intents() -> set[str]:
 
 
 def test_heldout_is_not_training_data() -> None:
-    assert TRAINING not in HELDOUT.parents, "the held-out set must live outside data/"
+    assert not [p for p in HELDOUT_FILES if TRAINING in p.parents], "the held-out sets must live outside data/"
     trained = training_texts()
     overlap = {ex.text: trained[normalise(ex.text)] for ex in heldout_examples() if normalise(ex.text) in trained}
     assert not overlap, f"held-out messages that are also training examples: {overlap}"
@@ -207,11 +211,45 @@ def heldout_report(preds: list[Prediction]) -> str:
     return "\n".join(lines)
 
 
+@functools.cache
+def protocol_intents() -> frozenset[str]:
+    from knowledge import load_knowledge
+
+    return frozenset(p.intent for p in load_knowledge().protocols.values())
+
+
+def is_protocol_intent(intent: str) -> bool:
+    return intent in protocol_intents()
+
+
+def confusion_matrix(preds: list[Prediction]) -> str:
+    """Rows: the expected report intent (or "overig"); columns: what the model said."""
+    def label(intent: str) -> str:
+        return intent.removeprefix("melding_") if is_protocol_intent(intent) else "overig"
+
+    labels = sorted({label(p.example.intent) for p in preds} | {label(p.intent) for p in preds},
+                    key=lambda name: (name == "overig", name))
+    counts = Counter((label(p.example.intent), label(p.intent)) for p in preds)
+    width = max(len(name) for name in labels) + 1
+    corner = "expected / predicted"
+    lines = [f"{corner:{width + 6}}" + "".join(f"{name[:10]:>11}" for name in labels)]
+    lines += [f"{row:{width + 6}}" + "".join(f"{counts[(row, col)]:11d}" for col in labels) for row in labels]
+    return "\n".join(lines)
+
+
 def test_heldout_intent_accuracy(predictions: list[Prediction], nlu_report: Callable[[str, str, str], None]) -> None:
-    report = heldout_report(predictions)
-    nlu_report("NLU held-out evaluation (tests/assistant/nlu_heldout.yml)", report, "nlu_report.txt")
+    report = heldout_report(predictions) + "\n\nconfusion matrix (report intents; overig = any other intent):\n" + (
+        confusion_matrix(predictions))
+    nlu_report("NLU held-out evaluation (tests/assistant/nlu_heldout.yml, heldout_issue13.yml)", report,
+               "nlu_report.txt")
     accuracy = sum(p.correct for p in predictions) / len(predictions)
     assert accuracy >= MIN_ACCURACY, report
+
+
+def test_no_message_of_one_protocol_lands_in_another(predictions: list[Prediction]) -> None:
+    wrong = [(p.example.text, p.example.intent, p.intent, round(p.confidence, 2)) for p in predictions
+             if is_protocol_intent(p.example.intent) and is_protocol_intent(p.intent) and not p.correct]
+    assert not wrong, f"held-out messages started the wrong protocol (text, expected, got, confidence): {wrong}"
 
 
 @pytest.mark.parametrize("label", ENTITY_LABELS)

@@ -1,0 +1,85 @@
+"""The four protocols of issue 13 end to end over the REST channel: a free Dutch
+description starts the right protocol, every question of one path is answered with
+its button (or typed, for free text), and the incident read back through the API has
+the protocol id, the referrals of that path and the acute flag."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from knowledge import PathStep, iter_paths, path_referrals
+from tests.e2e.chat import Conversation
+from tests.e2e.test_protocols import KNOWLEDGE, NO, YES, asks, kies, recorded
+
+pytestmark = pytest.mark.e2e
+
+Path = tuple[PathStep, ...]
+
+
+def answers(path: Path) -> dict[str, object]:
+    return {item.step.id: item.answer for item in path}
+
+
+def first_path(protocol: str, wanted: Callable[[Path], bool]) -> Path:
+    return next(path for path in iter_paths(KNOWLEDGE.protocols[protocol]) if wanted(path))
+
+
+def payload(item: PathStep) -> str:
+    if item.step.kind == "yes_no":
+        return YES if item.answer == "ja" else NO
+    if item.step.kind == "choice":
+        return kies(str(item.answer))
+    if item.step.kind == "number":
+        return str(item.answer)
+    return "dat wil ik liever niet in detail vastleggen"  # a free-text step
+
+
+def walk(protocol: str, opening: str, path: Path, location: str = "TERAPEL") -> dict:
+    """Says ``opening``, answers every question of ``path`` and returns the incident."""
+    questions = [item for item in path if item.step.is_question]
+    chat = Conversation(location=location)
+    replies = chat.say(opening)
+    for index, item in enumerate(questions):
+        asks(chat, replies, protocol, item.step.id)
+        replies = chat.say(payload(item))
+        if index == 0 and item.answer == "ja" and item.step.is_acute("ja"):
+            assert "112" in replies[0]["text"], chat.dump()
+    incident = recorded(chat, replies, location=location)
+    assert incident["protocol"] == protocol, chat.dump()
+    assert incident["outcome"] == path[-1].step.outcome
+    assert set(path_referrals(path)) <= set(incident["referrals"]), chat.dump()
+    acute = any(item.step.is_acute(item.answer) for item in path)
+    assert incident["acute"] is acute
+    return incident
+
+
+def test_huiselijk_geweld_partner_violence_to_veilig_thuis(stack) -> None:
+    path = first_path("huiselijk_geweld", lambda p: answers(p).get("acuut_gevaar") == "nee"
+                      and answers(p).get("soort_geweld") == "partnergeweld" and answers(p).get("eer_signalen") == "nee")
+    incident = walk("huiselijk_geweld", "haar man slaat haar al maanden, ze durft niet naar huis", path)
+    assert "veilig_thuis" in incident["referrals"]
+
+
+def test_mensenhandel_labour_exploitation_to_the_arbeidsinspectie(stack) -> None:
+    path = first_path("mensenhandel", lambda p: answers(p).get("acuut_gevaar") == "nee"
+                      and answers(p).get("vorm_uitbuiting") == "arbeid" and answers(p).get("signalen") == "ja")
+    incident = walk("mensenhandel", "een bewoner moet zestien uur per dag werken in een kas en krijgt geen loon",
+                    path, location="BUDEL")
+    assert "arbeidsinspectie" in incident["referrals"]
+
+
+def test_meisjesbesnijdenis_acute_calls_112_first_and_veilig_thuis(stack) -> None:
+    path = first_path("meisjesbesnijdenis", lambda p: answers(p).get("acuut_gevaar") == "ja")
+    incident = walk("meisjesbesnijdenis", "een meisje van 6 moet deze zomer in het land van herkomst besneden worden",
+                    path)
+    assert incident["acute"] is True
+    assert {"politie", "veilig_thuis"} <= set(incident["referrals"])
+
+
+def test_suicidaliteit_to_113_and_gza(stack) -> None:
+    path = first_path("suicidaliteit", lambda p: answers(p).get("acuut_gevaar") == "nee"
+                      and answers(p).get("wie_bewoner") == "volwassene")
+    incident = walk("suicidaliteit", "een bewoner zegt dat hij niet meer wil leven", path, location="ZWOLLE")
+    assert {"zelfmoordpreventie_113", "gza"} <= set(incident["referrals"])
