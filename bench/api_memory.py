@@ -161,6 +161,7 @@ def measure_shared(env: dict[str, str], incident_id: str, notes: int) -> list[di
         helper = next(pid for pid in children if "deidentify_server" in _cmdline(pid))
         master = next(pid for pid in children if "uvicorn" in _cmdline(pid))
         workers = _workers(master)
+        _settle(workers)
         print("python -m api.serve --workers 2 (one shared de-identification process):")
         figures = [_report(f"API worker {index} (pid {pid})", pid) for index, pid in enumerate(workers, 1)]
         _report("uvicorn master", master)
@@ -169,6 +170,19 @@ def measure_shared(env: dict[str, str], incident_id: str, notes: int) -> list[di
     finally:
         serve.terminate()
         serve.wait(timeout=60)
+
+
+def _settle(pids: list[int], timeout: float = 300.0) -> None:
+    """Wait until no worker's RSS changed for 5 s: /health answers as soon as ONE
+    worker is up, while the other may still be loading deduce."""
+    deadline = time.monotonic() + timeout
+    last = [_mb(pid, "VmRSS") for pid in pids]
+    while time.monotonic() < deadline:
+        time.sleep(5)
+        now = [_mb(pid, "VmRSS") for pid in pids]
+        if all(abs(a - b) < 5 for a, b in zip(now, last, strict=True)):
+            return
+        last = now
 
 
 def measure_per_worker(env: dict[str, str], incident_id: str, notes: int) -> None:
@@ -182,8 +196,10 @@ def measure_per_worker(env: dict[str, str], incident_id: str, notes: int) -> Non
         base = f"http://127.0.0.1:{port}"
         _wait_health(base, api)
         _store_notes(base, incident_id, notes)
+        workers = _workers(api.pid)
+        _settle(workers)
         print("uvicorn --workers 2, deduce in every worker (for comparison):")
-        for index, pid in enumerate(_workers(api.pid), 1):
+        for index, pid in enumerate(workers, 1):
             _report(f"API worker {index} (pid {pid})", pid)
     finally:
         api.terminate()
