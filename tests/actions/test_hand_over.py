@@ -78,3 +78,10 @@ def test_a_hand_over_to_an_unknown_protocol_is_refused(tmp_path) -> None:
                     encoding="utf-8")
     with pytest.raises(KnowledgeError, match="hand_over 'mensenhandl'"):
         load_knowledge(root)
+
+
+def test_domestic_violence_with_honour_motives_hands_over_to_honour_based_violence(knowledge: Knowledge) -> None:
+    engine = ProtocolEngine(knowledge)
+    decision = engine.decision(finished(knowledge, "huiselijk_geweld", "overdracht_eergerelateerd_geweld"))
+    assert decision.outcome == "overdracht_eergerelateerd_geweld"
+    assert decision.hand_overs == ("eergerelateerd_geweld",)
