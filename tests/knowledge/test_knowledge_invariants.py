@@ -12,10 +12,10 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
 
 from knowledge import KnowledgeError, Protocol, invariants, iter_paths, load_protocol_file, path_referrals
 from knowledge.loader import NLU_SUFFIX, PACKAGE_DIR
+from tests.knowledge.protocol_copies import copy_with, raw_step
 
 PROTOCOL_FILES = sorted(p for p in (PACKAGE_DIR / "protocols").glob("*.yml") if not p.name.endswith(NLU_SUFFIX))
 PROTOCOL_IDS = [path.stem for path in PROTOCOL_FILES]
@@ -253,20 +253,9 @@ def test_invariants_module_finds_nothing(protocol):
 
 # --- the checks must detect violations ---------------------------------------
 
-EGG_FILE = PACKAGE_DIR / "protocols" / "eergerelateerd_geweld.yml"
-
 
 def egg_copy(tmp_path: Path, mutate) -> Path:
-    data = yaml.safe_load(EGG_FILE.read_text(encoding="utf-8"))
-    mutate(data)
-    target = tmp_path / "protocols" / EGG_FILE.name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    return target
-
-
-def raw_step(data: dict, step_id: str) -> dict:
-    return next(s for s in data["steps"] if s["id"] == step_id)
+    return copy_with(tmp_path, "eergerelateerd_geweld", mutate)
 
 
 def test_copy_of_egg_loads_unchanged(kb, tmp_path):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 
 import pytest
-import yaml
 
 from knowledge import (
     KnowledgeError,
@@ -21,7 +20,7 @@ from knowledge import (
     path_key_positions,
     path_referrals,
 )
-from knowledge.loader import PACKAGE_DIR
+from tests.knowledge.protocol_copies import copy_with
 
 
 def paths_of(protocol: Protocol):
@@ -49,16 +48,6 @@ def paths_through(protocol: Protocol, step_id: str, answer=None):
         found = [p for p in found if answers(p)[step_id] == answer]
     assert found, f"no path through {step_id}={answer}"
     return found
-
-
-def copy_with(tmp_path, protocol_id: str, mutate):
-    source = PACKAGE_DIR / "protocols" / f"{protocol_id}.yml"
-    data = yaml.safe_load(source.read_text(encoding="utf-8"))
-    mutate(data)
-    target = tmp_path / "protocols" / source.name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    return target
 
 
 # --------------------------------------------------------------------------- seksueel geweld

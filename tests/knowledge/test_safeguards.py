@@ -14,10 +14,9 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
 
 from knowledge import KnowledgeError, Protocol, invariants, iter_paths, load_protocol_file, path_referrals
-from knowledge.loader import PACKAGE_DIR
+from tests.knowledge.protocol_copies import copy_with, raw_step
 
 SAFEGUARDED = ["eergerelateerd_geweld", "seksueel_geweld", "ongewenste_zwangerschap"]
 
@@ -66,20 +65,6 @@ def test_no_line_informs_the_family(kb, protocol_id: str) -> None:
                     assert NEGATION.search(sentence), f"{protocol_id}/{step.id}: {sentence!r}"
 
 
-def copy_with(tmp_path: Path, protocol_id: str, mutate) -> Path:
-    source = PACKAGE_DIR / "protocols" / f"{protocol_id}.yml"
-    data = yaml.safe_load(source.read_text(encoding="utf-8"))
-    mutate(data)
-    target = tmp_path / "protocols" / source.name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    return target
-
-
-def step_of(data: dict, step_id: str) -> dict:
-    return next(s for s in data["steps"] if s["id"] == step_id)
-
-
 @pytest.mark.parametrize(
     ("protocol_id", "step_id", "removed", "safeguard"),
     [
@@ -94,7 +79,7 @@ def step_of(data: dict, step_id: str) -> dict:
 def test_a_missing_safeguard_is_refused(kb, tmp_path: Path, protocol_id: str, step_id: str, removed: str,
                                         safeguard: str) -> None:
     def mutate(data: dict) -> None:
-        step = step_of(data, step_id)
+        step = raw_step(data, step_id)
         step["text"] = step["text"].replace(removed, "...")
         step["help"] = step["help"].replace(removed, "...")
 
@@ -108,7 +93,7 @@ def test_a_missing_safeguard_is_refused(kb, tmp_path: Path, protocol_id: str, st
 def test_the_pregnancy_tell_safeguard_is_needed_only_where_veilig_thuis_is(kb, tmp_path: Path) -> None:
     """Taking the sentence out of the under-16 step breaks only the paths through it."""
     def mutate(data: dict) -> None:
-        step = step_of(data, "jonger_dan_16")
+        step = raw_step(data, "jonger_dan_16")
         step["help"] = step["help"].replace("tenzij", "...")
 
     problems = invariants.check_safeguards(load(copy_with(tmp_path, "ongewenste_zwangerschap", mutate), kb))
