@@ -61,11 +61,6 @@ def can_read(user: User, location: str | None, staff_id: str | None) -> bool:
     return False
 
 
-def visible_location_codes(user: User) -> tuple[str, ...] | None:
-    """The location codes a user's lists are limited to; None = all (admin)."""
-    return None if user.role == "admin" else tuple(user.locations)
-
-
 def is_author(user: User, staff_id: str | None) -> bool:
     """Recorded by this user (whatever its role: a supervisor may chat too)."""
     return staff_id is not None and staff_id == user.sub

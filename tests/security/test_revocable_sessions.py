@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.auth import login_sessions
+from api.auth import account_cli, login_sessions
 from api.auth.cookies import CSRF_COOKIE, SESSION_COOKIE
 from api.auth.models import UserAccount
 from api.auth.service import create_token
@@ -77,7 +77,11 @@ async def test_deactivating_an_account_stops_its_tokens_at_once(client: httpx.As
                                                        locations=["TERAPEL"])}  # fmt: skip
     assert (await client.get("/api/v1/incidents", headers=minted)).status_code == 200
 
-    assert login_sessions.deactivate(seeded, account) == 2  # the page login and the API login
+    # What `python -m api.auth.account_cli deactivate <username>` does.
+    assert account_cli.deactivate(seeded, SUPERVISOR[0]) == (
+        "deactivated supervisor.terapel; ended 2 open login(s)"  # the page login and the API login
+    )
+    assert account_cli.deactivate(seeded, "no.such.user") is None
 
     for attempt in (headers, minted):
         response = await client.get("/api/v1/incidents", headers=attempt)
