@@ -12,6 +12,17 @@ Kind = Literal["houder", "vervanger"]
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
+#: Periods are real working days: outside these a date is a typo (and ``date.min - 1 day``
+#: would overflow).
+EARLIEST, LATEST = date(1990, 1, 1), date(2100, 12, 31)
+
+
+def _in_range(value: date | None) -> date | None:
+    if value is not None and not EARLIEST <= value <= LATEST:
+        raise ValueError(f"date must be between {EARLIEST.isoformat()} and {LATEST.isoformat()}")
+    return value
+
+
 def _blank_to_none(value: object) -> object:
     # HTML forms send empty strings for empty optional fields.
     return None if isinstance(value, str) and not value.strip() else value
@@ -45,6 +56,11 @@ class AssignmentCreate(_Person):
     def _empty_optional(cls, value: object) -> object:
         return _blank_to_none(value)
 
+    @field_validator("valid_from", "valid_until")
+    @classmethod
+    def _dates(cls, value: date | None) -> date | None:
+        return _in_range(value)
+
     @model_validator(mode="after")
     def _check(self) -> AssignmentCreate:
         if not self.teams_id and not self.email:
@@ -61,11 +77,21 @@ class AssignmentChange(_Person):
     valid_from: date | None = None
     valid_until: date | None = None
 
+    @field_validator("valid_from", "valid_until")
+    @classmethod
+    def _dates(cls, value: date | None) -> date | None:
+        return _in_range(value)
+
 
 class AssignmentEnd(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     last_day: date | None = Field(default=None, description="the last day it holds; default yesterday (ends now)")
+
+    @field_validator("last_day")
+    @classmethod
+    def _dates(cls, value: date | None) -> date | None:
+        return _in_range(value)
 
 
 class AssignmentOut(BaseModel):

@@ -13,7 +13,7 @@ from api import access
 from api.auth.dependencies import CurrentUser, StaffUser
 from api.db import SessionDep
 from api.directory import service as directory
-from api.directory.schemas import HolderOut
+from api.directory.schemas import EARLIEST, LATEST, HolderOut
 from api.locations import service
 from api.locations.models import Location
 from api.locations.schemas import LocationChange, LocationCreate, LocationOut
@@ -65,4 +65,6 @@ def list_key_positions(code: str, _user: CurrentUser, session: SessionDep, on: d
     """Who to contact per key position on ``on`` (default today): a deputy valid that
     day, else the holder. A position nobody covers is not listed."""
     location = _location(session, code)
+    if on is not None and not EARLIEST <= on <= LATEST:
+        raise HTTPException(422, detail=f"'on' must be between {EARLIEST.isoformat()} and {LATEST.isoformat()}")
     return directory.holders_on(session, location.code, on)

@@ -14,7 +14,7 @@ from api.auth.schemas import User
 from api.config import Settings, get_settings
 from api.db import SessionDep
 from api.users import service
-from api.users.schemas import UserChange, UserCreate, UserOut
+from api.users.schemas import UserChange, UserCreate, UserId, UserOut
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 
@@ -52,7 +52,7 @@ def create_user(payload: UserCreate, user: LocalAdmin, session: SessionDep) -> U
 
 
 @router.patch("/{user_id}", response_model=UserOut)
-def change_user(user_id: int, payload: UserChange, user: LocalAdmin, session: SessionDep) -> UserOut:
+def change_user(user_id: UserId, payload: UserChange, user: LocalAdmin, session: SessionDep) -> UserOut:
     try:
         return UserOut.model_validate(service.change_user(session, user, _account(session, user_id), payload))
     except service.UserError as exc:
@@ -60,7 +60,7 @@ def change_user(user_id: int, payload: UserChange, user: LocalAdmin, session: Se
 
 
 @router.post("/{user_id}/deactivate", response_model=UserOut)
-def deactivate_user(user_id: int, user: LocalAdmin, session: SessionDep) -> UserOut:
+def deactivate_user(user_id: UserId, user: LocalAdmin, session: SessionDep) -> UserOut:
     """The account can no longer log in and its sessions end at once."""
     try:
         return UserOut.model_validate(service.deactivate(session, user, _account(session, user_id)))

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 #: Roles a person's account may have (``service`` is the action server's credential, not a person).
 StaffRole = Literal["counsellor", "contact_person", "supervisor", "admin"]
+#: Ids are database integers: a larger number is a 422, not an overflow in the driver.
+UserId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def _codes(value: object) -> object:

@@ -24,7 +24,7 @@ from api.config import get_settings
 from api.db import SessionDep
 from api.locations.service import list_locations
 from api.users import service
-from api.users.schemas import UserChange, UserCreate
+from api.users.schemas import UserChange, UserCreate, UserId
 from api.web.directory import STALE_FORM
 from api.web.pages import ROLE_LABELS, render, require_page_roles
 
@@ -99,7 +99,7 @@ def _account_or_404(request: Request, session: Any, user: User, user_id: int) ->
 
 
 @router.post("/gebruikers/{user_id}")
-async def change_user(request: Request, user_id: int, session: SessionDep, user: AdminPageUser) -> Response:
+async def change_user(request: Request, user_id: UserId, session: SessionDep, user: AdminPageUser) -> Response:
     ok, form = await _form(request)
     if (refused := _refused(request, session, user, ok)) is not None:
         return refused
@@ -117,7 +117,7 @@ async def change_user(request: Request, user_id: int, session: SessionDep, user:
 
 
 @router.post("/gebruikers/{user_id}/deactiveren")
-async def deactivate_user(request: Request, user_id: int, session: SessionDep, user: AdminPageUser) -> Response:
+async def deactivate_user(request: Request, user_id: UserId, session: SessionDep, user: AdminPageUser) -> Response:
     ok, _form_data = await _form(request)
     if (refused := _refused(request, session, user, ok)) is not None:
         return refused

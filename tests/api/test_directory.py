@@ -183,3 +183,46 @@ async def test_admin_creates_and_renames_a_location(
     assert renamed.status_code == 200 and renamed.json()["aliases"] == ["assen centrum"]
     listed = {loc["code"] for loc in (await client.get("/api/v1/locations", headers=auth("service"))).json()}
     assert "ASSEN" in listed
+
+
+async def test_the_session_page_shows_the_holders_of_the_incidents_day(
+    client: httpx.AsyncClient, auth: TokenFactory, seeded: Session
+) -> None:
+    from api.auth.cookies import SESSION_COOKIE
+    from api.auth.service import create_token
+    from api.config import get_settings
+    from api.models_base import utcnow
+    from tests.api.factories import make_incident, make_session
+
+    # Recorded last month; today the change is entered, backdated to before that incident. The page
+    # shows what the directory said when the incident was recorded, not today's rewrite of the past.
+    then = utcnow() - timedelta(days=30)
+    guidance = make_session(seeded, started_at=then, location="TERAPEL")
+    make_incident(seeded, created_at=then + timedelta(minutes=5), location="TERAPEL",
+                  conversation_id=guidance.conversation_id)
+    seeded.commit()
+    admin = auth("admin")
+    old_id = await _holder_id(client, admin, OLD_AF)
+    new = await client.post("/api/v1/locations/TERAPEL/assignments", headers=admin, json={
+        "position": AF, "name": "Nadia Beukenhaag-Demo", "email": "nadia@demo.example",
+        "valid_from": (today() - timedelta(days=40)).isoformat(), "replaces": old_id})
+    assert new.status_code == 201
+    token = create_token(get_settings(), sub="stf-page-sup", role="supervisor", locations=["TERAPEL"])
+    client.cookies.set(SESSION_COOKIE, token)
+    page = await client.get(f"/sessies/{guidance.id}")
+    assert page.status_code == 200
+    holders = page.text.split('class="holders-then"', 1)[1].split("</dd>", 1)[0]
+    assert OLD_AF in holders and "Nadia Beukenhaag-Demo" not in holders
+
+
+async def test_dates_outside_any_working_period_are_422s(
+    client: httpx.AsyncClient, auth: TokenFactory, seeded: Session
+) -> None:
+    admin = auth("admin")
+    body = {"position": AF, "kind": "vervanger", "name": "X-Demo", "email": "x@demo.example"}
+    for start in ("0001-01-01", "9999-12-31"):
+        response = await client.post("/api/v1/locations/TERAPEL/assignments", headers=admin,
+                                     json={**body, "valid_from": start})
+        assert "date must be between" in _msgs(response)
+    assert (await client.get("/api/v1/locations/TERAPEL/key-positions?on=0001-01-01",
+                             headers=admin)).status_code == 422
