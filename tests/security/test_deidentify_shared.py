@@ -59,7 +59,7 @@ async def test_without_the_process_nothing_is_stored(
     client: httpx.AsyncClient, auth: TokenFactory, seeded: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(module.SOCKET_ENV, str(tmp_path / "nobody-listens.sock"))
-    monkeypatch.setattr(module._local, "conn", None)
+    monkeypatch.setattr(module._local, "conn", None, raising=False)
     incident = make_incident(seeded, created_at=utcnow() - timedelta(hours=1), location="TERAPEL")
     response = await client.post(
         f"/api/v1/incidents/{incident.id}/review-events", json={"note": NOTE}, headers=auth("supervisor", "TERAPEL")
