@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.incidents.models import Incident, IncidentReviewEvent
+from api.locations.models import KEY_POSITIONS
 
 from .conftest import TokenFactory
 
@@ -80,7 +81,12 @@ async def test_recorded_incident_has_the_contract_shape(
 
     one = await client.get(f"/api/v1/incidents/{item['id']}", headers=auth("admin"))
     assert one.status_code == 200
-    assert one.json() == item
+    # The detail is the list item plus who held the key positions when it was recorded (issue 17).
+    detail = one.json()
+    holders = detail.pop("key_position_holders")
+    assert detail == item
+    assert [h["position"] for h in holders] == list(KEY_POSITIONS)
+    assert all(h["kind"] == "houder" and h["name"].endswith("-Demo") for h in holders)
 
 
 async def test_answers_keep_their_types(
