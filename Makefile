@@ -14,7 +14,7 @@ LOCATION  ?=
 -include var/dev.env
 export COA_JWT_SECRET
 
-.PHONY: help envs model db setup run test token lint bench clean browser
+.PHONY: help envs model db setup run test token lint bench clean browser proxy
 
 help:
 	@echo "make run    start API, action server and Rasa (does all set-up first)"
@@ -45,6 +45,10 @@ node_modules/.stamp: package.json package-lock.json
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
+# The production proxy's rules are tested with the real haproxy (tests/deploy/test_proxy_rules.py).
+proxy:
+	@command -v haproxy >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends haproxy >/dev/null; }
+
 envs: $(RASA_VENV)/.stamp $(API_VENV)/.stamp var/dev.env $(if $(wildcard package.json),node_modules/.stamp)
 
 model: $(RASA_VENV)/.stamp
@@ -59,7 +63,7 @@ setup: envs model db
 run: setup
 	@$(API_VENV)/bin/python scripts/run.py
 
-test: setup browser
+test: setup browser proxy
 	@scripts/test.sh
 
 token: $(API_VENV)/.stamp var/dev.env
