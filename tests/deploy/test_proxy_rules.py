@@ -6,8 +6,8 @@ Teams webhook, the web chat socket and health get through. Needs the `haproxy` b
 
 from __future__ import annotations
 
-import re
 import os
+import re
 import shutil
 import socket
 import subprocess
