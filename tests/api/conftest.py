@@ -88,11 +88,22 @@ def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         url = postgres_url()
         create_pg_database(url)
     engine = make_engine(url)
-    # A test database only: start from the current models, whatever an earlier run left.
-    Base.metadata.drop_all(engine)
-    Base.metadata.create_all(engine)
+    fresh_schema(engine)
     yield engine
     engine.dispose()
+
+
+def fresh_schema(engine: Engine) -> None:
+    """A test database only: start from the current models, whatever an earlier run left
+    (on PostgreSQL the whole schema goes: a table a later model dropped would otherwise
+    keep its foreign keys and stop ``drop_all``)."""
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP SCHEMA public CASCADE")
+            connection.exec_driver_sql("CREATE SCHEMA public")
+    else:
+        Base.metadata.drop_all(engine)
+    Base.metadata.create_all(engine)
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.all_models import Base
 from api.auth.models import UserAccount
 from api.db import make_engine
 from api.directory.models import KeyPositionAssignment
@@ -32,7 +31,7 @@ from api.reminders.settings import ReminderSettings
 from api.seed import load_seed_data, seed
 from tests.browser_support import free_port
 
-from .conftest import create_pg_database, postgres_url
+from .conftest import create_pg_database, fresh_schema, postgres_url
 from .factories import make_follow_up, make_incident
 
 COUNSELLOR = "begeleider.terapel@coa.example"
@@ -76,8 +75,7 @@ def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         url = postgres_url() + "_reminders"
         create_pg_database(url)
     engine = make_engine(url)
-    Base.metadata.drop_all(engine)
-    Base.metadata.create_all(engine)
+    fresh_schema(engine)
     with Session(engine) as db:
         seed(db, load_seed_data())
         db.execute(update(UserAccount).where(UserAccount.staff_id == "stf-7c1a").values(email=COUNSELLOR))
@@ -178,8 +176,7 @@ def test_two_workers_at_once_on_postgresql_send_each_escalation_once(smtp: tuple
     url = postgres_url() + "_reminders2"
     create_pg_database(url)
     engine = make_engine(url, pool_size=10)
-    Base.metadata.drop_all(engine)
-    Base.metadata.create_all(engine)
+    fresh_schema(engine)
     with Session(engine) as db:
         seed(db, load_seed_data())
         db.execute(update(KeyPositionAssignment).where(
