@@ -130,7 +130,7 @@ def _messages(response: httpx.Response) -> dict[tuple[str | int, ...], str]:
 @pytest.mark.parametrize(
     ("overrides", "loc", "needle"),
     [
-        ({"protocol": "huiselijk_geweld"}, ("body", "protocol"), "unknown protocol id 'huiselijk_geweld'"),
+        ({"protocol": "kindermishandelingg"}, ("body", "protocol"), "unknown protocol id 'kindermishandelingg'"),
         ({"referrals": ["politie", "ghostbusters"]}, ("body", "referrals", 1),
          "unknown organisation id 'ghostbusters'"),
         ({"location": "ATLANTIS"}, ("body", "location"), "unknown location code 'ATLANTIS'"),
