@@ -8,7 +8,6 @@ counsellor's answer from the chat, for that counsellor's own incident.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
@@ -20,6 +19,8 @@ from api.follow_ups import service
 from api.follow_ups.indicators import FollowUpIndicators, follow_up_indicators
 from api.follow_ups.schemas import FollowUpEventCreate, FollowUpList, FollowUpOut
 from api.models_base import utcnow
+from api.security import bounds
+from api.sessions.service import BadFilter, parse_bound
 
 router = APIRouter(prefix="/api/v1/follow-ups", tags=["follow-ups"])
 #: Confirmed-action indicators, next to the norm indicators (aggregates: no counsellors).
@@ -36,7 +37,7 @@ def list_follow_ups(
     location: str | None = None,
     overdue: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: bounds.Offset = 0,
 ) -> FollowUpList:
     filters = service.Filters(status=status_, location=location, overdue=overdue)
     return service.list_for(session, user, filters, limit=limit, offset=offset)
@@ -81,7 +82,12 @@ def follow_up_figures(
     user: Aggregates,
     session: SessionDep,
     location: str | None = None,
-    date_from: Annotated[datetime | None, Query(alias="from", description="decisions recorded from (ISO 8601)")] = None,
-    date_to: Annotated[datetime | None, Query(alias="to", description="decisions recorded until (ISO 8601)")] = None,
+    date_from: Annotated[str | None, Query(alias="from", description="recorded from (YYYY-MM-DD or ISO)")] = None,
+    date_to: Annotated[str | None, Query(alias="to", description="recorded until (day or ISO)")] = None,
 ) -> FollowUpIndicators:
-    return follow_up_indicators(session, user, utcnow(), location=location, date_from=date_from, date_to=date_to)
+    # The same bounded date parsing as every other period (api/security/bounds.py).
+    try:
+        start, end = parse_bound(date_from, end=False), parse_bound(date_to, end=True)
+    except BadFilter as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail=str(exc)) from exc
+    return follow_up_indicators(session, user, utcnow(), location=location, date_from=start, date_to=end)
