@@ -17,8 +17,8 @@ REVEALING = re.compile(r"lhbt|lgbt|\bcoc\b|roze|homo|lesb|bisek|transg|orient|ge
                        re.IGNORECASE)
 
 
-def _get(path: str, location: str, **params: str) -> httpx.Response:
-    token = make_token("supervisor", location)
+def _get(path: str, supervisor_of: str, **params: str) -> httpx.Response:
+    token = make_token("supervisor", supervisor_of)
     response = httpx.get(f"{API}{path}", params=params, headers={"Authorization": f"Bearer {token}"}, timeout=30)
     response.raise_for_status()
     return response
