@@ -19,7 +19,7 @@ UTC = timezone.utc  # the knowledge tests also run on Python 3.10 (no datetime.U
 
 def _copy(tmp_path: Path) -> Path:
     root = tmp_path / "knowledge"
-    shutil.copytree(PACKAGE_DIR, root, ignore=shutil.ignore_patterns("__pycache__", "*.py", "protocols_draft"))
+    shutil.copytree(PACKAGE_DIR, root, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
     return root
 
 

@@ -1,15 +1,13 @@
 """The four protocols of issue 13 (huiselijk_geweld, mensenhandel, meisjesbesnijdenis,
 suicidaliteit), loaded by the real loader together with the rest of the knowledge.
 
-They are written in knowledge/protocols_draft/ until the Rasa domain is generated
-for them; this test copies the knowledge directory to a temporary one, adds the
-drafts to its protocols/ and loads it with ``load_knowledge`` (every invariant runs
-on load). Once the drafts have moved to knowledge/protocols/ (the draft folder is
-gone), the same checks run on the real files.
+The test copies the knowledge directory to a temporary one, writes the four files
+(changed by a mutation where a test needs one) into its protocols/ and loads it with
+``load_knowledge`` (every invariant runs on load).
 
 The checks on content are written out here, independently of knowledge.invariants,
 so a bug there cannot silence them; the mutation tests at the end show that the
-loader refuses a draft that breaks a safety rule.
+loader refuses a protocol file that breaks a safety rule.
 """
 
 from __future__ import annotations
@@ -36,7 +34,6 @@ from knowledge import (
 from knowledge.loader import PACKAGE_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
-DRAFTS = PACKAGE_DIR / "protocols_draft"
 PROTOCOLS = PACKAGE_DIR / "protocols"
 HELDOUT = ROOT / "tests" / "assistant" / "heldout_issue13.yml"
 
@@ -61,32 +58,22 @@ MUST_VERIFY = re.compile(r"verklaring tegen meisjesbesnijdenis|gelden ook als sl
                          re.IGNORECASE)
 
 
-def source_dir(new_id: str) -> Path:
-    """Where the protocol file lives now: the draft folder, or protocols/ after the move."""
-    return DRAFTS if (DRAFTS / f"{new_id}.yml").exists() else PROTOCOLS
-
-
-def knowledge_with_drafts(target: Path, mutate: Callable[[str, dict[str, Any]], None] | None = None) -> Path:
-    """A copy of knowledge/ under ``target`` with the drafts (and their intent
-    examples) in its protocols/; ``mutate(id, data)`` may change a draft first."""
+def knowledge_copy(target: Path, mutate: Callable[[str, dict[str, Any]], None] | None = None) -> Path:
+    """A copy of knowledge/ under ``target`` with the four protocol files (and their intent
+    examples) in its protocols/; ``mutate(id, data)`` may change one first."""
     root = target / "knowledge"
-    shutil.copytree(PACKAGE_DIR, root, ignore=shutil.ignore_patterns("protocols_draft", "__pycache__"))
-    for new_id in NEW_PROTOCOLS:
-        folder = source_dir(new_id)
-        data = yaml.safe_load((folder / f"{new_id}.yml").read_text(encoding="utf-8"))
-        if mutate is not None:
-            mutate(new_id, data)
+    shutil.copytree(PACKAGE_DIR, root, ignore=shutil.ignore_patterns("__pycache__"))
+    for new_id in NEW_PROTOCOLS if mutate is not None else ():
+        data = yaml.safe_load((PROTOCOLS / f"{new_id}.yml").read_text(encoding="utf-8"))
+        mutate(new_id, data)
         (root / "protocols" / f"{new_id}.yml").write_text(
             yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
-        nlu = folder / f"{new_id}.nlu.yml"
-        if nlu.exists():
-            shutil.copy(nlu, root / "protocols" / nlu.name)
     return root
 
 
 @pytest.fixture(scope="module")
 def kb(tmp_path_factory) -> Knowledge:
-    return load_knowledge(knowledge_with_drafts(tmp_path_factory.mktemp("kb")))
+    return load_knowledge(knowledge_copy(tmp_path_factory.mktemp("kb")))
 
 
 @pytest.fixture(params=sorted(NEW_PROTOCOLS))
@@ -449,7 +436,7 @@ def test_heldout_set_is_big_enough_and_never_trained_on(kb):
         assert normalise(text) not in trained, f"held-out message {text!r} ({intent}) is a training example"
 
 
-# --------------------------------------------------------------------------- the loader refuses a broken draft
+# --------------------------------------------------------------------------- the loader refuses a broken file
 
 
 def raw_step(data: dict, step_id: str) -> dict:
@@ -457,7 +444,7 @@ def raw_step(data: dict, step_id: str) -> dict:
 
 
 def broken(tmp_path: Path, protocol_id: str, change: Callable[[dict], None]) -> Path:
-    return knowledge_with_drafts(tmp_path, lambda pid, data: change(data) if pid == protocol_id else None)
+    return knowledge_copy(tmp_path, lambda pid, data: change(data) if pid == protocol_id else None)
 
 
 def test_a_hg_outcome_without_veilig_thuis_is_refused(tmp_path):
