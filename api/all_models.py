@@ -7,6 +7,7 @@ from api.audit.models import AuditEntry
 from api.auth.models import LoginSession, LoginSessionEnd, UserAccount
 from api.directory.models import KeyPositionAssignment
 from api.follow_ups.models import FollowUp, FollowUpEvent
+from api.handovers.models import IncidentHandover
 from api.incidents.models import Incident, IncidentReviewEvent
 from api.indicators import models as indicator_indexes  # noqa: F401  (indexes for the indicators)
 from api.locations.models import Location
@@ -22,6 +23,7 @@ __all__ = [
     "FollowUpNotification",
     "GuidanceSession",
     "Incident",
+    "IncidentHandover",
     "IncidentReviewEvent",
     "KeyPositionAssignment",
     "Location",
