@@ -14,6 +14,7 @@ from api.locations.models import Location
 from api.models_base import Base
 from api.reminders.models import FollowUpNotification
 from api.sessions.models import GuidanceSession, SessionEvent
+from api.teams.models import TeamsConversation
 
 __all__ = [
     "AuditEntry",
@@ -30,5 +31,6 @@ __all__ = [
     "LoginSession",
     "LoginSessionEnd",
     "SessionEvent",
+    "TeamsConversation",
     "UserAccount",
 ]
