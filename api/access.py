@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, true
+from sqlalchemy import ColumnElement, and_, false, or_, select, true
 
 from api.auth.schemas import User
 from api.reviews.transitions import TRANSITIONS, Actor, allowed_from
@@ -119,3 +119,52 @@ def may_confirm_follow_up(user: User, location: str | None, staff_id: str | None
     """Mark a follow-up of this incident done, not done or lapsed (issue 15, "Mijn acties"):
     whoever reads it as counsellor, contact person or supervisor; admins read only."""
     return user.role in ("counsellor", *LOCATION_ROLES) and can_read(user, location, staff_id)
+
+# --------------------------------------------------------------------------- handover and the record (issue 15 part 6)
+#
+# An incident handed over (api/handovers) has two places: where it was recorded (the
+# incident row: that location's staff and the recording counsellor keep reading their
+# record and review it there) and where it is now (its latest handover's counsellor and
+# location: they read it too, and only they work on its open follow-ups). ``latest`` is
+# a selectable with the columns incident_id, location, staff_id of each incident's
+# latest handover (``api.handovers.service.latest_handovers``).
+
+
+def _handed_to(user: User, incident_id_col: Any, latest: Any) -> ColumnElement[bool]:
+    """The incident's latest handover puts it in ``user``'s scope."""
+    return incident_id_col.in_(
+        select(latest.c.incident_id).where(row_filter(user, latest.c.location, latest.c.staff_id))
+    )
+
+
+def incident_filter(user: User, incident: Any, latest: Any) -> ColumnElement[bool]:
+    """SQL: the incidents ``user`` may read: in scope where recorded or where handed to."""
+    if user.role == "admin":
+        return true()
+    return or_(row_filter(user, incident.location, incident.staff_id), _handed_to(user, incident.id, latest))
+
+
+def current_filter(user: User, incident: Any, latest: Any) -> ColumnElement[bool]:
+    """SQL: the incidents whose follow-ups ``user`` works on: in scope where the incident is now."""
+    if user.role == "admin":
+        return true()
+    never_handed = incident.id.not_in(select(latest.c.incident_id))
+    return or_(and_(never_handed, row_filter(user, incident.location, incident.staff_id)),
+               _handed_to(user, incident.id, latest))  # fmt: skip
+
+
+def can_read_incident(user: User, recorded: tuple[str, str | None], current: tuple[str, str | None]) -> bool:
+    """The Python twin of ``incident_filter``: (location, staff_id) recorded and now."""
+    return can_read(user, *recorded) or can_read(user, *current)
+
+
+def may_hand_over(user: User, current_location: str | None) -> bool:
+    """Hand an incident to another counsellor or location: a supervisor of the location
+    where it is now, or an admin."""
+    return user.role == "admin" or (user.role == "supervisor" and current_location in user.locations)
+
+
+def may_export_ibis(user: User) -> bool:
+    """The IBIS export is registration work of the locations: contact persons and supervisors
+    (their locations) and admins; a counsellor registers through them."""
+    return user.role in AGGREGATE_ROLES

@@ -16,6 +16,7 @@ from api.config import get_settings
 from api.directory.router import router as directory_router
 from api.follow_ups.router import indicators_router as follow_up_indicators_router
 from api.follow_ups.router import router as follow_ups_router
+from api.handovers.router import router as handovers_router
 from api.incidents.router import router as incidents_router
 from api.indicators import rollup as _indicator_rollup  # noqa: F401  (registers the rollup's flush listeners)
 from api.indicators.norms_ref import get_norms
@@ -78,6 +79,7 @@ def create_app() -> FastAPI:
 
     app.include_router(auth_router)
     app.include_router(incidents_router)
+    app.include_router(handovers_router)
     app.include_router(follow_ups_router)
     app.include_router(follow_up_indicators_router)
     app.include_router(locations_router)

@@ -17,6 +17,7 @@ from api import access
 from api.auth.schemas import User
 from api.follow_ups.models import FollowUp, FollowUpEvent
 from api.follow_ups.schemas import OPEN, FollowUpEventCreate, FollowUpEventOut, FollowUpItem, FollowUpList, FollowUpOut
+from api.handovers.service import Place, current_place, current_places, latest_handovers
 from api.incidents.models import Incident
 from api.models_base import as_utc, utcnow
 from api.security.deidentify import deidentify
@@ -88,25 +89,26 @@ class Filters:
 
 
 def _scoped(stmt: Select[Any], user: User) -> Select[Any]:
+    # Where the incident is now: handed over, its open follow-ups go with it (api/handovers).
     return stmt.join(Incident, Incident.id == FollowUp.incident_id).where(
-        access.row_filter(user, Incident.location, Incident.staff_id)
+        access.current_filter(user, Incident, latest_handovers())
     )
 
 
-def _out(follow_up: FollowUp, incident: Incident, status: str | None, now: datetime,
+def _out(follow_up: FollowUp, incident: Incident, status: str | None, now: datetime, location: str,
          history: list[FollowUpEventOut] | None = None) -> FollowUpOut:
     status = status or OPEN
     due_at = as_utc(follow_up.due_at)
     return FollowUpOut(
         id=follow_up.id, action=follow_up.action, organisation=follow_up.organisation, due_at=due_at,
         status=status, key=follow_up.key, norm=follow_up.norm, incident_id=incident.id,
-        reference=incident.reference, location=incident.location,
+        reference=incident.reference, location=location,
         overdue=status == OPEN and due_at < now, history=history or [],
     )  # fmt: skip
 
 
 def list_for(session: Session, user: User, filters: Filters, *, limit: int = 200, offset: int = 0) -> FollowUpList:
-    """The follow-ups ``user`` may see (access.row_filter on the incident), soonest deadline first."""
+    """The follow-ups ``user`` may see (access.current_filter: where the incident is now), soonest deadline first."""
     now = utcnow()
     status = latest_status().label("status")
     base = _scoped(select(FollowUp, Incident, status), user)
@@ -124,7 +126,9 @@ def list_for(session: Session, user: User, filters: Filters, *, limit: int = 200
     total = session.scalar(select(func.count()).select_from(base.order_by(None).subquery())) or 0
     rows = session.execute(base.order_by(FollowUp.due_at, FollowUp.id).limit(limit).offset(offset)).all()
     open_count, overdue_count = session.execute(counts).one()
-    return FollowUpList(items=[_out(f, i, s, now) for f, i, s in rows], total=total, open=open_count,
+    moved = current_places(session, list({i.id for _, i, _ in rows}))
+    items = [_out(f, i, s, now, moved.get(i.id, (i.location, None))[0]) for f, i, s in rows]
+    return FollowUpList(items=items, total=total, open=open_count,
                         overdue=overdue_count)
 
 
@@ -147,16 +151,17 @@ def _load(session: Session, follow_up_id: str) -> tuple[FollowUp, Incident] | No
     return None if row is None else (row[0], row[1])
 
 
-def _detail(follow_up: FollowUp, incident: Incident) -> FollowUpOut:
+def _detail(follow_up: FollowUp, incident: Incident, place: Place) -> FollowUpOut:
     history = [FollowUpEventOut.model_validate(event) for event in follow_up.events]
-    return _out(follow_up, incident, history[-1].status if history else None, utcnow(), history)
+    return _out(follow_up, incident, history[-1].status if history else None, utcnow(), place[0], history)
 
 
 def get_for(session: Session, user: User, follow_up_id: str) -> FollowUpOut | None:
     loaded = _load(session, follow_up_id)
-    if loaded is None or not access.can_read(user, loaded[1].location, loaded[1].staff_id):
+    if loaded is None:
         return None
-    return _detail(*loaded)
+    place = current_place(session, loaded[1])
+    return _detail(*loaded, place) if access.can_read(user, *place) else None
 
 
 class NotFound(Exception):
@@ -179,15 +184,17 @@ def change_status(session: Session, user: User, follow_up_id: str, payload: Foll
     if loaded is None:
         raise NotFound()
     follow_up, incident = loaded
+    place = current_place(session, incident)
     if user.role == "service":
-        # The chat records the counsellor's answer: only for the counsellor who recorded it.
-        if payload.staff_id is None or payload.staff_id != incident.staff_id:
+        # The chat records the counsellor's answer: only for the incident's counsellor (after a
+        # handover: the one it was handed to).
+        if payload.staff_id is None or payload.staff_id != place[1]:
             raise NotFound()
         actor = payload.staff_id
     else:
-        if not access.can_read(user, incident.location, incident.staff_id):
+        if not access.can_read(user, *place):
             raise NotFound()
-        if not access.may_confirm_follow_up(user, incident.location, incident.staff_id):
+        if not access.may_confirm_follow_up(user, *place):
             raise Refused()
         actor = user.sub
     seq = (session.scalar(select(func.max(FollowUpEvent.seq)).where(FollowUpEvent.follow_up_id == follow_up.id))
@@ -203,4 +210,4 @@ def change_status(session: Session, user: User, follow_up_id: str, payload: Foll
         raise Conflict() from exc
     session.commit()
     session.refresh(follow_up)
-    return _detail(follow_up, incident)
+    return _detail(follow_up, incident, place)

@@ -15,6 +15,7 @@ from api import access
 from api.audit.service import record_read
 from api.auth.schemas import User
 from api.follow_ups import service as follow_up_service
+from api.handovers.service import latest_handovers
 from api.incidents.models import Incident, IncidentReviewEvent
 from api.incidents.schemas import INITIAL_REVIEW_STATUS, IncidentCreate, IncidentOut
 from api.indicators.norms_ref import get_norms
@@ -171,7 +172,8 @@ def get_status_out(session: Session, incident: Incident) -> IncidentOut:
 
 
 def _scoped(stmt: Select[Any], user: User) -> Select[Any]:
-    return stmt.where(access.row_filter(user, Incident.location, Incident.staff_id))
+    # Where it was recorded or where it was handed to (api/handovers).
+    return stmt.where(access.incident_filter(user, Incident, latest_handovers()))
 
 
 def list_incidents(

@@ -35,6 +35,7 @@ from api.auth.models import UserAccount
 from api.directory.service import holders_on
 from api.follow_ups.models import FollowUp
 from api.follow_ups.service import is_open
+from api.handovers.service import current_place
 from api.incidents.models import Incident
 from api.models_base import utcnow
 from api.reminders.mail import Notice, compose, send
@@ -58,22 +59,24 @@ def worker_name() -> str:
 
 
 def reminder_recipients(session: Session, incident: Incident) -> list[str]:
-    """The counsellor who recorded the decision, when its account has an e-mail address."""
-    if incident.staff_id is None:
+    """The incident's counsellor (who recorded it, or to whom it was handed over), when its
+    account has an e-mail address."""
+    staff_id = current_place(session, incident)[1]
+    if staff_id is None:
         return []
     email = session.scalar(select(UserAccount.email).where(
-        UserAccount.staff_id == incident.staff_id, UserAccount.active.is_(True)
+        UserAccount.staff_id == staff_id, UserAccount.active.is_(True)
     ))  # fmt: skip
     return [email] if email else []
 
 
 def escalation_recipients(session: Session, incident: Incident, day: datetime) -> list[str]:
-    """The location's contactpersoon veiligheid on that day (a deputy when one is valid),
-    and the aandachtsfunctionaris for honour-based and domestic violence."""
+    """The contactpersoon veiligheid on that day (a deputy when one is valid) of the location
+    where the incident is now, and the aandachtsfunctionaris for honour-based and domestic violence."""
     positions = {"contactpersoon_veiligheid"}
     if incident.protocol in AANDACHTSFUNCTIONARIS_PROTOCOLS:
         positions.add("aandachtsfunctionaris")
-    holders = holders_on(session, incident.location, day.date())
+    holders = holders_on(session, current_place(session, incident)[0], day.date())
     return list(dict.fromkeys(h.email for h in holders if h.position in positions and h.email))
 
 

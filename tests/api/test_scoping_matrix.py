@@ -71,6 +71,16 @@ EXPECTED: dict[str, dict[str, tuple[str, ...]]] = {
         "admin": ("403", "403"),
         "service": ("201", "201"),
     },
+    # Handover (issue 15 part 6): read like the incident; handed over by a supervisor of the
+    # location where the incident is now, or an admin.
+    "GET /incidents/{id}/handovers": DETAIL,
+    "POST /incidents/{id}/handovers": {
+        "counsellor": ("403", "404"),
+        "contact_person": ("403", "404"),
+        "supervisor": ("201", "404"),
+        "admin": ("201", "201"),
+        "service": ("403", "403"),
+    },
     "GET /me/corrections": {
         "counsellor": ("sees", "hidden"),
         "contact_person": ("hidden", "hidden"),
@@ -158,6 +168,15 @@ async def _confirm(c: httpx.AsyncClient, h: dict[str, str], r: Records, loc: str
     # staff_id counts for the service role only: the counsellor who recorded the incident.
     body = {"status": "gedaan", "staff_id": STAFF[loc]}
     return str((await c.post(f"/api/v1/follow-ups/{r.follow_up}/events", json=body, headers=h)).status_code)
+
+
+async def _handovers(c: httpx.AsyncClient, h: dict[str, str], r: Records, _loc: str) -> str:
+    return str((await c.get(f"/api/v1/incidents/{r.incident}/handovers", headers=h)).status_code)
+
+
+async def _hand_over(c: httpx.AsyncClient, h: dict[str, str], r: Records, _loc: str) -> str:
+    body = {"to_location": "ZWOLLE", "reason": "bewoner verhuisd"}
+    return str((await c.post(f"/api/v1/incidents/{r.incident}/handovers", json=body, headers=h)).status_code)
 
 
 async def _my_corrections(c: httpx.AsyncClient, h: dict[str, str], r: Records, _loc: str) -> str:
@@ -286,6 +305,8 @@ CHECKS: dict[str, Check] = {
     "GET /follow-ups": _follow_ups,
     "GET /follow-ups/{id}": _follow_up,
     "POST /follow-ups/{id}/events": _confirm,
+    "GET /incidents/{id}/handovers": _handovers,
+    "POST /incidents/{id}/handovers": _hand_over,
     "GET /me/corrections": _my_corrections,
     "GET /sessions": _sessions,
     "GET /sessions?location=": _sessions_at,

@@ -86,6 +86,11 @@ EXPECTED: dict[str, dict[str, tuple[int, int]]] = {
         403, counsellor=(403, 404), contact_person=(403, 404), supervisor=(201, 404), anonymous=401
     ),
     "GET /api/v1/me/corrections": STAFF_READ,
+    # handover (issue 15 part 6): read like the incident; a supervisor of its current location or an admin
+    "GET /api/v1/incidents/{incident_id}/handovers": DETAIL,
+    "POST /api/v1/incidents/{incident_id}/handovers": same(
+        403, counsellor=(403, 404), contact_person=(403, 404), supervisor=(201, 404), admin=201, anonymous=401
+    ),
     # follow-ups (issue 15): read like incidents; confirmed by counsellor, contact person and
     # supervisor in scope, and by the service role for the counsellor who recorded the incident
     "GET /api/v1/follow-ups": STAFF_READ,
@@ -268,6 +273,12 @@ CALLS: dict[str, Callable[[Records, str], Call]] = {
         "POST", f"/api/v1/incidents/{r.incident}/review-events", json={"status": "in_behandeling"}
     ),
     "GET /api/v1/me/corrections": lambda r, loc: Call("GET", "/api/v1/me/corrections"),
+    "GET /api/v1/incidents/{incident_id}/handovers": lambda r, loc: Call(
+        "GET", f"/api/v1/incidents/{r.incident}/handovers"
+    ),
+    "POST /api/v1/incidents/{incident_id}/handovers": lambda r, loc: Call(
+        "POST", f"/api/v1/incidents/{r.incident}/handovers", json={"to_location": "ZWOLLE", "reason": "verhuisd"}
+    ),
     "POST /api/v1/sessions/events": lambda r, loc: Call("POST", "/api/v1/sessions/events", json=_event_body(loc)),
     "POST /api/v1/sessions/events/batch": lambda r, loc: Call(
         "POST", "/api/v1/sessions/events/batch", json={"events": [_event_body(loc)]}
