@@ -14,12 +14,14 @@ One module per concern; the Rasa action classes stay thin:
 - ``protocol_actions`` / ``form_actions`` / ``record_actions`` the Rasa actions
 - ``form_questions`` the form's next question, asked by its validation action
 - ``lookup_actions`` look-ups for contact persons (steps, organisations, key positions)
+- ``follow_up_actions`` the counsellor confirms its due follow-ups in the chat (issue 15)
 
 The action classes are imported here so that the rasa_sdk executor, which
 registers every ``Action`` subclass it finds when importing the package, sees
 all of them.
 """
 
+from actions.follow_up_actions import ActionFollowUpAnswer, ActionFollowUpCheck, ValidateFollowUpReasonForm
 from actions.form_actions import ValidateProtocolForm
 from actions.lookup_actions import (
     ActionLookupKeyPosition,
@@ -28,17 +30,21 @@ from actions.lookup_actions import (
     ActionLookupSteps,
     ActionLookupWhenToReport,
 )
-from actions.protocol_actions import ActionAcuteDanger, ActionStartProtocol
+from actions.protocol_actions import ActionAcuteDanger, ActionNotUnderstood, ActionStartProtocol
 from actions.record_actions import ActionRecordDecision
 
 __all__ = [
     "ActionAcuteDanger",
+    "ActionFollowUpAnswer",
+    "ActionFollowUpCheck",
     "ActionLookupKeyPosition",
     "ActionLookupOrganisation",
     "ActionLookupStep",
     "ActionLookupSteps",
     "ActionLookupWhenToReport",
+    "ActionNotUnderstood",
     "ActionRecordDecision",
     "ActionStartProtocol",
+    "ValidateFollowUpReasonForm",
     "ValidateProtocolForm",
 ]

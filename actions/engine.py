@@ -22,6 +22,7 @@ from actions.understanding import (
     UNKNOWN,
     is_unknown,
     is_unsure,
+    mentions_any,
     parse_amount,
     parse_choice,
     parse_yes_no,
@@ -197,10 +198,10 @@ class ProtocolEngine:
     # -- look-ups
 
     def protocol(self, protocol_id: str) -> Protocol:
-        try:
-            return self.knowledge.protocols[protocol_id]
-        except KeyError:
-            raise EngineError(f"unknown protocol {protocol_id!r}") from None
+        protocol = self.knowledge.guide(protocol_id)
+        if protocol is None:
+            raise EngineError(f"unknown protocol {protocol_id!r}")
+        return protocol
 
     def step(self, state: ProtocolState) -> Step:
         protocol = self.protocol(state.protocol)
@@ -303,6 +304,18 @@ class ProtocolEngine:
 
     def signals_danger(self, user: UserInput) -> bool:
         return user.intent == ACUTE_INTENT or signals_danger_now(user.text or "")
+
+    def signals_safety_problem(self, user: UserInput) -> bool:
+        """True when a message the assistant did not understand still says something
+        about someone's safety (a phrase of a protocol or of the general path, or
+        danger now): then it gets the safe general path, not "did you mean"."""
+        text = user.text or ""
+        # A protocol's phrases are the names the entity ruler knows ("zw", "lhbti"):
+        # whole words. The general path's are word stems ("bedreig", "mishandel").
+        named = [phrase for protocol in self.knowledge.protocols.values() for phrase in protocol.signal_phrases]
+        stems = self.knowledge.general_path.signal_phrases if self.knowledge.general_path else ()
+        return (self.signals_danger(user) or mentions_any(text, named, whole_words=True)
+                or mentions_any(text, stems))
 
     def answer(self, state: ProtocolState, user: UserInput) -> Turn:
         """Interpret ``user`` for the current step and advance when understood."""

@@ -133,10 +133,32 @@ def acute_danger() -> Message:
     return {"text": ACUTE_TEXT}
 
 
-def topic_question(protocols: Iterable[Protocol]) -> Message:
+def _general_path_button(general_path: Protocol | None) -> list[dict[str, str]]:
+    """The safe general path as a topic: for what fits no protocol, or is unclear."""
+    return [{"title": general_path.title, "payload": f"/{general_path.intent}"}] if general_path else []
+
+
+def topic_question(protocols: Iterable[Protocol], general_path: Protocol | None = None) -> Message:
     return {
         "text": "Daarna help ik u verder. Waar gaat het om?",
-        "buttons": [{"title": p.title, "payload": f"/{p.intent}"} for p in protocols],
+        "buttons": [{"title": p.title, "payload": f"/{p.intent}"} for p in protocols]
+        + _general_path_button(general_path),
+    }
+
+
+def general_path_started() -> Message:
+    return {
+        "text": "Ik weet niet zeker welk protocol hierbij past. Daarom loop ik eerst de algemene "
+        "veiligheidsstappen met u door; die kloppen in elke situatie. Daarna kunt u alsnog een "
+        "specifiek protocol kiezen. Wilt u stoppen, typ dan 'stop'."
+    }
+
+
+def after_general_path(protocols: Iterable[Protocol]) -> Message:
+    return {
+        "text": "Herkent u nu een specifiek onderwerp? Dan kunt u ook dat protocol doorlopen.",
+        "buttons": [{"title": p.title, "payload": f"/{p.intent}"} for p in protocols]
+        + [{"title": "Nu niet", "payload": "/deny"}],
     }
 
 

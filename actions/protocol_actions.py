@@ -1,17 +1,23 @@
-"""Starting a protocol, and danger-now outside a protocol."""
+"""Starting a protocol (or the safe general path), and danger-now outside a protocol."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import presenter, session_events
 from actions import slots as names
+from actions.engine import ACUTE_INTENT
 from actions.knowledge_cache import get_engine
 from actions.tracker_utils import last_action_among, latest_intent, metadata_location, user_input
+from knowledge import Knowledge, Protocol
+
+#: The intent of a message the NLU is unsure of (FallbackClassifier).
+FALLBACK_INTENT = "nlu_fallback"
+OUT_OF_SCOPE_INTENT = "out_of_scope"
 
 
 def utter(dispatcher: CollectingDispatcher, messages: list[dict[str, Any]]) -> None:
@@ -19,8 +25,45 @@ def utter(dispatcher: CollectingDispatcher, messages: list[dict[str, Any]]) -> N
         dispatcher.utter_message(**message)
 
 
+async def start_guide(dispatcher: CollectingDispatcher, tracker: Tracker, protocol: Protocol) -> list[EventType]:
+    """Fresh protocol slots for ``protocol`` (or the general path), 112 first when the
+    message says the danger is now."""
+    engine = get_engine()
+    # The report itself may say the danger is now ("hij staat nu met een mes
+    # voor de deur"): the contract wants 112 in the very next reply.
+    danger_now = engine.signals_danger(user_input(tracker))
+    if danger_now:
+        dispatcher.utter_message(**presenter.acute_danger())
+    # Danger flagged by action_acute_danger just before (the counsellor then
+    # picked the topic) belongs to this protocol run; an acute flag left by an
+    # earlier, recorded or stopped, run does not.
+    flagged_before = tracker.get_slot(names.ACUTE) is True and last_action_among(
+        tracker, {names.ACTION_ACUTE_DANGER, names.ACTION_RECORD_DECISION, names.ACTION_START_PROTOCOL,
+                  names.ACTION_NOT_UNDERSTOOD}
+    ) == names.ACTION_ACUTE_DANGER
+    state = engine.start(protocol.id, acute=danger_now or flagged_before)
+    run_id = session_events.new_run_id(tracker)
+    await session_events.run_started(tracker, run_id, state, acute_shown=state.acute)
+
+    values: dict[str, Any] = {
+        **state.to_slots(),
+        names.PROTOCOL_ANSWER: None,
+        names.MISSES: 0.0,
+        names.INCIDENT_REFERENCE: None,
+        names.PROTOCOL_RUN: run_id,
+    }
+    if tracker.get_slot(names.PENDING_PROTOCOL) == protocol.id:
+        # The second topic noted earlier is the one being started now.
+        values[names.PENDING_PROTOCOL] = None
+    location = metadata_location(tracker)
+    if location:
+        # Raw value: the form validates it (validate_location) when it activates.
+        values[names.LOCATION] = location
+    return [SlotSet(slot, value) for slot, value in values.items()]
+
+
 class ActionStartProtocol(Action):
-    """Starts the protocol that belongs to the latest intent, with fresh protocol slots."""
+    """Starts the protocol (or the general path) that belongs to the latest intent."""
 
     def name(self) -> str:
         return names.ACTION_START_PROTOCOL
@@ -28,42 +71,49 @@ class ActionStartProtocol(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        engine = get_engine()
-        protocol = engine.knowledge.protocol_for_intent(latest_intent(tracker) or "")
+        protocol = get_engine().knowledge.protocol_for_intent(latest_intent(tracker) or "")
         if protocol is None:
             dispatcher.utter_message(**presenter.no_protocol())
             return []
+        return await start_guide(dispatcher, tracker, protocol)
 
-        # The report itself may say the danger is now ("hij staat nu met een mes
-        # voor de deur"): the contract wants 112 in the very next reply.
-        danger_now = engine.signals_danger(user_input(tracker))
-        if danger_now:
-            dispatcher.utter_message(**presenter.acute_danger())
-        # Danger flagged by action_acute_danger just before (the counsellor then
-        # picked the topic) belongs to this protocol run; an acute flag left by an
-        # earlier, recorded or stopped, run does not.
-        flagged_before = tracker.get_slot(names.ACUTE) is True and last_action_among(
-            tracker, {names.ACTION_ACUTE_DANGER, names.ACTION_RECORD_DECISION, names.ACTION_START_PROTOCOL}
-        ) == names.ACTION_ACUTE_DANGER
-        state = engine.start(protocol.id, acute=danger_now or flagged_before)
-        run_id = session_events.new_run_id(tracker)
-        await session_events.run_started(tracker, run_id, state, acute_shown=state.acute)
 
-        values: dict[str, Any] = {
-            **state.to_slots(),
-            names.PROTOCOL_ANSWER: None,
-            names.MISSES: 0.0,
-            names.INCIDENT_REFERENCE: None,
-            names.PROTOCOL_RUN: run_id,
-        }
-        if tracker.get_slot(names.PENDING_PROTOCOL) == protocol.id:
-            # The second topic noted earlier is the one being started now.
-            values[names.PENDING_PROTOCOL] = None
-        location = metadata_location(tracker)
-        if location:
-            # Raw value: the form validates it (validate_location) when it activates.
-            values[names.LOCATION] = location
-        return [SlotSet(slot, value) for slot, value in values.items()]
+def unsure_which_guide(tracker: Tracker, knowledge: Knowledge) -> bool:
+    """True when the NLU's best guess under its fallback was a protocol, the general
+    path or danger now: it is a safety report, it only cannot tell which one."""
+    ranking = tracker.latest_message.get("intent_ranking") or []
+    best = next((item.get("name") for item in ranking if item.get("name") != FALLBACK_INTENT), None)
+    guides = {p.intent for p in knowledge.protocols.values()} | {ACUTE_INTENT}
+    if knowledge.general_path is not None:
+        guides.add(knowledge.general_path.intent)
+    return best in guides
+
+
+class ActionNotUnderstood(Action):
+    """A message the NLU is unsure of, or took for out of scope, outside a protocol.
+    Fail safe: when it is about someone's safety it gets the safe general path
+    (recorded under the neutral category), never the nearest protocol; anything else
+    gets the question explained with the topics as buttons, or the out-of-scope answer."""
+
+    def name(self) -> str:
+        return names.ACTION_NOT_UNDERSTOOD
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        engine = get_engine()
+        general = engine.knowledge.general_path
+        out_of_scope = latest_intent(tracker) == OUT_OF_SCOPE_INTENT
+        # Out of scope with confidence is only overruled by what the message says; an
+        # unsure NLU also by its own best guesses.
+        about_safety = engine.signals_safety_problem(user_input(tracker)) or (
+            not out_of_scope and unsure_which_guide(tracker, engine.knowledge))
+        if general is None or not about_safety:
+            dispatcher.utter_message(response="utter_out_of_scope" if out_of_scope else "utter_default")
+            return []
+        events = await start_guide(dispatcher, tracker, general)  # 112 first when the danger is now
+        dispatcher.utter_message(**presenter.general_path_started())
+        return [*events, FollowupAction(names.FORM)]
 
 
 class ActionAcuteDanger(Action):
@@ -76,5 +126,6 @@ class ActionAcuteDanger(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         dispatcher.utter_message(**presenter.acute_danger())
-        dispatcher.utter_message(**presenter.topic_question(get_engine().knowledge.protocols.values()))
+        knowledge = get_engine().knowledge
+        dispatcher.utter_message(**presenter.topic_question(knowledge.protocols.values(), knowledge.general_path))
         return [SlotSet(names.ACUTE, True)]

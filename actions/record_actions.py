@@ -13,7 +13,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import presenter, session_events
+from actions import follow_up_actions, presenter, session_events
 from actions import slots as names
 from actions.engine import Decision, EngineError, ProtocolState
 from actions.knowledge_cache import get_engine
@@ -118,11 +118,16 @@ class ActionRecordDecision(Action):
             reference = None
             dispatcher.utter_message(**presenter.not_recorded())
         await session_events.decision_shown(tracker, decision, instructions, advice, reference)
-        return [
+        shown = len(dispatcher.messages)
+        events: list[EventType] = [
             SlotSet(names.INCIDENT_REFERENCE, reference),
             *(SlotSet(slot, value) for slot, value in names.cleared_protocol().items()),
             *offer_next_protocol(dispatcher, tracker, decision.protocol, decision.hand_overs),
         ]
+        if len(dispatcher.messages) == shown:
+            # Nothing else offered (its buttons would compete): the counsellor's due follow-ups (issue 15).
+            events += await follow_up_actions.after_decision(dispatcher, tracker, reference)
+        return events
 
 
 def queued(reference: str) -> dict[str, Any]:
@@ -173,10 +178,15 @@ def offer_next_protocol(dispatcher: CollectingDispatcher, tracker: Tracker, fini
     """After the decision (or a stop): offer, once, the protocol a step handed over to
     (knowledge: ``hand_over``), else the second topic noticed during the protocol."""
     pending = tracker.get_slot(names.PENDING_PROTOCOL)
-    protocols = get_engine().knowledge.protocols
+    knowledge = get_engine().knowledge
     for candidate in (*hand_overs, pending):
-        protocol = protocols.get(str(candidate)) if candidate else None
+        protocol = knowledge.protocols.get(str(candidate)) if candidate else None
         if protocol is not None and protocol.id != finished:
             dispatcher.utter_message(**presenter.offer_pending(protocol))
             break
+    else:
+        if knowledge.general_path is not None and finished == knowledge.general_path.id:
+            # The general path was taken because no protocol was clear: now that the
+            # safe steps are done and recorded, the counsellor may recognise one.
+            dispatcher.utter_message(**presenter.after_general_path(knowledge.protocols_by_title()))
     return [SlotSet(names.PENDING_PROTOCOL, None)] if pending else []

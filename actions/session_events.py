@@ -115,7 +115,7 @@ def _run(tracker: Tracker, protocol_id: str | None, *, run_id: str | None = None
          location: str | None = None) -> Run | None:
     """None when there is nothing to file the event under (no protocol or no location yet)."""
     location = location or tracker.get_slot(names.LOCATION)
-    protocol = get_engine().knowledge.protocols.get(protocol_id or "")
+    protocol = get_engine().knowledge.guide(protocol_id or "")
     if not location or protocol is None:
         return None
     return Run(

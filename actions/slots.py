@@ -24,6 +24,7 @@ DONE = "klaar"
 ACTION_START_PROTOCOL = "action_start_protocol"
 ACTION_ACUTE_DANGER = "action_acute_danger"
 ACTION_RECORD_DECISION = "action_record_decision"
+ACTION_NOT_UNDERSTOOD = "action_niet_begrepen"
 
 STOP_INTENT = "stop"
 RESTART_INTENT = "opnieuw"

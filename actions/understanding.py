@@ -21,6 +21,7 @@ __all__ = [
     "UNKNOWN",
     "is_unknown",
     "is_unsure",
+    "mentions_any",
     "normalise_text",
     "parse_amount",
     "parse_choice",
@@ -379,3 +380,12 @@ def signals_danger_now(text: str) -> bool:
     if _ALWAYS_ACUTE.search(plain) or _WEAPONS.search(plain):
         return True
     return bool(_NOW.search(plain) and _VIOLENCE.search(plain))
+
+
+def mentions_any(text: str, phrases: list[str] | tuple[str, ...], *, whole_words: bool = False) -> bool:
+    """True when a phrase starts a word of ``text`` ("bedreig" in "werd bedreigd"),
+    or with ``whole_words`` is one or more whole words of it ("zw" in "zw bewoonster",
+    not in "zwart"); case and accents ignored."""
+    plain = f" {normalise_text(text)} "
+    end = " " if whole_words else ""
+    return any(f" {phrase}{end}" in plain for phrase in (normalise_text(p) for p in phrases) if phrase)

@@ -21,7 +21,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from knowledge import Knowledge, load_knowledge
+from knowledge import Knowledge, Protocol, load_knowledge
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAIN_FILE = "assistant/domain/protocols_generated.yml"
@@ -49,22 +49,44 @@ def _quote(text: str) -> str:
 
 
 def _topic_buttons(knowledge: Knowledge, extra: Iterable[tuple[str, str]]) -> list[str]:
+    """A button per protocol, then the safe general path, then ``extra``."""
+    general = knowledge.general_path
     buttons = [(p.title, f"/{p.intent}") for p in knowledge.protocols_by_title()]
+    buttons += [(general.title, f"/{general.intent}")] if general else []
     lines = ["      buttons:"]
     for title, payload in [*buttons, *extra]:
         lines += [f"        - title: {_quote(title)}", f"          payload: {payload}"]
     return lines
 
 
+def _guides(knowledge: Knowledge) -> list[Protocol]:
+    """The protocols and the safe general path: what an intent can start, by id."""
+    guides = [*knowledge.protocols.values(), *([knowledge.general_path] if knowledge.general_path else [])]
+    return sorted(guides, key=lambda p: p.id)
+
+
 def domain_yaml(knowledge: Knowledge) -> str:
-    """The protocol intents and the three responses that offer the protocols as buttons."""
-    lines = [_HEADER.format(sources="knowledge/protocols/*.yml") + 'version: "3.1"', "", "intents:"]
-    lines += [f"  - {p.intent}" for p in sorted(knowledge.protocols.values(), key=lambda p: p.id)]
+    """The protocol intents and the responses that offer the protocols as buttons."""
+    lines = [_HEADER.format(sources="knowledge/protocols/*.yml, knowledge/general/*.yml") + 'version: "3.1"', "",
+             "intents:"]
+    lines += [f"  - {p.intent}" for p in _guides(knowledge)]
+    # utter_default: a message not understood that says nothing about safety
+    # (action_niet_begrepen takes the general path when it does).
     lines += ["", "responses:", "  utter_default:", "    - text: Dat begreep ik niet. Bedoelde u een van deze?"]
     lines += _topic_buttons(knowledge, [("Er is nu direct gevaar", "/acuut_gevaar"),
-                                        ("Iets anders (contactpersoon veiligheid)", "/out_of_scope")])
+                                        ("Iets anders, geen veiligheid", "/out_of_scope")])
     lines += ["", "  utter_ask_topic:", "    - text: Waar gaat de melding over?"]
-    lines += _topic_buttons(knowledge, [("Iets anders", "/out_of_scope")])
+    lines += _topic_buttons(knowledge, [])
+    lines += [
+        "",
+        "  utter_out_of_scope:",
+        "    - text: >-",
+        "        Daar kan ik u (nog) niet mee helpen. Ik begeleid meldingen over de veiligheid",
+        "        van bewoners. Gaat het wel om iemands veiligheid maar past geen onderwerp, kies",
+        "        dan de algemene veiligheidsstappen. Is er nu direct gevaar? Bel dan eerst 112.",
+    ]
+    lines += ["      buttons:", f"        - title: {_quote(knowledge.general_path.title)}",
+              f"          payload: /{knowledge.general_path.intent}"] if knowledge.general_path else []
     lines += [
         "",
         "  utter_geen_protocol_actief:",
@@ -73,14 +95,15 @@ def domain_yaml(knowledge: Knowledge) -> str:
         "        Er loopt op dit moment geen protocol, dus er is niets om opnieuw te beginnen",
         "        of naar terug te gaan. Waar wilt u een melding over doen?",
     ]
-    lines += _topic_buttons(knowledge, [("Iets anders", "/out_of_scope")])
+    lines += _topic_buttons(knowledge, [])
     return "\n".join(lines) + "\n"
 
 
 def rules_yaml(knowledge: Knowledge) -> str:
-    """One rule per protocol: its intent starts the protocol form."""
-    lines = [_HEADER.format(sources="knowledge/protocols/*.yml") + 'version: "3.1"', "rules:"]
-    for protocol in sorted(knowledge.protocols.values(), key=lambda p: p.id):
+    """One rule per protocol and for the general path: its intent starts the protocol form."""
+    lines = [_HEADER.format(sources="knowledge/protocols/*.yml, knowledge/general/*.yml") + 'version: "3.1"',
+             "rules:"]
+    for protocol in _guides(knowledge):
         lines += [
             f"- rule: {protocol.intent} start het protocol {protocol.id}",
             "  steps:",
@@ -94,9 +117,10 @@ def rules_yaml(knowledge: Knowledge) -> str:
 
 
 def nlu_yaml(knowledge: Knowledge) -> str:
-    """Each protocol's intent examples (knowledge/protocols/<id>.nlu.yml)."""
-    lines = [_HEADER.format(sources="knowledge/protocols/*.nlu.yml") + 'version: "3.1"', "nlu:"]
-    for protocol in sorted(knowledge.protocols.values(), key=lambda p: p.id):
+    """Each protocol's and the general path's intent examples (``<id>.nlu.yml``)."""
+    lines = [_HEADER.format(sources="knowledge/protocols/*.nlu.yml, knowledge/general/*.nlu.yml")
+             + 'version: "3.1"', "nlu:"]
+    for protocol in _guides(knowledge):
         lines += [f"- intent: {protocol.intent}", "  examples: |"]
         lines += [f"    - {example}" for example in protocol.intent_examples]
         lines.append("")

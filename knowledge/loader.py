@@ -859,6 +859,36 @@ def _check_follow_up_norms(path: Path, protocol: Protocol, norms: Mapping[str, A
             raise KnowledgeError(f"{path}: follow-up '{follow_up.id}': unknown norm '{follow_up.norm}'; known: {known}")
 
 
+def _load_general_path(root: Path, organisations: Mapping[str, Organisation], sources: Mapping[str, Source],
+                       categories: Mapping[str, RecordCategory], key_positions: Container[str],
+                       intents: Mapping[str, str], follow_up_norms: Mapping[str, Any]) -> Protocol | None:
+    """``general/<category>.yml``: the safe general path, filed under that neutral category."""
+    files = [p for p in sorted((root / "general").glob("*.yml")) if not p.name.endswith(NLU_SUFFIX)]
+    if not files:
+        return None
+    if len(files) > 1:
+        raise KnowledgeError(f"{root / 'general'}: one general path expected, found {', '.join(p.name for p in files)}")
+    path = files[0]
+    general = load_protocol_file(path, organisations, sources, categories=categories, key_positions=key_positions)
+    category = categories.get(general.id)
+    if category is None:
+        raise KnowledgeError(f"{path}: general path: id '{general.id}' must be a record category "
+                             f"(record_categories.yml): its records are filed there")
+    if general.reference_prefix != category.reference_prefix:
+        raise KnowledgeError(f"{path}: general path: reference_prefix '{general.reference_prefix}' differs from "
+                             f"its category's '{category.reference_prefix}'")
+    if general.intent in intents:
+        raise KnowledgeError(f"{path}: general path: intent '{general.intent}' already starts "
+                             f"'{intents[general.intent]}'")
+    if len(general.intent_examples) < MIN_INTENT_EXAMPLES:
+        raise KnowledgeError(f"{path}: general path: needs at least {MIN_INTENT_EXAMPLES} intent examples "
+                             f"(in {path.stem}{NLU_SUFFIX})")
+    if any(step.hand_over for step in general.steps.values()):
+        raise KnowledgeError(f"{path}: general path: no hand_over (the topic menu follows its decision)")
+    _check_follow_up_norms(path, general, follow_up_norms)
+    return general
+
+
 def load_knowledge(root: Path | str | None = None) -> Knowledge:
     """Load sources.yml, organisations.yml, key_positions.yml, locations.yml,
     protocols/*.yml (with their ``*.nlu.yml``) and reference/*.yml under ``root``
@@ -899,6 +929,8 @@ def load_knowledge(root: Path | str | None = None) -> Knowledge:
             if step.hand_over is not None and (step.hand_over not in protocols or step.hand_over == protocol.id):
                 raise KnowledgeError(f"{protocol.file}: step '{step.id}': hand_over '{step.hand_over}' "
                                      f"is not another protocol; known: {', '.join(sorted(protocols))}")
+    general_path = _load_general_path(root, organisations, sources, categories, key_positions, intents,
+                                      follow_up_norms)
     references: dict[str, Reference] = {}
     for path in sorted((root / "reference").glob("*.yml")):
         reference = load_reference_file(path, sources)
@@ -906,4 +938,5 @@ def load_knowledge(root: Path | str | None = None) -> Knowledge:
             raise KnowledgeError(f"{path}: reference: id '{reference.id}' is also a protocol id")
         references[reference.id] = reference
     return Knowledge(protocols=protocols, organisations=organisations, sources=sources, references=references,
-                     categories=categories, key_positions=key_positions, locations=locations)
+                     categories=categories, key_positions=key_positions, locations=locations,
+                     general_path=general_path)

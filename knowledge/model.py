@@ -334,9 +334,19 @@ class Knowledge:
     key_positions: dict[str, KeyPosition] = field(default_factory=dict)
     locations: dict[str, Location] = field(default_factory=dict)
     categories: dict[str, RecordCategory] = field(default_factory=dict)
+    #: The safe general path (``general/<category>.yml``): run like a protocol when a
+    #: safety problem fits no protocol with confidence, filed under the neutral
+    #: category of the same id. Not a protocol: no topic button, no protocol id.
+    general_path: Protocol | None = None
 
     def __hash__(self) -> int:
         return id(self)
+
+    def guide(self, guide_id: str) -> Protocol | None:
+        """What the engine can run under ``guide_id``: a protocol or the general path."""
+        if self.general_path is not None and guide_id == self.general_path.id:
+            return self.general_path
+        return self.protocols.get(guide_id)
 
     def is_record_id(self, record_id: str) -> bool:
         """May an incident or session be filed under ``record_id`` (a protocol or a
@@ -366,7 +376,9 @@ class Knowledge:
         return category.title if category else record_id
 
     def protocol_for_intent(self, intent: str) -> Protocol | None:
-        return next((p for p in self.protocols.values() if p.intent == intent), None)
+        """The protocol, or the general path, that ``intent`` starts."""
+        guides = [*self.protocols.values(), *([self.general_path] if self.general_path else [])]
+        return next((p for p in guides if p.intent == intent), None)
 
     def organisation(self, org_id: str) -> Organisation | None:
         return self.organisations.get(org_id)

@@ -132,7 +132,7 @@ FREE_TEXT_EVENT_TYPES = frozenset({"answer_given", "lookup_answered", "error"})
 
 def is_free_text_step(knowledge: Any, protocol_id: str, step_id: str | None) -> bool:
     """True for a ``text`` step, and for a step the protocol does not know (safe side)."""
-    protocol = knowledge.protocols.get(protocol_id)
+    protocol = knowledge.guide(protocol_id)
     step = protocol.steps.get(step_id) if protocol is not None and step_id else None
     return step is None or step.kind == "text"
 

@@ -120,12 +120,13 @@ async def logout(request: Request, session: SessionDep, settings: SettingsDep) -
 @router.get("/protocollen")
 def protocol_list(request: Request, user: PageUser, knowledge: KnowledgeDep) -> Response:
     protocols = [service.summary(protocol) for protocol in service.ordered(knowledge)]
-    return render(request, "protocols/list.html", {"user": user, "protocols": protocols})
+    general = service.summary(knowledge.general_path) if knowledge.general_path else None
+    return render(request, "protocols/list.html", {"user": user, "protocols": protocols, "general": general})
 
 
 @router.get("/protocollen/{protocol_id}")
 def protocol_page(request: Request, protocol_id: str, user: PageUser, knowledge: KnowledgeDep) -> Response:
-    protocol = knowledge.protocols.get(protocol_id)
+    protocol = knowledge.guide(protocol_id)  # a protocol or the safe general path
     if protocol is None:
         return render(
             request,

@@ -12,10 +12,11 @@ from tests.actions.helpers import action_event, make_tracker, run, texts
 REPORT = "een bewoonster vertelt dat haar broer haar bedreigt omdat ze niet met haar neef wil trouwen"
 
 
-def fresh_slots(acute: bool = False, location: str | None = "TERAPEL", run: str = "run-1@100.0") -> list[dict]:
+def fresh_slots(acute: bool = False, location: str | None = "TERAPEL", run: str = "run-1@100.0",
+                protocol: str = "eergerelateerd_geweld") -> list[dict]:
     """``run``: the run id, "run-<tracker events>@<latest event time>" (the user message at 100.0)."""
     events = [
-        SlotSet("protocol", "eergerelateerd_geweld"),
+        SlotSet("protocol", protocol),
         SlotSet("protocol_step", "acuut_gevaar"),
         SlotSet("protocol_answers", []),
         SlotSet("acute", acute),
@@ -90,8 +91,10 @@ def test_acute_danger_outside_a_protocol_says_112_first_then_asks_the_topic(know
     assert messages[0]["text"] == ACUTE_TEXT
     assert messages[0]["text"].startswith("Bel nu eerst 112")
     assert messages[1]["text"] == "Daarna help ik u verder. Waar gaat het om?"
+    # Every protocol, then the safe general path for what fits none of them.
     assert messages[1]["buttons"] == [{"title": p.title, "payload": f"/{p.intent}"}
-                                      for p in knowledge.protocols.values()]
+                                      for p in knowledge.protocols.values()] + [
+        {"title": "Algemene veiligheidsstappen", "payload": "/melding_veiligheid_algemeen"}]
     egg = {"title": "Eergerelateerd geweld", "payload": "/melding_eergerelateerd_geweld"}
     assert egg in messages[1]["buttons"]
     assert len(messages) == 2

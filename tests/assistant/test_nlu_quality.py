@@ -222,13 +222,24 @@ def is_protocol_intent(intent: str) -> bool:
     return intent in protocol_intents()
 
 
+@functools.cache
+def general_path_intent() -> str | None:
+    from knowledge import load_knowledge
+
+    general = load_knowledge().general_path
+    return general.intent if general else None
+
+
 def confusion_matrix(preds: list[Prediction]) -> str:
-    """Rows: the expected report intent (or "overig"); columns: what the model said."""
+    """Rows: the expected report intent ("algemeen": the safe general path; "overig": any
+    other intent); columns: what the model said."""
     def label(intent: str) -> str:
+        if intent == general_path_intent():
+            return "algemeen"
         return intent.removeprefix("melding_") if is_protocol_intent(intent) else "overig"
 
     labels = sorted({label(p.example.intent) for p in preds} | {label(p.intent) for p in preds},
-                    key=lambda name: (name == "overig", name))
+                    key=lambda name: (name in ("algemeen", "overig"), name))
     counts = Counter((label(p.example.intent), label(p.intent)) for p in preds)
     width = max(len(name) for name in labels) + 1
     corner = "expected / predicted"

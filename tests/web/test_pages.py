@@ -19,7 +19,8 @@ from api.web.pages import tel_href
 
 from .conftest import DEMO_USER, csrf_from, login
 
-PROTOCOL_IDS = ["eergerelateerd_geweld", "seksueel_geweld", "ongewenste_zwangerschap", "lhbti_ondersteuning"]
+PROTOCOL_IDS = ["eergerelateerd_geweld", "seksueel_geweld", "ongewenste_zwangerschap", "lhbti_ondersteuning",
+                "algemene_veiligheid"]
 PAGES = ["/", "/protocollen", "/protocollen/eergerelateerd_geweld", "/protocollen/bestaat_niet"]
 
 
@@ -137,6 +138,10 @@ async def test_protocol_list_shows_title_version_and_summary(logged_in: httpx.As
         assert f"Versie {protocol.version}" in page
         assert " ".join(protocol.summary.split()) in " ".join(page.split())
         assert f'href="/protocollen/{protocol.id}"' in page
+    # The safe general path under its own heading, reviewable like a protocol.
+    general = get_knowledge().general_path
+    assert general is not None
+    assert "Als geen protocol past" in page and f'href="/protocollen/{general.id}"' in page
     assert response.headers["cache-control"] == "no-store"
 
 
@@ -146,7 +151,8 @@ async def test_protocol_page_has_every_step_and_source(logged_in: httpx.AsyncCli
     assert response.status_code == 200
     page = response.text
     text = html.unescape(page)
-    protocol = get_knowledge().protocols[protocol_id]
+    protocol = get_knowledge().guide(protocol_id)
+    assert protocol is not None
     assert '<pre class="mermaid">flowchart TD' in page
     assert '<script src="/static/vendor/mermaid/mermaid.min.js" defer></script>' in page
     assert '<script src="/static/js/protocol-chart.js" defer></script>' in page
@@ -173,7 +179,8 @@ async def test_steps_to_verify_are_marked(logged_in: httpx.AsyncClient) -> None:
 
 @pytest.mark.parametrize("protocol_id", PROTOCOL_IDS)
 async def test_every_help_text_is_on_the_protocol_page(logged_in: httpx.AsyncClient, protocol_id: str) -> None:
-    protocol = get_knowledge().protocols[protocol_id]
+    protocol = get_knowledge().guide(protocol_id)
+    assert protocol is not None
     page = html.unescape((await logged_in.get(f"/protocollen/{protocol_id}")).text)
     for step in protocol.steps.values():
         if not step.help:

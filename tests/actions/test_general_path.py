@@ -1,0 +1,138 @@
+"""Fail safe (issue 13, part 5): a message about someone's safety that the NLU is unsure
+of gets the safe general path, recorded under the neutral category; never the nearest
+protocol. Exact events and messages of action_niet_begrepen, the engine on the general
+path, and the menu offered after its decision."""
+
+from __future__ import annotations
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import ActionNotUnderstood
+from actions.engine import ProtocolEngine, UserInput
+from actions.presenter import ACUTE_TEXT, general_path_started
+from actions.record_actions import offer_next_protocol
+from knowledge import Knowledge
+from tests.actions.helpers import make_tracker, run, texts
+from tests.actions.test_protocol_actions import fresh_slots
+
+GENERAL = "algemene_veiligheid"
+
+
+def started_slots(*, acute: bool = False) -> list:
+    return fresh_slots(acute=acute, protocol=GENERAL)
+
+
+def fallback(text: str, *ranking: tuple[str, float]) -> Tracker:
+    tracker = make_tracker(text=text, intent="nlu_fallback", confidence=0.5, metadata={"location": "TERAPEL"})
+    tracker.latest_message["intent_ranking"] = [{"name": "nlu_fallback", "confidence": 0.5},
+                                                *({"name": n, "confidence": c} for n, c in ranking)]
+    return tracker
+
+
+def test_an_unclear_message_about_a_threat_starts_the_general_path() -> None:
+    tracker = fallback("iemand op de gang bedreigt hem al dagen", ("out_of_scope", 0.41), ("greet", 0.1))
+    events, messages = run(ActionNotUnderstood(), tracker)
+    assert events == [*started_slots(), FollowupAction("protocol_form")]
+    assert texts(messages) == [general_path_started()["text"]]
+    assert "algemene veiligheidsstappen" in messages[0]["text"]
+
+
+def test_unsure_between_two_protocols_is_the_general_path_not_the_nearest_one() -> None:
+    # No signal word, but the NLU's best guesses are protocols: a safety report.
+    tracker = fallback("ze zit er erg mee en weet niet wat ze moet", ("melding_huiselijk_geweld", 0.38),
+                       ("melding_eergerelateerd_geweld", 0.33))
+    events, _ = run(ActionNotUnderstood(), tracker)
+    assert events == [*started_slots(), FollowupAction("protocol_form")]
+
+
+def test_danger_now_in_an_unclear_message_gets_112_before_anything_else() -> None:
+    tracker = fallback("hij staat nu met een mes op de gang", ("out_of_scope", 0.4))
+    events, messages = run(ActionNotUnderstood(), tracker)
+    assert texts(messages) == [ACUTE_TEXT, general_path_started()["text"]]
+    assert events == [*started_slots(acute=True), FollowupAction("protocol_form")]
+
+
+def test_an_unclear_message_without_a_safety_signal_gets_the_question_explained() -> None:
+    tracker = fallback("kun je de planning van de schoonmaak doorsturen", ("out_of_scope", 0.45),
+                       ("vraag_stappen", 0.2))
+    events, messages = run(ActionNotUnderstood(), tracker)
+    assert events == []
+    assert [m["response"] for m in messages] == ["utter_default"]
+
+
+def test_out_of_scope_with_a_safety_signal_still_gets_the_general_path() -> None:
+    tracker = make_tracker(text="na een knokpartij heeft een bewoner een snee in zijn hoofd", intent="out_of_scope",
+                           metadata={"location": "TERAPEL"})
+    tracker.latest_message["intent_ranking"] = [{"name": "out_of_scope", "confidence": 0.99}]
+    events, messages = run(ActionNotUnderstood(), tracker)
+    assert events == [*started_slots(), FollowupAction("protocol_form")]
+    assert texts(messages) == [general_path_started()["text"]]
+
+
+def test_out_of_scope_without_a_signal_gets_the_out_of_scope_answer() -> None:
+    tracker = make_tracker(text="wat wordt het weer op vrijdag", intent="out_of_scope")
+    # Runner-up guesses do not overrule a confident out-of-scope.
+    tracker.latest_message["intent_ranking"] = [{"name": "out_of_scope", "confidence": 0.7},
+                                                {"name": "melding_seksueel_geweld", "confidence": 0.2}]
+    events, messages = run(ActionNotUnderstood(), tracker)
+    assert events == []
+    assert [m["response"] for m in messages] == ["utter_out_of_scope"]
+
+
+@pytest.mark.parametrize("text", [
+    "een bewoner werd gisteren bedreigd door zijn kamergenoot",
+    "ze is bang voor haar buurman",
+    "er was een vechtpartij bij de ingang",
+    "zw bewoonster, wat nu",          # a protocol's name as a whole word
+    "hij zegt dat hij zichzelf iets aan wil doen",
+    "ik maak me zorgen om een meisje op de groep",
+])
+def test_safety_signals(engine: ProtocolEngine, text: str) -> None:
+    assert engine.signals_safety_problem(UserInput(text=text))
+
+
+@pytest.mark.parametrize("text", [
+    "mijn scherm blijft zwart",       # "zw" only as a whole word
+    "hoeveel kamers zijn er vrij in Zwolle",
+    "een zwangere bewoonster vraagt waar de verloskundige zit",
+    "wanneer krijg ik mijn loonstrook",
+    "de wasmachine is kapot",
+    "wat is het transport naar het ziekenhuis",
+])
+def test_no_safety_signal(engine: ProtocolEngine, text: str) -> None:
+    assert not engine.signals_safety_problem(UserInput(text=text))
+
+
+def test_the_general_path_runs_in_the_engine_and_is_filed_under_the_neutral_category(
+        engine: ProtocolEngine) -> None:
+    state = engine.start(GENERAL)
+    for answer in ("nee", "amv"):
+        turn = engine.answer(state, UserInput(text=answer))
+        assert turn.understood, answer
+        state = turn.state
+    assert engine.is_finished(state)
+    decision = engine.decision(state)
+    assert decision.protocol == GENERAL
+    assert decision.outcome == "algemene_veiligheidsstappen"
+    assert {"veilig_thuis", "nidos"} <= set(decision.referrals)
+    assert "contactpersoon_veiligheid" in decision.key_positions
+
+
+def test_after_the_general_path_the_topics_are_offered(knowledge: Knowledge) -> None:
+    tracker = make_tracker(text="/affirm", intent="affirm")
+    dispatcher = CollectingDispatcher()
+    events = offer_next_protocol(dispatcher, tracker, GENERAL)
+    assert events == []
+    [offer] = dispatcher.messages
+    assert offer["text"] == "Herkent u nu een specifiek onderwerp? Dan kunt u ook dat protocol doorlopen."
+    assert [b["payload"] for b in offer["buttons"]] == [
+        *(f"/{p.intent}" for p in knowledge.protocols_by_title()), "/deny"]
+
+
+def test_after_a_protocol_the_topics_are_not_offered_again() -> None:
+    dispatcher = CollectingDispatcher()
+    offer_next_protocol(dispatcher, make_tracker(text="x", intent="affirm"), "suicidaliteit")
+    assert dispatcher.messages == []
