@@ -32,8 +32,9 @@ def follow_up_norms() -> dict[str, FollowUpNorm]:
 
 def create_for_incident(session: Session, knowledge: Knowledge, incident: Incident) -> None:
     """Add the follow-ups the decision asks for (in the incident's transaction). An
-    incident filed under a neutral category (no consent) has no protocol, so none."""
-    protocol = knowledge.protocols.get(incident.protocol)
+    incident filed under the neutral category gets the general path's follow-ups
+    (also a privacy protocol's decision without consent: they name no situation)."""
+    protocol = knowledge.guide(incident.protocol)
     if protocol is None:
         return
     norms = follow_up_norms()

@@ -186,3 +186,27 @@ async def test_indicators_count_confirmed_actions_not_advice(
     assert everywhere["totals"]["overdue"] == 2
     refused = await client.get("/api/v1/indicators/follow-ups", headers=auth("counsellor", "TERAPEL", sub=STAFF))
     assert refused.status_code == 403
+
+
+async def test_the_general_path_decision_gets_neutral_follow_ups(
+    client: httpx.AsyncClient, auth: TokenFactory, seeded: Session, incident_payload: Payload
+) -> None:
+    # The safe general path (issue 13) is filed under the neutral category, and so is a
+    # privacy protocol's decision without consent: both get the general path's
+    # follow-ups, which name no situation; Veilig Thuis only when it was referred to.
+    payload = incident_payload(protocol="algemene_veiligheid", protocol_version="1.0.0",
+                               referrals=["veilig_thuis", "nidos"],
+                               steps=[{"step": "acuut_gevaar", "answer": "nee"},
+                                      {"step": "wie_bewoner", "answer": "amv"}],
+                               outcome="algemene_veiligheidsstappen")
+    created = await _record(client, auth, payload)
+    assert created["reference"].startswith("VEI-")
+    assert {item["action"] for item in created["follow_ups"]} == {
+        "Veilig Thuis om advies gevraagd", "Vervolggesprek met de bewoner",
+        "Beoordeeld door de contactpersoon veiligheid",
+    }  # fmt: skip
+    without_vt = await _record(client, auth, incident_payload(
+        protocol="algemene_veiligheid", referrals=["politie"], conversation_id="fu-neutral-2",
+        steps=[{"step": "acuut_gevaar", "answer": "nee"}], outcome="steun_op_locatie"))
+    assert {item["action"] for item in without_vt["follow_ups"]} == {
+        "Vervolggesprek met de bewoner", "Beoordeeld door de contactpersoon veiligheid"}
