@@ -168,3 +168,12 @@ def may_export_ibis(user: User) -> bool:
     """The IBIS export is registration work of the locations: contact persons and supervisors
     (their locations) and admins; a counsellor registers through them."""
     return user.role in AGGREGATE_ROLES
+
+
+def chat_follow_ups_filter(user: User, staff_col: Any, staff_id: str) -> ColumnElement[bool]:
+    """SQL condition for the chat's question about open follow-ups: the service credential
+    (the action server) reads those of the counsellor it talks to, named by the staff id a
+    verified channel stated; ``unverified`` (the open REST channel) names nobody."""
+    if user.role != "service" or not staff_id or staff_id == "unverified":
+        return false()
+    return staff_col == staff_id

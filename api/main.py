@@ -14,6 +14,7 @@ from api.audit.service import AuditPathMiddleware
 from api.auth.router import router as auth_router
 from api.config import get_settings
 from api.directory.router import router as directory_router
+from api.follow_ups.chat import router as follow_ups_chat_router
 from api.follow_ups.router import indicators_router as follow_up_indicators_router
 from api.follow_ups.router import router as follow_ups_router
 from api.handovers.router import router as handovers_router
@@ -33,6 +34,7 @@ from api.security.login_guard import LoginGuard
 from api.security.logs import database_error, install_access_log_filter
 from api.security.ratelimit import RateLimitMiddleware
 from api.sessions.router import router as sessions_router
+from api.teams.router import router as teams_router
 from api.users.router import router as users_router
 from api.web.setup import install_web
 
@@ -82,6 +84,8 @@ def create_app() -> FastAPI:
     app.include_router(handovers_router)
     app.include_router(follow_ups_router)
     app.include_router(follow_up_indicators_router)
+    app.include_router(follow_ups_chat_router)
+    app.include_router(teams_router)
     app.include_router(locations_router)
     app.include_router(directory_router)
     app.include_router(users_router)

@@ -1,5 +1,5 @@
 """``python -m api.reminders [--once]``: the reminder runner outside the API (a cron
-job, or a separate worker); the API's workers run the same loop when e-mail is on."""
+job, or a separate worker); the API's workers run the same loop when e-mail or Teams is on."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 import time
 
 from api.db import get_sessionmaker
-from api.reminders.runner import Runner
+from api.reminders.runner import Runner, teams_notifier
 from api.reminders.settings import ReminderSettings
 
 
@@ -18,9 +18,11 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
     settings = ReminderSettings()
-    if not settings.enabled:
-        raise SystemExit("e-mail is off: set COA_SMTP_HOST (see api/reminders/settings.py)")
-    runner = Runner(get_sessionmaker(), settings)
+    teams = teams_notifier()
+    if not settings.enabled and teams is None:
+        raise SystemExit("e-mail and Teams are off: set COA_SMTP_HOST or COA_TEAMS_APP_ID and COA_TEAMS_APP_PASSWORD "
+                         "(see api/reminders/settings.py, api/teams/settings.py)")
+    runner = Runner(get_sessionmaker(), settings, teams=teams)
     while True:
         print(f"sent {runner.run_once()}", flush=True)
         if args.once:

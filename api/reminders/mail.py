@@ -25,13 +25,13 @@ class Notice:
     due_at: datetime
 
 
-def _deadline(value: datetime) -> str:
+def deadline_text(value: datetime) -> str:
     return as_utc(value).strftime("%d-%m-%Y %H:%M UTC")
 
 
 def compose(settings: ReminderSettings, notice: Notice, recipients: list[str]) -> EmailMessage:
     link = settings.public_url.rstrip("/") + "/acties"
-    deadline = _deadline(notice.due_at)
+    deadline = deadline_text(notice.due_at)
     if notice.kind == ESCALATION:
         subject = f"Te laat: {notice.action} voor {notice.reference}"
         opening = (f"De actie '{notice.action}' bij melding {notice.reference} is niet bevestigd vóór de "

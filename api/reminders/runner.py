@@ -11,7 +11,7 @@ and then fails on the unique constraint, on PostgreSQL and on SQLite alike. That
 the guarantee ``SELECT ... FOR UPDATE SKIP LOCKED`` would give on PostgreSQL only,
 and APScheduler's SQLAlchemy job store does not give at all (one job store must not
 be shared by several schedulers). A claim whose message was not delivered (a crash,
-an SMTP error) is taken over after ``lease_seconds`` by compare-and-set on its
+an SMTP or Bot Connector error) is taken over after ``lease_seconds`` by compare-and-set on its
 ``claimed_at``, at most ``MAX_ATTEMPTS`` times. The one window left: a crash after
 the SMTP server accepted the message and before ``sent_at`` was stored sends it again.
 """
@@ -24,6 +24,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 
@@ -38,9 +39,13 @@ from api.follow_ups.service import is_open
 from api.handovers.service import current_place
 from api.incidents.models import Incident
 from api.models_base import utcnow
+from api.reminders import teams as teams_message
 from api.reminders.mail import Notice, compose, send
 from api.reminders.models import ESCALATION, REMINDER, FollowUpNotification
 from api.reminders.settings import ReminderSettings
+from api.teams.connector import TeamsError
+from api.teams.service import TeamsAddress, address_of_staff, address_of_teams_user
+from api.teams.settings import TeamsSettings
 
 log = logging.getLogger(__name__)
 
@@ -54,43 +59,59 @@ AANDACHTSFUNCTIONARIS_PROTOCOLS = frozenset({"eergerelateerd_geweld", "huiselijk
 Sender = Callable[[ReminderSettings, EmailMessage], None]
 
 
+@dataclass(frozen=True)
+class Recipient:
+    """One person to tell: in Teams when the bot can reach them there, else by e-mail."""
+
+    email: str | None = None
+    teams: TeamsAddress | None = None
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()[:40]}-{os.getpid()}"
 
 
-def reminder_recipients(session: Session, incident: Incident) -> list[str]:
+def reminder_recipients(session: Session, incident: Incident) -> list[Recipient]:
     """The incident's counsellor (who recorded it, or to whom it was handed over), when its
-    account has an e-mail address."""
+    Teams conversation (stored on its first contact) or its account's e-mail address."""
     staff_id = current_place(session, incident)[1]
     if staff_id is None:
         return []
     email = session.scalar(select(UserAccount.email).where(
         UserAccount.staff_id == staff_id, UserAccount.active.is_(True)
     ))  # fmt: skip
-    return [email] if email else []
+    return [Recipient(email=email, teams=address_of_staff(session, staff_id))]
 
 
-def escalation_recipients(session: Session, incident: Incident, day: datetime) -> list[str]:
+def escalation_recipients(session: Session, incident: Incident, day: datetime) -> list[Recipient]:
     """The contactpersoon veiligheid on that day (a deputy when one is valid) of the location
     where the incident is now, and the aandachtsfunctionaris for honour-based and domestic violence."""
     positions = {"contactpersoon_veiligheid"}
     if incident.protocol in AANDACHTSFUNCTIONARIS_PROTOCOLS:
         positions.add("aandachtsfunctionaris")
     holders = holders_on(session, current_place(session, incident)[0], day.date())
-    return list(dict.fromkeys(h.email for h in holders if h.position in positions and h.email))
+    people = {(h.teams_id, h.email) for h in holders if h.position in positions}  # one person, one message
+    return [Recipient(email=email, teams=address_of_teams_user(session, teams_id))
+            for teams_id, email in sorted(people, key=str)]  # fmt: skip
 
 
 class Runner:
     def __init__(self, sessions: sessionmaker[Session], settings: ReminderSettings, *,
-                 worker: str | None = None, sender: Sender = send) -> None:
+                 worker: str | None = None, sender: Sender = send,
+                 teams: teams_message.TeamsNotifier | None = None) -> None:
         self.sessions = sessions
         self.settings = settings
         self.worker = worker or worker_name()
         self.sender = sender
+        self.teams = teams
+
+    def reachable(self, recipient: Recipient) -> bool:
+        return (recipient.teams is not None and self.teams is not None) or (
+            bool(recipient.email) and self.settings.enabled)
 
     def run_once(self, now: datetime | None = None) -> int:
         """One round: claim and deliver what is due; returns the messages sent."""
-        now = now or utcnow()
+        now = now or utcnow() + timedelta(hours=self.settings.clock_offset_hours)
         sent = 0
         for follow_up_id, kind in [*self._due(now), *self._taken_over(now)]:
             sent += self._deliver(follow_up_id, kind, now)
@@ -161,25 +182,49 @@ class Runner:
             incident = session.get(Incident, follow_up.incident_id)
             assert incident is not None
             still_open = session.scalar(select(is_open()).select_from(FollowUp).where(FollowUp.id == follow_up_id))
-            recipients = (reminder_recipients(session, incident) if kind == REMINDER
-                          else escalation_recipients(session, incident, now))  # fmt: skip
+            recipients = [r for r in (reminder_recipients(session, incident) if kind == REMINDER
+                                      else escalation_recipients(session, incident, now)) if self.reachable(r)]
             row.attempts += 1
             if not still_open or not recipients:
                 # Confirmed in the meantime, or nobody to tell: logged, never retried.
-                row.sent_at, row.error = now, "al bevestigd" if not still_open else "geen e-mailadres"
+                row.sent_at, row.error = now, "al bevestigd" if not still_open else "geen adres"
                 session.commit()
                 return 0
             notice = Notice(kind=kind, reference=incident.reference, action=follow_up.action, due_at=follow_up.due_at)
-            try:
-                self.sender(self.settings, compose(self.settings, notice, recipients))
-            except (OSError, ValueError) as exc:  # smtplib's errors are OSErrors
-                row.error = f"{type(exc).__name__}: {exc}"[:500]
+            delivered, errors = self._send(notice, recipients)
+            if not delivered:
+                row.error = "; ".join(errors)[:500]
                 session.commit()
-                log.warning("%s for %s not sent (attempt %d): %s", kind, incident.reference, row.attempts, exc)
+                log.warning("%s for %s not sent (attempt %d): %s", kind, incident.reference, row.attempts, row.error)
                 return 0
-            row.sent_at, row.recipient, row.error = now, ", ".join(recipients)[:1000], None
+            # Delivered to someone: done. A person whose channel failed (logged in ``error``)
+            # is not retried, or the others would get it twice.
+            row.sent_at, row.recipient, row.error = now, ", ".join(delivered)[:1000], "; ".join(errors)[:500] or None
             session.commit()
             return 1
+
+    def _send(self, notice: Notice, recipients: list[Recipient]) -> tuple[list[str], list[str]]:
+        """Teams first for whoever the bot can reach there, e-mail for the others and as the
+        fallback when Teams fails; (where it went, what failed)."""
+        delivered: list[str] = []
+        errors: list[str] = []
+        mail_to: list[str] = []
+        for recipient in recipients:
+            if recipient.teams is not None and self.teams is not None:
+                try:
+                    delivered.append(self.teams.send(recipient.teams, teams_message.text(self.settings, notice)))
+                    continue
+                except TeamsError as exc:
+                    errors.append(f"Teams: {exc}")
+            if recipient.email and self.settings.enabled:
+                mail_to.append(recipient.email)
+        if mail_to:
+            try:
+                self.sender(self.settings, compose(self.settings, notice, sorted(set(mail_to))))
+                delivered.extend(sorted(set(mail_to)))
+            except (OSError, ValueError) as exc:  # smtplib's errors are OSErrors
+                errors.append(f"{type(exc).__name__}: {exc}")
+        return delivered, errors
 
 
 class Background:
@@ -209,10 +254,18 @@ class Background:
 
 
 def start_background(settings: ReminderSettings | None = None) -> Background | None:
-    """Start the loop when e-mail is configured (``COA_SMTP_HOST``); None otherwise."""
+    """Start the loop when e-mail (``COA_SMTP_HOST``) or Teams (``COA_TEAMS_APP_ID``) is
+    configured; None otherwise."""
     from api.db import get_sessionmaker
 
     settings = settings or ReminderSettings()
-    if not settings.enabled:
+    teams = teams_notifier()
+    if not settings.enabled and teams is None:
         return None
-    return Background(Runner(get_sessionmaker(), settings), settings.interval_seconds).start()
+    return Background(Runner(get_sessionmaker(), settings, teams=teams), settings.interval_seconds).start()
+
+
+def teams_notifier(settings: TeamsSettings | None = None) -> teams_message.TeamsNotifier | None:
+    """Teams messages when the bot's registration is configured (``COA_TEAMS_APP_ID``, ...)."""
+    settings = settings or TeamsSettings()
+    return teams_message.TeamsNotifier(settings) if settings.enabled else None

@@ -6,7 +6,11 @@ it on later still sends what is due then.
 ``COA_SMTP_PASSWORD`` (login, optional), ``COA_SMTP_STARTTLS`` (0/1);
 ``COA_PUBLIC_URL`` (the login link in a message), ``COA_REMIND_BEFORE_HOURS`` (4),
 ``COA_REMINDER_INTERVAL`` (seconds between rounds, 60), ``COA_REMINDER_LEASE`` (seconds
-before another worker may retry a claimed but undelivered message, 300).
+before another worker may retry a claimed but undelivered message, 300),
+``COA_REMINDER_CLOCK_OFFSET_HOURS`` (0: the runner's clock runs this far ahead, so that a
+demo or an end-to-end test sees a deadline pass without waiting a day; never in production).
+Teams messages have their own settings (``api/teams/settings.py``); the runner also runs
+when only Teams is configured.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ class ReminderSettings(BaseSettings):
     remind_before_hours: float = Field(default=4, gt=0, validation_alias="COA_REMIND_BEFORE_HOURS")
     interval_seconds: float = Field(default=60, gt=0, validation_alias="COA_REMINDER_INTERVAL")
     lease_seconds: float = Field(default=300, gt=0, validation_alias="COA_REMINDER_LEASE")
+    clock_offset_hours: float = Field(default=0, ge=-8784, le=8784, validation_alias="COA_REMINDER_CLOCK_OFFSET_HOURS")
 
     @property
     def enabled(self) -> bool:

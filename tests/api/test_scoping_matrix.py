@@ -71,6 +71,10 @@ EXPECTED: dict[str, dict[str, tuple[str, ...]]] = {
         "admin": ("403", "403"),
         "service": ("201", "201"),
     },
+    # The chat (issue 15): the service credential reads a counsellor's due follow-ups by the
+    # verified staff id (not by location) and stores where Teams reaches it.
+    "GET /chat/follow-ups": {role: ("403", "403") for role in ROLES} | {"service": ("sees", "sees")},
+    "PUT /teams/conversations": {role: ("403", "403") for role in ROLES} | {"service": ("204", "204")},
     # Handover (issue 15 part 6): read like the incident; handed over by a supervisor of the
     # location where the incident is now, or an admin.
     "GET /incidents/{id}/handovers": DETAIL,
@@ -168,6 +172,17 @@ async def _confirm(c: httpx.AsyncClient, h: dict[str, str], r: Records, loc: str
     # staff_id counts for the service role only: the counsellor who recorded the incident.
     body = {"status": "gedaan", "staff_id": STAFF[loc]}
     return str((await c.post(f"/api/v1/follow-ups/{r.follow_up}/events", json=body, headers=h)).status_code)
+
+
+async def _chat_follow_ups(c: httpx.AsyncClient, h: dict[str, str], r: Records, loc: str) -> str:
+    response = await c.get("/api/v1/chat/follow-ups", params={"staff_id": STAFF[loc]}, headers=h)
+    return _visible(response, r.follow_up)
+
+
+async def _teams_reference(c: httpx.AsyncClient, h: dict[str, str], _r: Records, loc: str) -> str:
+    body = {"staff_id": STAFF[loc], "tenant_id": "matrix-tenant", "service_url": "https://smba.trafficmanager.net/emea/",
+            "conversation_id": f"a:matrix-{loc}", "bot_id": "28:matrix-bot", "user_id": f"29:matrix-{loc}"}
+    return str((await c.put("/api/v1/teams/conversations", json=body, headers=h)).status_code)
 
 
 async def _handovers(c: httpx.AsyncClient, h: dict[str, str], r: Records, _loc: str) -> str:
@@ -305,6 +320,8 @@ CHECKS: dict[str, Check] = {
     "GET /follow-ups": _follow_ups,
     "GET /follow-ups/{id}": _follow_up,
     "POST /follow-ups/{id}/events": _confirm,
+    "GET /chat/follow-ups": _chat_follow_ups,
+    "PUT /teams/conversations": _teams_reference,
     "GET /incidents/{id}/handovers": _handovers,
     "POST /incidents/{id}/handovers": _hand_over,
     "GET /me/corrections": _my_corrections,

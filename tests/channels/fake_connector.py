@@ -5,10 +5,13 @@ Serves what the Teams channel talks to, on a loopback port:
 - ``GET  /keys``                        the key set (RSA keys generated at start, endorsed for ``msteams``)
 - ``POST /<tenant>/oauth2/v2.0/token``  client-credentials token endpoint (records the tenant)
 - ``POST /v3/conversations/<id>/activities``  the Bot Connector's reply endpoint (records replies)
+- ``POST /v3/conversations``            creates a personal conversation with a user (proactive
+  messages to someone without a stored conversation); the same member gets the same id, as in Teams
 and, for tests that cannot sign tokens themselves (the end-to-end tests run in the
 API environment, which has no ``cryptography``), test-only control routes under
 ``/_test/``: ``POST /_test/token`` signs an incoming-activity token, ``GET
-/_test/replies``, ``GET /_test/token-requests``, ``POST /_test/rotate``.
+/_test/replies``, ``GET /_test/token-requests``, ``GET /_test/conversations`` (the created
+ones), ``POST /_test/rotate``.
 
 Use in-process (``FakeConnector().start()``: a thread with its own event loop) or
 as a process: ``python -m tests.channels.fake_connector --port 15006``.
@@ -72,6 +75,7 @@ class FakeConnector:
         self.replies: list[dict[str, Any]] = []
         self.rejected_replies = 0
         self.token_requests: list[dict[str, Any]] = []
+        self.created: list[dict[str, Any]] = []
         self.key_fetches = 0
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -130,10 +134,12 @@ class FakeConnector:
         app.router.add_get("/keys", self._keys)
         app.router.add_post("/{tenant}/oauth2/v2.0/token", self._token)
         app.router.add_post("/v3/conversations/{conversation}/activities", self._activity)
+        app.router.add_post("/v3/conversations", self._create_conversation)
         app.router.add_get("/_test/health", lambda _r: web.json_response({"status": "ok"}))
         app.router.add_post("/_test/token", self._test_token)
         app.router.add_get("/_test/replies", self._test_replies)
         app.router.add_get("/_test/token-requests", self._test_token_requests)
+        app.router.add_get("/_test/conversations", self._test_conversations)
         app.router.add_post("/_test/rotate", self._test_rotate)
         return app
 
@@ -165,6 +171,23 @@ class FakeConnector:
         self.replies.append({"conversation_id": request.match_info["conversation"], "activity": activity,
                              "received": time.time()})
         return web.json_response({"id": uuid.uuid4().hex})
+
+    async def _create_conversation(self, request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != f"Bearer {self.outgoing_token}":
+            self.rejected_replies += 1
+            return web.json_response({"error": "unauthorized"}, status=401)
+        body = await request.json()
+        members = body.get("members") if isinstance(body, dict) else None
+        if not isinstance(members, list) or len(members) != 1 or not isinstance(members[0], dict) \
+                or not members[0].get("id") or not (body.get("bot") or {}).get("id"):
+            return web.json_response({"error": {"code": "BadArgument", "message": "one member and the bot"}},
+                                     status=400)
+        conversation_id = "a:personal-" + hashlib.sha256(str(members[0]["id"]).encode()).hexdigest()[:16]
+        self.created.append({"request": body, "id": conversation_id})
+        return web.json_response({"id": conversation_id}, status=201)
+
+    async def _test_conversations(self, request: web.Request) -> web.Response:
+        return web.json_response({"created": self.created})
 
     async def _test_token(self, request: web.Request) -> web.Response:
         body = await request.json()

@@ -98,6 +98,9 @@ EXPECTED: dict[str, dict[str, tuple[int, int]]] = {
     "POST /api/v1/follow-ups/{follow_up_id}/events": same(
         201, counsellor=(201, 404), contact_person=(201, 404), supervisor=(201, 404), admin=403, anonymous=401
     ),
+    # the chat (issue 15): the due follow-ups of the counsellor it talks to, and where Teams reaches it
+    "GET /api/v1/chat/follow-ups": same(403, service=200, anonymous=401),
+    "PUT /api/v1/teams/conversations": same(403, service=204, anonymous=401),
     # sessions
     "POST /api/v1/sessions/events": SERVICE_WRITE,
     # several events in one transaction: 200 with {"events", "created"}
@@ -288,6 +291,10 @@ CALLS: dict[str, Callable[[Records, str], Call]] = {
     "POST /api/v1/follow-ups/{follow_up_id}/events": lambda r, loc: Call(
         "POST", f"/api/v1/follow-ups/{r.follow_up}/events", json={"status": "gedaan", "staff_id": STAFF[loc]}
     ),
+    "GET /api/v1/chat/follow-ups": lambda r, loc: Call("GET", f"/api/v1/chat/follow-ups?staff_id={STAFF[loc]}"),
+    "PUT /api/v1/teams/conversations": lambda r, loc: Call("PUT", "/api/v1/teams/conversations", json={
+        "staff_id": STAFF[loc], "tenant_id": "matrix-tenant", "service_url": "https://smba.trafficmanager.net/emea/",
+        "conversation_id": f"a:matrix-{loc}", "bot_id": "28:matrix-bot", "user_id": f"29:matrix-{loc}"}),
     "GET /api/v1/sessions": lambda r, loc: Call("GET", f"/api/v1/sessions?location={loc}"),
     "GET /api/v1/sessions.csv": lambda r, loc: Call("GET", f"/api/v1/sessions.csv?location={loc}"),
     "GET /api/v1/sessions/{session_id}": lambda r, loc: Call("GET", f"/api/v1/sessions/{r.session}"),
