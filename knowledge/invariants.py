@@ -245,11 +245,13 @@ def check_consent(protocol: Protocol) -> list[str]:
 
 def check_minors(protocol: Protocol) -> list[str]:
     """A path on which the victim is an unaccompanied minor (a choice answered
-    ``amv``) refers to Nidos, so the recorded decision names the guardian."""
+    ``amv``) refers to Nidos from that answer on, so the recorded decision of every
+    outcome reached from it names the guardian."""
     problems: list[str] = []
     for path in iter_paths(protocol):
-        amv = any(item.answer == UNACCOMPANIED_MINOR and item.step.kind == "choice" for item in path)
-        if amv and GUARDIAN not in path_referrals(path):
+        amv = next((i for i, item in enumerate(path)
+                    if item.answer == UNACCOMPANIED_MINOR and item.step.kind == "choice"), None)
+        if amv is not None and GUARDIAN not in path_referrals(path[amv:]):
             trail = " -> ".join(item.step.id for item in path)
             problems.append(f"{_where(protocol, path[-1].step.id)}: amv path without '{GUARDIAN}': {trail}")
     return list(dict.fromkeys(problems))

@@ -27,6 +27,7 @@ HOLDERS = {
 #: Answers of an EGG run up to its last question (afweging_duurzaam).
 EGG_ANSWERS_BEFORE_LAST = [{"step": "acuut_gevaar", "answer": "nee"},
                            {"step": "vorm_dreiging", "answer": "bedreiging"},
+                           {"step": "wie_slachtoffer", "answer": "volwassene"},
                            {"step": "gesprek_veilig", "answer": "ja"},
                            {"step": "afweging_vermoeden", "answer": "ja"},
                            {"step": "afweging_onveilig", "answer": "nee"},

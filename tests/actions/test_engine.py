@@ -134,9 +134,8 @@ def test_choice_answers(engine: ProtocolEngine, user: UserInput, expected: str |
 def test_choice_passes_instructions_and_collects_their_texts(engine: ProtocolEngine) -> None:
     turn = engine.answer(walk(engine, NO), kies("achterlating"))
     assert [s.id for s in turn.instructions] == [
-        "knooppunt_huwelijksdwang", "deskundige_raadplegen", "geen_contact_familie",
-        "melding_vertellen"]
-    assert turn.step.id == "gesprek_veilig"
+        "knooppunt_huwelijksdwang", "deskundige_raadplegen", "geen_contact_familie"]
+    assert turn.step.id == "wie_slachtoffer"
 
 
 # --------------------------------------------------------------------------- text
@@ -151,7 +150,7 @@ def test_free_text_takes_anything_non_empty(engine: ProtocolEngine) -> None:
     assert engine.interpret(step, typed("   ")) is None
     assert engine.interpret(step, YES) is None  # a button payload is not a description
     turn = engine.answer(state, typed("veel geheimzinnigheid"))
-    assert turn.understood and turn.step.id == "gesprek_veilig"
+    assert turn.understood and turn.step.id == "wie_slachtoffer"
 
 
 # --------------------------------------------------------------------------- number
@@ -208,7 +207,7 @@ def test_no_danger_now_in_typed_text(text: str) -> None:
 
 
 def test_danger_mid_question_marks_acute_and_repeats_the_question(engine: ProtocolEngine) -> None:
-    state = walk(engine, NO, kies("bedreiging"))
+    state = walk(engine, NO, kies("bedreiging"), kies("volwassene"))
     assert state.step == "gesprek_veilig" and not state.acute
     turn = engine.answer(state, typed("help hij staat nu met een mes voor haar deur"))
     assert turn.acute and not turn.understood and turn.help is None
@@ -223,11 +222,11 @@ def test_danger_intent_on_a_free_text_question_is_not_taken_as_the_answer(engine
 
 
 def test_danger_with_a_clear_answer_answers_and_flags(engine: ProtocolEngine) -> None:
-    state = walk(engine, NO, kies("bedreiging"))
+    state = walk(engine, NO, kies("bedreiging"), kies("volwassene"))
     turn = engine.answer(state, UserInput("ja, maar hij staat nu met een mes voor de deur", "acuut_gevaar"))
     assert turn.understood and turn.acute and turn.answer == "ja"
     assert turn.state.acute
-    assert [s.id for s in turn.instructions] == ["gesprek_voeren", "risico_inschatting"]
+    assert [s.id for s in turn.instructions] == ["gesprek_voeren"]
 
 
 def test_danger_at_the_danger_question_is_its_acute_answer(engine: ProtocolEngine) -> None:
@@ -240,18 +239,19 @@ def test_danger_at_the_danger_question_is_its_acute_answer(engine: ProtocolEngin
 
 
 def test_decision_of_a_full_walk(engine: ProtocolEngine) -> None:
-    state = walk(engine, YES, typed("huwelijksdwang"), typed("nee hoor"), typed("ja"), typed("jazeker"),
-                 YES)
+    state = walk(engine, YES, typed("huwelijksdwang"), typed("een volwassene"), typed("nee hoor"), typed("ja"),
+                 typed("jazeker"), YES)
     assert engine.is_finished(state)
     decision = engine.decision(state)
     assert decision.payload() == {
         "protocol": EGG,
-        "protocol_version": "1.1.0",
+        "protocol_version": "1.2.0",
         "acute": True,
         "referrals": ["politie", "landelijk_knooppunt_huwelijksdwang", "veilig_thuis", "lec_egg",
                       "vrouwenopvang", "slachtofferhulp"],
         "steps": [{"step": "acuut_gevaar", "answer": "ja"},
                   {"step": "vorm_dreiging", "answer": "huwelijksdwang"},
+                  {"step": "wie_slachtoffer", "answer": "volwassene"},
                   {"step": "gesprek_veilig", "answer": "nee"},
                   {"step": "afweging_vermoeden", "answer": "ja"},
                   {"step": "afweging_onveilig", "answer": "ja"},
@@ -310,7 +310,7 @@ def test_every_path_of_every_protocol_walks_to_its_decision(engine: ProtocolEngi
 
 def test_restart_goes_back_to_the_first_question_and_keeps_acute(engine: ProtocolEngine) -> None:
     state = walk(engine, YES, kies("bedreiging"))
-    assert state.acute is True and state.step == "gesprek_veilig"
+    assert state.acute is True and state.step == "wie_slachtoffer"
     restarted = engine.restart(state)
     assert restarted == ProtocolState(EGG, "acuut_gevaar", [], True)
     calm = walk(engine, NO)
@@ -319,7 +319,7 @@ def test_restart_goes_back_to_the_first_question_and_keeps_acute(engine: Protoco
 
 def test_back_undoes_the_last_answer(engine: ProtocolEngine) -> None:
     state = walk(engine, NO, kies("huwelijksdwang"))
-    assert state.step == "gesprek_veilig"
+    assert state.step == "wie_slachtoffer"
     previous = engine.back(state)
     assert previous == ProtocolState(EGG, "vorm_dreiging", [{"step": "acuut_gevaar", "answer": "nee"}], False)
     first = engine.back(previous)
@@ -328,7 +328,7 @@ def test_back_undoes_the_last_answer(engine: ProtocolEngine) -> None:
     # a different answer after going back takes another route
     again = engine.answer(previous, kies("bedreiging"))
     assert again.understood and again.state.answers[-1] == {"step": "vorm_dreiging", "answer": "bedreiging"}
-    assert [s.id for s in again.instructions] == ["deskundige_raadplegen", "geen_contact_familie", "melding_vertellen"]
+    assert [s.id for s in again.instructions] == ["deskundige_raadplegen", "geen_contact_familie"]
 
 
 def test_back_keeps_the_acute_flag(engine: ProtocolEngine) -> None:
@@ -358,22 +358,23 @@ LHBTI = "lhbti_ondersteuning"
 
 
 def test_with_consent_the_ground_is_recorded(engine: ProtocolEngine) -> None:
-    state = walk(engine, NO, YES, kies("lhbti"), kies("geen_dreiging"), NO, protocol=LHBTI)
+    state = walk(engine, NO, YES, kies("lhbti"), kies("volwassene"), kies("geen_dreiging"), NO, protocol=LHBTI)
     decision = engine.decision(state)
     assert decision.steps == [
         {"step": "acuut_gevaar", "answer": "nee"},
         {"step": "toestemming_registratie", "answer": "ja"},
         {"step": "grond_registratie", "answer": "lhbti"},
+        {"step": "wie_bewoner", "answer": "volwassene"},
         {"step": "wie_dreigt", "answer": "geen_dreiging"},
         {"step": "andere_woonplek", "answer": "nee"},
     ]
 
 
 def test_without_consent_nothing_about_the_ground_is_recorded(engine: ProtocolEngine) -> None:
-    state = walk(engine, NO, NO, kies("medebewoners"), YES, protocol=LHBTI)
+    state = walk(engine, NO, NO, kies("volwassene"), kies("medebewoners"), YES, protocol=LHBTI)
     decision = engine.decision(state)
-    assert [s["step"] for s in decision.steps] == ["acuut_gevaar", "toestemming_registratie", "wie_dreigt",
-                                                   "andere_woonplek"]
+    assert [s["step"] for s in decision.steps] == ["acuut_gevaar", "toestemming_registratie", "wie_bewoner",
+                                                   "wie_dreigt", "andere_woonplek"]
     assert "grond_registratie" not in json.dumps(decision.payload())
 
 
@@ -386,12 +387,13 @@ def test_the_decision_builder_drops_a_gated_answer_without_consent(knowledge: Kn
     leaky = dataclasses.replace(protocol, steps={**protocol.steps, consent.id: leaky_consent})
     engine = ProtocolEngine(Knowledge(protocols={LHBTI: leaky}, organisations=knowledge.organisations,
                                       sources=knowledge.sources))
-    state = walk(engine, NO, NO, kies("bekering"), kies("geen_dreiging"), NO, protocol=LHBTI)
+    state = walk(engine, NO, NO, kies("bekering"), kies("volwassene"), kies("geen_dreiging"), NO, protocol=LHBTI)
     assert {"step": "grond_registratie", "answer": "bekering"} in state.answers
     decision = engine.decision(state)
     assert decision.steps == [
         {"step": "acuut_gevaar", "answer": "nee"},
         {"step": "toestemming_registratie", "answer": "nee"},
+        {"step": "wie_bewoner", "answer": "volwassene"},
         {"step": "wie_dreigt", "answer": "geen_dreiging"},
         {"step": "andere_woonplek", "answer": "nee"},
     ]

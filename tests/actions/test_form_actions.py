@@ -26,7 +26,8 @@ START = {"protocol": EGG, "protocol_step": "acuut_gevaar", "protocol_answers": [
          "location": "TERAPEL", "misses": 0.0}
 AT_GESPREK = {**START, "protocol_step": "gesprek_veilig",
               "protocol_answers": [{"step": "acuut_gevaar", "answer": "nee"},
-                                   {"step": "vorm_dreiging", "answer": "bedreiging"}]}
+                                   {"step": "vorm_dreiging", "answer": "bedreiging"},
+                                   {"step": "wie_slachtoffer", "answer": "volwassene"}]}
 KIES_BEDREIGING = [{"entity": "keuze", "value": "bedreiging"}]
 
 
@@ -71,8 +72,8 @@ def test_choice_button_advances() -> None:
              "protocol_answers": [{"step": "acuut_gevaar", "answer": "nee"}]}
     events, messages = answer('/kies{"keuze": "bedreiging"}', "kies", slots, KIES_BEDREIGING)
     assert messages == []
-    assert events[2] == SlotSet("protocol_step", "gesprek_veilig")
-    assert events[3] == SlotSet("protocol_answers", AT_GESPREK["protocol_answers"])
+    assert events[2] == SlotSet("protocol_step", "wie_slachtoffer")
+    assert events[3] == SlotSet("protocol_answers", AT_GESPREK["protocol_answers"][:2])
 
 
 def test_the_last_answer_completes_the_form_with_klaar() -> None:
@@ -320,8 +321,8 @@ def test_terug_goes_to_the_previous_question_and_undoes_its_answer() -> None:
     assert events == [
         SlotSet("protocol_answer", None),
         SlotSet("protocol", EGG),
-        SlotSet("protocol_step", "vorm_dreiging"),
-        SlotSet("protocol_answers", [{"step": "acuut_gevaar", "answer": "nee"}]),
+        SlotSet("protocol_step", "wie_slachtoffer"),
+        SlotSet("protocol_answers", AT_GESPREK["protocol_answers"][:2]),
         SlotSet("acute", False),
         SlotSet("misses", 0.0),
     ]
@@ -380,7 +381,8 @@ def test_a_look_up_of_step_4_is_no_answer_to_a_number_question() -> None:
 # (0.97), "een medebewoner" -> melding_lhbti (0.99). The answer must reach the engine.
 
 AT_WEKEN = {**START, "protocol": "ongewenste_zwangerschap", "protocol_step": "aantal_weken",
-            "protocol_answers": [{"step": "acuut_gevaar", "answer": "nee"}]}
+            "protocol_answers": [{"step": "acuut_gevaar", "answer": "nee"},
+                                 {"step": "morning_afterpil", "answer": "nee"}]}
 AT_DAGEN = {**START, "protocol": "seksueel_geweld", "protocol_step": "dagen_geleden",
             "protocol_answers": [{"step": "acuut_gevaar", "answer": "nee"}]}
 
@@ -388,14 +390,14 @@ AT_DAGEN = {**START, "protocol": "seksueel_geweld", "protocol_step": "dagen_gele
 def test_a_typed_answer_read_as_terug_is_an_answer() -> None:
     events, messages = answer("ongeveer acht weken denk ik", "terug", AT_WEKEN)
     assert "Terug naar de vorige vraag" not in " ".join(texts(messages))
-    assert SlotSet("protocol_answers", [{"step": "acuut_gevaar", "answer": "nee"},
+    assert SlotSet("protocol_answers", [*AT_WEKEN["protocol_answers"],
                                         {"step": "aantal_weken", "answer": 8}]) in events
 
 
 def test_terug_typed_on_a_number_question_still_goes_back() -> None:
     events, messages = answer("terug", "terug", AT_WEKEN)
     assert texts(messages) == ["Terug naar de vorige vraag. Uw vorige antwoord is gewist."]
-    assert SlotSet("protocol_step", "acuut_gevaar") in events
+    assert SlotSet("protocol_step", "morning_afterpil") in events
 
 
 def test_stop_said_outright_beats_an_answer() -> None:
@@ -422,7 +424,7 @@ def test_a_longer_typed_answer_beats_a_look_up_intent() -> None:
 def test_weet_ik_niet_typed_takes_the_unknown_branch() -> None:
     events, messages = answer("weet ik niet", "out_of_scope", AT_WEKEN)
     assert messages == []
-    assert SlotSet("protocol_answers", [{"step": "acuut_gevaar", "answer": "nee"},
+    assert SlotSet("protocol_answers", [*AT_WEKEN["protocol_answers"],
                                         {"step": "aantal_weken", "answer": "onbekend"}]) in events
     assert SlotSet("protocol_step", "signalen_mensenhandel") in events
 
@@ -483,12 +485,13 @@ def test_only_the_first_second_topic_is_kept() -> None:
 
 MIDDLE = {
     "eergerelateerd_geweld": ("gesprek_veilig", AT_GESPREK["protocol_answers"]),
-    "seksueel_geweld": ("minderjarig", [{"step": "acuut_gevaar", "answer": "nee"},
-                                        {"step": "dagen_geleden", "answer": 3}]),
-    "ongewenste_zwangerschap": ("signalen_mensenhandel", [{"step": "acuut_gevaar", "answer": "nee"},
+    "seksueel_geweld": ("wie_slachtoffer", [{"step": "acuut_gevaar", "answer": "nee"},
+                                            {"step": "dagen_geleden", "answer": 3}]),
+    "ongewenste_zwangerschap": ("signalen_mensenhandel", [*AT_WEKEN["protocol_answers"],
                                                           {"step": "aantal_weken", "answer": "onbekend"}]),
     "lhbti_ondersteuning": ("wie_dreigt", [{"step": "acuut_gevaar", "answer": "nee"},
-                                           {"step": "toestemming_registratie", "answer": "nee"}]),
+                                           {"step": "toestemming_registratie", "answer": "nee"},
+                                           {"step": "wie_bewoner", "answer": "volwassene"}]),
 }
 
 

@@ -77,7 +77,7 @@ def test_the_steps_of_a_protocol_in_order_with_sources(knowledge: Knowledge) -> 
     assert events == []
     text = messages[0]["text"]
     lines = text.splitlines()
-    assert lines[0] == "De hoofdstappen van het protocol Eergerelateerd geweld (versie 1.1.0):"
+    assert lines[0] == "De hoofdstappen van het protocol Eergerelateerd geweld (versie 1.2.0):"
     steps = main_path(knowledge.protocols[EGG])
     assert lines[1].startswith("1. Is er op dit moment direct gevaar")
     assert lines[len(steps)].startswith(f"{len(steps)}. ")

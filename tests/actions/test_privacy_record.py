@@ -57,8 +57,8 @@ def test_without_consent_no_field_of_the_record_reveals_orientation_or_religion(
         payload = engine.decision(state).payload()
         assert payload["protocol"] == "algemene_veiligheid"
         assert not REVEALING.findall(json.dumps(payload)), payload
-        assert {s["step"] for s in payload["steps"]} <= {"acuut_gevaar", "toestemming_registratie", "wie_dreigt",
-                                                         "andere_woonplek"}
+        assert {s["step"] for s in payload["steps"]} <= {"acuut_gevaar", "toestemming_registratie", "wie_bewoner",
+                                                         "ouders_dreigen", "wie_dreigt", "andere_woonplek"}
         assert {"step": "toestemming_registratie", "answer": "nee"} in payload["steps"]
 
 

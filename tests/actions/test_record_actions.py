@@ -16,6 +16,7 @@ from tests.actions.helpers import EGG_ANSWERS_BEFORE_LAST, SERVICE_TOKEN, action
 EGG = "eergerelateerd_geweld"
 ANSWERS = [{"step": "acuut_gevaar", "answer": "ja"},
            {"step": "vorm_dreiging", "answer": "bedreiging"},
+           {"step": "wie_slachtoffer", "answer": "volwassene"},
            {"step": "gesprek_veilig", "answer": "ja"},
            {"step": "afweging_vermoeden", "answer": "ja"},
            {"step": "afweging_onveilig", "answer": "ja"},
@@ -58,7 +59,7 @@ def test_records_the_decision_and_ends_with_the_reference(fake_api: FakeApi, kno
     body = post["body"]
     assert body.pop("idempotency_key").startswith(f"{EGG}:")
     assert body == {
-        "conversation_id": "conv-1", "location": "TERAPEL", "protocol": EGG, "protocol_version": "1.1.0",
+        "conversation_id": "conv-1", "location": "TERAPEL", "protocol": EGG, "protocol_version": "1.2.0",
         "acute": True, "referrals": ["politie", "veilig_thuis", "lec_egg", "slachtofferhulp"],
         "steps": ANSWERS, "outcome": "melding_veilig_thuis_acuut", "channel": "rest",
         "staff_id": "unverified"}
@@ -219,6 +220,7 @@ def test_the_finished_protocol_itself_is_not_offered_again(fake_api: FakeApi) ->
 
 def test_the_lhbti_record_without_consent_holds_no_ground(fake_api: FakeApi, caplog) -> None:
     answers = [{"step": "acuut_gevaar", "answer": "nee"}, {"step": "toestemming_registratie", "answer": "nee"},
+               {"step": "wie_bewoner", "answer": "volwassene"},
                {"step": "wie_dreigt", "answer": "geen_dreiging"}, {"step": "andere_woonplek", "answer": "nee"}]
     slots = {**FINISHED, "protocol": "lhbti_ondersteuning", "protocol_step": "uitkomst_steun", "acute": False,
              "protocol_answers": answers}
@@ -231,6 +233,7 @@ def test_the_lhbti_record_without_consent_holds_no_ground(fake_api: FakeApi, cap
 def test_the_consented_ground_is_recorded_but_never_logged(fake_api: FakeApi, caplog) -> None:
     answers = [{"step": "acuut_gevaar", "answer": "nee"}, {"step": "toestemming_registratie", "answer": "ja"},
                {"step": "grond_registratie", "answer": "geloof_verlaten"},
+               {"step": "wie_bewoner", "answer": "volwassene"},
                {"step": "wie_dreigt", "answer": "geen_dreiging"}, {"step": "andere_woonplek", "answer": "nee"}]
     slots = {**FINISHED, "protocol": "lhbti_ondersteuning", "protocol_step": "uitkomst_steun", "acute": False,
              "protocol_answers": answers}
@@ -250,6 +253,7 @@ LHBTI_REFUSED = {"protocol": "lhbti_ondersteuning", "protocol_step": "uitkomst_s
                  "location": "TERAPEL", "protocol_answer": "klaar", "misses": 0.0,
                  "protocol_answers": [{"step": "acuut_gevaar", "answer": "nee"},
                                       {"step": "toestemming_registratie", "answer": "nee"},
+                                      {"step": "wie_bewoner", "answer": "volwassene"},
                                       {"step": "wie_dreigt", "answer": "familie"},
                                       {"step": "andere_woonplek", "answer": "nee"}]}
 
@@ -264,7 +268,7 @@ def test_without_consent_the_decision_is_posted_under_the_neutral_category(fake_
     assert body.pop("idempotency_key").startswith("algemene_veiligheid:")
     assert body == {
         "conversation_id": "conv-1", "location": "TERAPEL", "protocol": "algemene_veiligheid",
-        "protocol_version": "1.1.0", "acute": False, "referrals": ["veilig_thuis", "politie"],
+        "protocol_version": "1.2.0", "acute": False, "referrals": ["veilig_thuis", "politie"],
         "steps": LHBTI_REFUSED["protocol_answers"], "outcome": "steun_op_locatie", "channel": "rest",
         "staff_id": "unverified"}
     said = texts(messages)

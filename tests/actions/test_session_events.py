@@ -45,7 +45,8 @@ START = {"protocol": EGG, "protocol_step": "acuut_gevaar", "protocol_answers": [
          "location": "TERAPEL", "misses": 0.0, "protocol_run": RUN}
 AT_GESPREK = {**START, "protocol_step": "gesprek_veilig",
               "protocol_answers": [{"step": "acuut_gevaar", "answer": "nee"},
-                                   {"step": "vorm_dreiging", "answer": "bedreiging"}]}
+                                   {"step": "vorm_dreiging", "answer": "bedreiging"},
+                                   {"step": "wie_slachtoffer", "answer": "volwassene"}]}
 REPORT = "een bewoonster vertelt dat haar broer haar bedreigt omdat ze niet met haar neef wil trouwen"
 
 
@@ -102,7 +103,7 @@ def test_start_logs_started_with_who_where_and_the_run(outbox_file: Path) -> Non
     assert logged(outbox_file) == [{
         "idempotency_key": idempotency_key("conv-1", "open:run-1@100.0:0", started),
         "conversation_id": "conv-1", "run_id": "run-1@100.0", "location": "TERAPEL", "protocol": EGG,
-        "protocol_version": "1.1.0", "staff_id": "unverified", "channel": "rest",
+        "protocol_version": "1.2.0", "staff_id": "unverified", "channel": "rest",
         "event": {"type": "started", "text": "Eergerelateerd geweld"},
     }]
     # Delivered in order per conversation.
@@ -375,7 +376,7 @@ def test_terug_and_opnieuw_are_logged_with_the_question_asked_next(outbox_file: 
     answer("opnieuw", "opnieuw", {**AT_GESPREK, "protocol_step": "vorm_dreiging",
                                   "protocol_answers": AT_GESPREK["protocol_answers"][:1]})
     assert logged_events(outbox_file) == [
-        {"type": "step_back", "step": "vorm_dreiging",
+        {"type": "step_back", "step": "wie_slachtoffer",
          "text": "Terug naar de vorige vraag. Uw vorige antwoord is gewist."},
         {"type": "restarted", "step": "acuut_gevaar",
          "text": "We beginnen opnieuw met het protocol Eergerelateerd geweld. Eerdere antwoorden tellen niet mee."},
@@ -393,8 +394,9 @@ def test_a_look_up_inside_the_form_is_logged_by_the_answer_shown(outbox_file: Pa
 
 
 ANSWERS = [{"step": "acuut_gevaar", "answer": "ja"}, {"step": "vorm_dreiging", "answer": "bedreiging"},
-           {"step": "gesprek_veilig", "answer": "ja"}, {"step": "afweging_vermoeden", "answer": "ja"},
-           {"step": "afweging_onveilig", "answer": "ja"}, {"step": "veilige_opvang", "answer": "nee"}]
+           {"step": "wie_slachtoffer", "answer": "volwassene"}, {"step": "gesprek_veilig", "answer": "ja"},
+           {"step": "afweging_vermoeden", "answer": "ja"}, {"step": "afweging_onveilig", "answer": "ja"},
+           {"step": "veilige_opvang", "answer": "nee"}]
 FINISHED = {**START, "protocol_step": "melding_veilig_thuis_acuut", "protocol_answers": ANSWERS, "acute": True,
             "protocol_answer": "klaar"}
 

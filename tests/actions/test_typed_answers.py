@@ -41,8 +41,8 @@ TABLE: list[tuple[str, str, str, object]] = [
     (EGG, "afweging_onveilig", "inderdaad", "ja"),
     (EGG, "veilige_opvang", "jawel, de vrouwenopvang heeft plek", "ja"),
     (EGG, "afweging_hulp", "nope", "nee"),
-    (SG, "minderjarig", "ja, ze is 15", "ja"),
-    (SG, "minderjarig", "neen", "nee"),
+    (OZ, "morning_afterpil", "ja, het condoom is gisteren gescheurd", "ja"),
+    (OZ, "morning_afterpil", "neen", "nee"),
     (SG, "veilige_plek", "ja, gisteren al geregeld", "ja"),
     (SG, "aangifte", "nee, dat wil ze (nog) niet", "nee"),
     (OZ, "signalen_mensenhandel", "nee, ik heb niks gemerkt", "nee"),
@@ -53,7 +53,7 @@ TABLE: list[tuple[str, str, str, object]] = [
     (EGG, "acuut_gevaar", "misschien", NOT),
     (EGG, "acuut_gevaar", "ja nee", NOT),
     (EGG, "gesprek_veilig", "weet ik niet", NOT),
-    (SG, "minderjarig", "geen idee", NOT),
+    (OZ, "morning_afterpil", "geen idee", NOT),
     (OZ, "druk_omgeving", "niet zeker", NOT),
     (EGG, "afweging_hulp", "lastig te zeggen", NOT),
     # --- choice -----------------------------------------------------------------------
@@ -67,6 +67,9 @@ TABLE: list[tuple[str, str, str, object]] = [
     (SG, "wie_dader", "geen idee", "onbekend"),
     (SG, "wie_dader", "weet ik niet", "onbekend"),
     (SG, "wie_dader", "een bezoeker van buiten", "buiten_locatie"),
+    (SG, "wie_slachtoffer", "een volwassen vrouw", "volwassene"),
+    (SG, "wie_slachtoffer", "een amv'er", "amv"),
+    (SG, "wie_slachtoffer", "een meisje dat met haar ouders hier woont", "kind_met_ouders"),
     (OZ, "wens", "ze twijfelt nog", "twijfel"),
     (OZ, "wens", "ze wil het kind houden", "uitdragen"),
     (OZ, "wens", "abortus", "afbreken"),
@@ -192,7 +195,7 @@ def test_a_number_question_with_an_unknown_step_has_a_weet_ik_niet_button(steps:
 
 
 def test_the_weet_ik_niet_button_takes_the_unknown_branch(engine: ProtocolEngine) -> None:
-    state = engine.answer(engine.start(OZ), UserInput("nee")).state
+    state = engine.answer(engine.answer(engine.start(OZ), UserInput("nee")).state, UserInput("nee")).state
     assert state.step == "aantal_weken"
     turn = engine.answer(state, UserInput('/kies{"keuze": "onbekend"}', "kies", "onbekend"))
     assert turn.understood and turn.answer == "onbekend"

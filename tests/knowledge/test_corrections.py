@@ -101,9 +101,14 @@ def test_oz_asks_her_age_under_16_goes_to_veilig_thuis(kb):
     oz = kb.protocols["ongewenste_zwangerschap"]
     age = oz.steps["leeftijd"]
     assert age.kind == "number" and "oud" in age.text
+    # under 16: asked where she lives (parents or amv); every answer goes to the meldcode
     young = oz.steps[age.next_for(15)]
-    assert "veilig_thuis" in young.referrals and "meldcode" in young.text
-    assert "seksueel misbruik" in young.text
+    assert young.kind == "choice" and "jonger dan 16" in young.text
+    assert {o.value for o in young.options} == {"kind_met_ouders", "amv"}
+    for option in young.options:
+        advice = oz.steps[young.next_for(option.value)]
+        assert "veilig_thuis" in advice.referrals and "meldcode" in advice.text, advice.id
+        assert "seksueel misbruik" in advice.text, advice.id
     assert age.next_for(16) != young.id
     # asked on every path, before her wish
     assert oz.steps["signalen_mensenhandel"].next_for("nee") == "leeftijd"

@@ -94,7 +94,7 @@ def test_sources_catalogue(kb: Knowledge):
 
 def test_protocol_metadata(kb: Knowledge):
     egg = kb.protocols["eergerelateerd_geweld"]
-    assert egg.version == "1.1.0" and egg.title and egg.summary
+    assert egg.version == "1.2.0" and egg.title and egg.summary
     assert egg.intent == "melding_eergerelateerd_geweld"
     assert kb.protocol_for_intent("melding_eergerelateerd_geweld") is egg
     assert kb.protocol_for_intent("greet") is None

@@ -70,10 +70,10 @@ def test_no_line_informs_the_family(kb, protocol_id: str) -> None:
     [
         ("seksueel_geweld", "veilig_contact", "voicemail", "telefoon"),
         ("seksueel_geweld", "veilig_contact", "medebewoner", "tolk"),
-        ("ongewenste_zwangerschap", "veilig_contact", "voicemail", "telefoon"),
+        ("ongewenste_zwangerschap", "neutraal_gesprek", "voicemail", "telefoon"),
         ("eergerelateerd_geweld", "gesprek_voeren", "gemeenschap", "tolk"),
         ("seksueel_geweld", "melding_vertellen", "tenzij", "melding_vertellen"),
-        ("eergerelateerd_geweld", "melding_vertellen", "tenzij", "melding_vertellen"),
+        ("eergerelateerd_geweld", "geen_contact_familie", "tenzij", "melding_vertellen"),
     ],
 )
 def test_a_missing_safeguard_is_refused(kb, tmp_path: Path, protocol_id: str, step_id: str, removed: str,
