@@ -123,6 +123,8 @@ class ApiClient:
         self._unavailable_until = 0.0
         try:
             response.raise_for_status()
+            if response.status_code == 204:
+                return None
             return response.json()
         except httpx.HTTPStatusError as error:
             logger.error("API %s %s -> %s: %s", method, path, error.response.status_code,
@@ -181,6 +183,31 @@ class ApiClient:
         if not isinstance(holders, list):
             raise ApiError("GET key-positions: expected a list")
         return holders
+
+
+    def due_follow_ups(self, staff_id: str, within_hours: float) -> list[dict[str, Any]]:
+        """The counsellor's open follow-ups that are overdue or due within ``within_hours``,
+        soonest first (``[{"id", "action", "reference", "due_at", "overdue", ...}]``)."""
+        answer = self._request("GET", "/chat/follow-ups", params={"staff_id": staff_id, "within_hours": within_hours})
+        items = answer.get("items") if isinstance(answer, dict) else None
+        if not isinstance(items, list):
+            raise ApiError("GET /chat/follow-ups: expected {'items': [...]}")
+        return items
+
+    def record_follow_up(self, follow_up_id: str, staff_id: str, status: str, reason: str | None = None
+                         ) -> dict[str, Any]:
+        """The counsellor's answer as a status event; ApiError 409 when someone confirmed it first."""
+        body: dict[str, Any] = {"status": status, "staff_id": staff_id}
+        if reason:
+            body["reason"] = reason
+        answer = self._request("POST", f"/follow-ups/{quote(follow_up_id, safe='')}/events", json=body)
+        if not isinstance(answer, dict):
+            raise ApiError("POST follow-up event: unexpected response")
+        return answer
+
+    def store_teams_reference(self, reference: dict[str, str]) -> None:
+        """Where Teams reaches the counsellor later (reminders): idempotent, the newest wins."""
+        self._request("PUT", "/teams/conversations", json=reference)
 
 
 _client: ApiClient | None = None

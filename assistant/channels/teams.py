@@ -21,9 +21,11 @@ Gaps of Rasa's connector closed here (see docs/teams.md):
   (Rasa's connector calls ``requests`` at start-up and per message);
 - buttons are ``messageBack`` card actions whose value maps back to the Rasa
   payload (``teams_cards``);
-- metadata: ``{"channel": "teams", "tenant", "staff_id", "location", "role"}`` from
-  the authenticated activity and the staff list (``teams_identity``), never from
-  the message text;
+- metadata: ``{"channel": "teams", "tenant", "staff_id", "location", "role",
+  "conversation_reference"}`` from the authenticated activity and the staff list
+  (``teams_identity``), never from the message text; the conversation reference
+  (service URL, conversation, bot and user ids: no content) is what the reminders of
+  follow-ups need to reach the counsellor later (stored in the API by the actions);
 - issue 14: in production (``COA_ENV=production``) the bot must be single-tenant
   (``tenant_id`` set, no ``allowed_tenants: "*"``) and have a staff list
   (``staff_locations_file``); with a staff list, a user who is not on it gets
@@ -190,6 +192,20 @@ def activity_tenant(activity: Mapping[str, Any]) -> str | None:
     if not tenant:
         tenant = (activity.get("conversation") or {}).get("tenantId")
     return str(tenant) if tenant else None
+
+
+def conversation_reference(activity: Mapping[str, Any]) -> dict[str, str] | None:
+    """Where a proactive message to this user goes later (Bot Framework's
+    ConversationReference, without the activity): service URL, conversation, bot, user."""
+    values = {
+        "service_url": activity.get("serviceUrl"),
+        "conversation_id": (activity.get("conversation") or {}).get("id"),
+        "bot_id": (activity.get("recipient") or {}).get("id"),
+        "user_id": (activity.get("from") or {}).get("id"),
+    }
+    if not all(isinstance(value, str) and value for value in values.values()):
+        return None
+    return {key: str(value) for key, value in values.items()}
 
 
 class BotConnectorClient:
@@ -365,6 +381,9 @@ class TeamsInput(BotFrameworkInput):
         aad_object_id = (activity.get("from") or {}).get("aadObjectId")
         if isinstance(aad_object_id, str) and aad_object_id.strip():
             metadata["staff_id"] = staff_id(self.settings.staff_id_salt, tenant, aad_object_id)
+            reference = conversation_reference(activity)
+            if reference:
+                metadata["conversation_reference"] = reference
             entry = self.staff_locations.entry_for(aad_object_id)
             if entry:
                 metadata["location"] = entry.location

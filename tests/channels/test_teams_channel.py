@@ -148,7 +148,9 @@ async def test_signed_message_is_processed_with_metadata_and_answered_with_a_her
     assert message.input_channel == "teams"
     assert message.metadata == {"channel": "teams", "tenant": TENANT,
                                 "staff_id": staff_id(SALT, TENANT, AAD_ZWOLLE), "location": "ZWOLLE",
-                                "role": "counsellor"}
+                                "role": "counsellor", "conversation_reference": {
+                                    "service_url": body["serviceUrl"], "conversation_id": body["conversation"]["id"],
+                                    "bot_id": body["recipient"]["id"], "user_id": body["from"]["id"]}}
     assert AAD_ZWOLLE not in repr(message.metadata)
 
     [reply] = replies_for(connector, body["conversation"]["id"])
