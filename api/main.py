@@ -18,6 +18,7 @@ from api.follow_ups.chat import router as follow_ups_chat_router
 from api.follow_ups.router import indicators_router as follow_up_indicators_router
 from api.follow_ups.router import router as follow_ups_router
 from api.handovers.router import router as handovers_router
+from api.ibis.router import router as ibis_router
 from api.incidents.router import router as incidents_router
 from api.indicators import rollup as _indicator_rollup  # noqa: F401  (registers the rollup's flush listeners)
 from api.indicators.norms_ref import get_norms
@@ -25,6 +26,7 @@ from api.indicators.router import router as indicators_router
 from api.knowledge_ref import get_knowledge
 from api.locations.router import router as locations_router
 from api.protocols.router import router as protocols_router
+from api.records.router import router as records_router
 from api.reminders.runner import start_background as start_reminders
 from api.reviews.router import router as reviews_router
 from api.security.deidentify import DeidentificationUnavailable
@@ -82,6 +84,8 @@ def create_app() -> FastAPI:
     app.include_router(auth_router)
     app.include_router(incidents_router)
     app.include_router(handovers_router)
+    app.include_router(records_router)
+    app.include_router(ibis_router)
     app.include_router(follow_ups_router)
     app.include_router(follow_up_indicators_router)
     app.include_router(follow_ups_chat_router)

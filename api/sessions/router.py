@@ -21,8 +21,8 @@ from fastapi.responses import StreamingResponse
 from api.auth.dependencies import ServiceUser, StaffUser
 from api.db import SessionDep
 from api.knowledge_ref import KnowledgeDep
-from api.models_base import as_utc
 from api.security.bounds import Offset
+from api.security.spreadsheet import csv_cell
 from api.sessions import service
 from api.sessions.schemas import (
     SessionDetail,
@@ -139,18 +139,6 @@ def list_sessions(
     return SessionList(items=items, total=total)
 
 
-def _csv_cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "ja" if value else "nee"
-    if hasattr(value, "isoformat"):
-        return as_utc(value).isoformat()  # type: ignore[arg-type]
-    text = str(value)
-    # No formula injection when the file is opened in a spreadsheet.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 @router.get("/sessions.csv", response_class=StreamingResponse, responses={200: {"content": {"text/csv": {}}}})
 def export_sessions(
     user: StaffUser,
@@ -172,7 +160,7 @@ def export_sessions(
         writer = csv.writer(buffer)
         writer.writerow(CSV_COLUMNS)
         for item in items:
-            writer.writerow([_csv_cell(getattr(item, column)) for column in CSV_COLUMNS])
+            writer.writerow([csv_cell(getattr(item, column)) for column in CSV_COLUMNS])
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()

@@ -14,6 +14,7 @@ is for admins and the location's supervisors; user accounts for admins.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import httpx
@@ -41,6 +42,8 @@ EVERYONE = {role: ("sees", "sees") for role in ROLES}
 SERVICE_WRITES = {role: ("403", "403") for role in ROLES} | {"service": ("201", "201")}
 DIRECTORY = {role: ("403", "403") for role in ROLES}
 ADMIN_ONLY = {role: ("403", "403") for role in ROLES}
+IBIS_ONE = {**DETAIL, "counsellor": ("403", "403")}
+IBIS_PERIOD = {**READ, "counsellor": ("403", "403")}
 
 EXPECTED: dict[str, dict[str, tuple[str, ...]]] = {
     "GET /incidents": READ,
@@ -85,6 +88,13 @@ EXPECTED: dict[str, dict[str, tuple[str, ...]]] = {
         "admin": ("201", "201"),
         "service": ("403", "403"),
     },
+    # The decision record and the IBIS export (issue 15 part 6): the record like the incident;
+    # the export for contact persons and supervisors (their locations) and admins, not counsellors.
+    "GET /incidents/{id}/record.pdf": DETAIL,
+    "GET /incidents/{id}/ibis.csv": IBIS_ONE,
+    "GET /incidents/{id}/ibis.json": IBIS_ONE,
+    "GET /ibis/incidents.csv": IBIS_PERIOD,
+    "GET /ibis/incidents.json": IBIS_PERIOD,
     "GET /me/corrections": {
         "counsellor": ("sees", "hidden"),
         "contact_person": ("hidden", "hidden"),
@@ -192,6 +202,20 @@ async def _handovers(c: httpx.AsyncClient, h: dict[str, str], r: Records, _loc: 
 async def _hand_over(c: httpx.AsyncClient, h: dict[str, str], r: Records, _loc: str) -> str:
     body = {"to_location": "ZWOLLE", "reason": "bewoner verhuisd"}
     return str((await c.post(f"/api/v1/incidents/{r.incident}/handovers", json=body, headers=h)).status_code)
+
+
+async def _record_pdf(c: httpx.AsyncClient, h: dict[str, str], r: Records, _loc: str) -> str:
+    return str((await c.get(f"/api/v1/incidents/{r.incident}/record.pdf", headers=h)).status_code)
+
+
+async def _ibis_one(c: httpx.AsyncClient, h: dict[str, str], r: Records, _loc: str, suffix: str) -> str:
+    return str((await c.get(f"/api/v1/incidents/{r.incident}/ibis.{suffix}", headers=h)).status_code)
+
+
+async def _ibis_period(c: httpx.AsyncClient, h: dict[str, str], _r: Records, loc: str, suffix: str) -> str:
+    # The export carries no ids: a location's rows are recognised by their location column.
+    needle = f",{loc}," if suffix == "csv" else f'"locatie":"{loc}"'
+    return _visible(await c.get(f"/api/v1/ibis/incidents.{suffix}", headers=h), needle)
 
 
 async def _my_corrections(c: httpx.AsyncClient, h: dict[str, str], r: Records, _loc: str) -> str:
@@ -324,6 +348,11 @@ CHECKS: dict[str, Check] = {
     "PUT /teams/conversations": _teams_reference,
     "GET /incidents/{id}/handovers": _handovers,
     "POST /incidents/{id}/handovers": _hand_over,
+    "GET /incidents/{id}/record.pdf": _record_pdf,
+    "GET /incidents/{id}/ibis.csv": partial(_ibis_one, suffix="csv"),
+    "GET /incidents/{id}/ibis.json": partial(_ibis_one, suffix="json"),
+    "GET /ibis/incidents.csv": partial(_ibis_period, suffix="csv"),
+    "GET /ibis/incidents.json": partial(_ibis_period, suffix="json"),
     "GET /me/corrections": _my_corrections,
     "GET /sessions": _sessions,
     "GET /sessions?location=": _sessions_at,

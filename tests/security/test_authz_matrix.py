@@ -86,6 +86,12 @@ EXPECTED: dict[str, dict[str, tuple[int, int]]] = {
         403, counsellor=(403, 404), contact_person=(403, 404), supervisor=(201, 404), anonymous=401
     ),
     "GET /api/v1/me/corrections": STAFF_READ,
+    # the decision record (like the incident) and the IBIS export (not for counsellors), issue 15 part 6
+    "GET /api/v1/incidents/{incident_id}/record.pdf": DETAIL,
+    "GET /api/v1/incidents/{incident_id}/ibis.csv": DETAIL | {"counsellor": (403, 403)},
+    "GET /api/v1/incidents/{incident_id}/ibis.json": DETAIL | {"counsellor": (403, 403)},
+    "GET /api/v1/ibis/incidents.csv": same(200, counsellor=403, service=403, anonymous=401),
+    "GET /api/v1/ibis/incidents.json": same(200, counsellor=403, service=403, anonymous=401),
     # handover (issue 15 part 6): read like the incident; a supervisor of its current location or an admin
     "GET /api/v1/incidents/{incident_id}/handovers": DETAIL,
     "POST /api/v1/incidents/{incident_id}/handovers": same(
@@ -276,6 +282,17 @@ CALLS: dict[str, Callable[[Records, str], Call]] = {
         "POST", f"/api/v1/incidents/{r.incident}/review-events", json={"status": "in_behandeling"}
     ),
     "GET /api/v1/me/corrections": lambda r, loc: Call("GET", "/api/v1/me/corrections"),
+    "GET /api/v1/incidents/{incident_id}/record.pdf": lambda r, loc: Call(
+        "GET", f"/api/v1/incidents/{r.incident}/record.pdf"
+    ),
+    "GET /api/v1/incidents/{incident_id}/ibis.csv": lambda r, loc: Call(
+        "GET", f"/api/v1/incidents/{r.incident}/ibis.csv"
+    ),
+    "GET /api/v1/incidents/{incident_id}/ibis.json": lambda r, loc: Call(
+        "GET", f"/api/v1/incidents/{r.incident}/ibis.json"
+    ),
+    "GET /api/v1/ibis/incidents.csv": lambda r, loc: Call("GET", f"/api/v1/ibis/incidents.csv?location={loc}"),
+    "GET /api/v1/ibis/incidents.json": lambda r, loc: Call("GET", f"/api/v1/ibis/incidents.json?location={loc}"),
     "GET /api/v1/incidents/{incident_id}/handovers": lambda r, loc: Call(
         "GET", f"/api/v1/incidents/{r.incident}/handovers"
     ),
