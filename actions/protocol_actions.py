@@ -10,10 +10,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import presenter, session_events
 from actions import slots as names
-from actions.engine import ACUTE_INTENT
 from actions.knowledge_cache import get_engine
 from actions.tracker_utils import last_action_among, latest_intent, metadata_location, user_input
-from knowledge import Knowledge, Protocol
+from knowledge import Protocol
 
 #: The intent of a message the NLU is unsure of (FallbackClassifier).
 FALLBACK_INTENT = "nlu_fallback"
@@ -78,17 +77,6 @@ class ActionStartProtocol(Action):
         return await start_guide(dispatcher, tracker, protocol)
 
 
-def unsure_which_guide(tracker: Tracker, knowledge: Knowledge) -> bool:
-    """True when the NLU's best guess under its fallback was a protocol, the general
-    path or danger now: it is a safety report, it only cannot tell which one."""
-    ranking = tracker.latest_message.get("intent_ranking") or []
-    best = next((item.get("name") for item in ranking if item.get("name") != FALLBACK_INTENT), None)
-    guides = {p.intent for p in knowledge.protocols.values()} | {ACUTE_INTENT}
-    if knowledge.general_path is not None:
-        guides.add(knowledge.general_path.intent)
-    return best in guides
-
-
 class ActionNotUnderstood(Action):
     """A message the NLU is unsure of, or took for out of scope, outside a protocol.
     Fail safe: when it is about someone's safety it gets the safe general path
@@ -104,11 +92,9 @@ class ActionNotUnderstood(Action):
         engine = get_engine()
         general = engine.knowledge.general_path
         out_of_scope = latest_intent(tracker) == OUT_OF_SCOPE_INTENT
-        # Out of scope with confidence is only overruled by what the message says; an
-        # unsure NLU also by its own best guesses.
-        about_safety = engine.signals_safety_problem(user_input(tracker)) or (
-            not out_of_scope and unsure_which_guide(tracker, engine.knowledge))
-        if general is None or not about_safety:
+        # What the message says decides, not the NLU's runner-up guesses: under its
+        # fallback those are often a protocol for a toothache or the weather.
+        if general is None or not engine.signals_safety_problem(user_input(tracker)):
             dispatcher.utter_message(response="utter_out_of_scope" if out_of_scope else "utter_default")
             return []
         events = await start_guide(dispatcher, tracker, general)  # 112 first when the danger is now

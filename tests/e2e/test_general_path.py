@@ -69,7 +69,7 @@ def test_danger_now_then_something_else_calls_112_first_and_records_acute(stack)
 @pytest.mark.parametrize("opening", [
     "wat wordt het weer op vrijdag",
     "een bewoner heeft kiespijn, waar kan hij heen",
-    "xkcd qwop",
+    "de printer op kantoor doet het weer niet",
 ])
 def test_a_question_without_a_safety_problem_starts_nothing(stack, opening: str) -> None:
     chat = Conversation()
