@@ -83,3 +83,30 @@ def test_suicidaliteit_to_113_and_gza(stack) -> None:
                       and answers(p).get("wie_bewoner") == "volwassene")
     incident = walk("suicidaliteit", "een bewoner zegt dat hij niet meer wil leven", path, location="ZWOLLE")
     assert {"zelfmoordpreventie_113", "gza"} <= set(incident["referrals"])
+
+
+def test_the_morning_after_pill_is_no_pregnancy_of_so_many_weeks(stack) -> None:
+    """Issue 13 part 4: the windows in hours, GZA or the pharmacy; an unaccompanied minor
+    brings in Nidos; sex that was not consensual refers to the CSG and Veilig Thuis and
+    offers the sexual-violence protocol right after the decision."""
+    oz = "ongewenste_zwangerschap"
+    chat = Conversation(location="ZWOLLE")
+    opening = "een bewoonster vraagt of ze nog een morning-afterpil kan krijgen, gisteren is het condoom gescheurd"
+    asks(chat, chat.say(opening), oz, "acuut_gevaar")
+    asks(chat, chat.say(NO), oz, "morning_afterpil")
+    windows = chat.say(YES)
+    text = chat.text(windows)
+    for said in ("72 uur", "levonorgestrel", "120 uur", "ulipristal", "koperspiraal", "5 dagen", "apotheek"):
+        assert said in text, chat.dump()
+    asks(chat, windows, oz, "nood_wie")
+    asks(chat, chat.say(kies("amv")), oz, "seks_vrijwillig")
+    final = chat.say(NO)
+    incident = recorded(chat, final, location="ZWOLLE")
+    assert incident["protocol"] == oz and incident["acute"] is False
+    assert incident["outcome"] == "noodanticonceptie_seksueel_geweld"
+    assert {"gza", "nidos", "centrum_seksueel_geweld", "veilig_thuis", "fiom", "siriz"} <= set(incident["referrals"])
+    assert [s["step"] for s in incident["steps"]] == ["acuut_gevaar", "morning_afterpil", "nood_wie",
+                                                      "seks_vrijwillig"]
+    assert KNOWLEDGE.protocols[oz].steps["aantal_weken"].text not in chat.dump()
+    assert final[-1]["text"] == "Wilt u nu ook het protocol Seksueel geweld doorlopen?", chat.dump()
+    assert final[-1]["buttons"][0]["payload"] == "/melding_seksueel_geweld"

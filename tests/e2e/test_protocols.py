@@ -62,7 +62,8 @@ def test_eergerelateerd_geweld_to_a_recorded_incident(stack) -> None:
     replies = chat.say("een bewoonster zegt dat haar vader en broers haar bedreigen omdat ze een vriend heeft")
     asks(chat, replies, egg, "acuut_gevaar")
     asks(chat, chat.say(NO), egg, "vorm_dreiging")
-    asks(chat, chat.say(kies("bedreiging")), egg, "gesprek_veilig")
+    asks(chat, chat.say(kies("bedreiging")), egg, "wie_slachtoffer")
+    asks(chat, chat.say(kies("volwassene")), egg, "gesprek_veilig")
     asks(chat, chat.say(YES), egg, "afweging_vermoeden")
     asks(chat, chat.say(YES), egg, "afweging_onveilig")
     asks(chat, chat.say(YES), egg, "veilige_opvang")
@@ -81,8 +82,8 @@ def test_seksueel_geweld_within_a_week_refers_to_the_csg_and_veilig_thuis(stack)
     asks(chat, chat.say(NO), sg, "dagen_geleden")
     after_days = chat.say("2")
     assert "0800-0188" in chat.text(after_days), chat.dump()
-    asks(chat, after_days, sg, "minderjarig")
-    asks(chat, chat.say(NO), sg, "wie_dader")
+    asks(chat, after_days, sg, "wie_slachtoffer")
+    asks(chat, chat.say(kies("volwassene")), sg, "wie_dader")
     asks(chat, chat.say(kies("medebewoner")), sg, "veilige_plek")
     asks(chat, chat.say(NO), sg, "aangifte")
     incident = recorded(chat, chat.say(YES))
@@ -101,7 +102,8 @@ def test_pregnancy_typed_as_a_new_user_with_danger_in_the_middle(stack) -> None:
     chat = Conversation(location="ZWOLLE")
     replies = chat.say("bewoonster is zwanger maar wil het kindje niet, wat moet ik doen")
     asks(chat, replies, oz, "acuut_gevaar")
-    asks(chat, chat.say("nee hoor"), oz, "aantal_weken")
+    asks(chat, chat.say("nee hoor"), oz, "morning_afterpil")
+    asks(chat, chat.say("nee, dat niet"), oz, "aantal_weken")
     assert {"title": "Weet ik niet", "payload": kies("onbekend")} in chat.buttons(chat.transcript[-1][1])
     asks(chat, chat.say("ongeveer acht weken denk ik"), oz, "signalen_mensenhandel")
 
@@ -120,7 +122,8 @@ def test_pregnancy_typed_as_a_new_user_with_danger_in_the_middle(stack) -> None:
     assert {"fiom", "siriz", "gza"} <= set(incident["referrals"])
     assert "politie" in incident["referrals"], "112 was advised, so the police is part of the record"
     assert incident["steps"] == [
-        {"step": "acuut_gevaar", "answer": "nee"}, {"step": "aantal_weken", "answer": 8},
+        {"step": "acuut_gevaar", "answer": "nee"}, {"step": "morning_afterpil", "answer": "nee"},
+        {"step": "aantal_weken", "answer": 8},
         {"step": "signalen_mensenhandel", "answer": "nee"}, {"step": "leeftijd", "answer": 25},
         {"step": "druk_omgeving", "answer": "nee"}, {"step": "wens", "answer": "twijfel"}]
     assert incident["outcome"] == "keuzehulp"
@@ -135,7 +138,8 @@ def test_lhbti_without_consent_records_no_ground(stack) -> None:
     replies = chat.say("een bewoner wordt door medebewoners uitgescholden en bedreigd omdat hij homo is")
     asks(chat, replies, lhbti, "acuut_gevaar")
     asks(chat, chat.say(NO), lhbti, "toestemming_registratie")
-    asks(chat, chat.say(NO), lhbti, "wie_dreigt")
+    asks(chat, chat.say(NO), lhbti, "wie_bewoner")
+    asks(chat, chat.say(kies("volwassene")), lhbti, "wie_dreigt")
     asks(chat, chat.say(kies("medebewoners")), lhbti, "andere_woonplek")
     replies = chat.say(YES)
     # The counsellor is still told about COC, LGBT Asylum Support and Roze in Blauw.
@@ -145,8 +149,8 @@ def test_lhbti_without_consent_records_no_ground(stack) -> None:
     assert incident["reference"].startswith("VEI-")
     assert incident["acute"] is False
     assert set(incident["referrals"]) == {"politie"}
-    assert [s["step"] for s in incident["steps"]] == ["acuut_gevaar", "toestemming_registratie", "wie_dreigt",
-                                                      "andere_woonplek"]
+    assert [s["step"] for s in incident["steps"]] == ["acuut_gevaar", "toestemming_registratie", "wie_bewoner",
+                                                      "wie_dreigt", "andere_woonplek"]
     assert_nothing_reveals(read_everything(chat.sender, "BUDEL"))
 
 
@@ -157,7 +161,8 @@ def test_lhbti_with_consent_records_only_what_was_consented_to(stack) -> None:
          "acuut_gevaar")
     asks(chat, chat.say(NO), lhbti, "toestemming_registratie")
     asks(chat, chat.say(YES), lhbti, "grond_registratie")
-    asks(chat, chat.say(kies("bekering")), lhbti, "wie_dreigt")
+    asks(chat, chat.say(kies("bekering")), lhbti, "wie_bewoner")
+    asks(chat, chat.say(kies("volwassene")), lhbti, "wie_dreigt")
     asks(chat, chat.say(kies("geen_dreiging")), lhbti, "andere_woonplek")
     incident = recorded(chat, chat.say(NO), location="BUDEL")
     assert incident["protocol"] == lhbti and incident["reference"].startswith("LHBTI-")
@@ -180,7 +185,8 @@ def test_a_second_topic_is_noted_and_offered_after_the_decision(stack) -> None:
     noted = chat.say("ze vertelde ook dat ze zwanger is en dat niet wil")
     assert "Ik heb ook Ongewenste zwangerschap genoteerd" in chat.text(noted), chat.dump()
     asks(chat, noted, egg, "vorm_dreiging")
-    for answer, step in [(kies("huwelijksdwang"), "gesprek_veilig"), (NO, "afweging_vermoeden"),
+    for answer, step in [(kies("huwelijksdwang"), "wie_slachtoffer"), (kies("volwassene"), "gesprek_veilig"),
+                         (NO, "afweging_vermoeden"),
                          (YES, "afweging_onveilig"), (YES, "veilige_opvang")]:
         asks(chat, chat.say(answer), egg, step)
     final = chat.say(NO)
@@ -197,21 +203,21 @@ def test_terug_and_opnieuw_in_the_middle_of_a_protocol(stack) -> None:
     chat = Conversation()
     asks(chat, chat.say("een bewoonster is verkracht door een medewerker van de beveiliging"), sg, "acuut_gevaar")
     asks(chat, chat.say(NO), sg, "dagen_geleden")
-    asks(chat, chat.say("10"), sg, "minderjarig")
+    asks(chat, chat.say("10"), sg, "wie_slachtoffer")
     back = chat.say("terug")
     assert "vorige vraag" in chat.text(back), chat.dump()
     asks(chat, back, sg, "dagen_geleden")
-    asks(chat, chat.say("3"), sg, "minderjarig")
+    asks(chat, chat.say("3"), sg, "wie_slachtoffer")
     again = chat.say("opnieuw")
     assert "opnieuw" in chat.text(again).lower(), chat.dump()
     asks(chat, again, sg, "acuut_gevaar")
     asks(chat, chat.say(NO), sg, "dagen_geleden")
-    asks(chat, chat.say("1"), sg, "minderjarig")
-    asks(chat, chat.say(NO), sg, "wie_dader")
+    asks(chat, chat.say("1"), sg, "wie_slachtoffer")
+    asks(chat, chat.say(kies("volwassene")), sg, "wie_dader")
     asks(chat, chat.say(kies("medewerker")), sg, "veilige_plek")
     incident = recorded(chat, chat.say(YES))
-    assert [s["step"] for s in incident["steps"]] == ["acuut_gevaar", "dagen_geleden", "minderjarig", "wie_dader",
-                                                      "veilige_plek"]
+    assert [s["step"] for s in incident["steps"]] == ["acuut_gevaar", "dagen_geleden", "wie_slachtoffer",
+                                                      "wie_dader", "veilige_plek"]
     assert {"step": "dagen_geleden", "answer": 1} in incident["steps"]
 
 

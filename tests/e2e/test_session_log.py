@@ -65,7 +65,7 @@ def test_a_protocol_conversation_becomes_a_session_with_its_timeline(stack) -> N
     assert steps["acuut_gevaar"].text in chat.text(said), chat.dump()
     acute = chat.say(YES)
     assert chat.text(acute).startswith(ACUTE_START), chat.dump()
-    for answer in (kies("bedreiging"), YES, YES, YES):
+    for answer in (kies("bedreiging"), kies("volwassene"), YES, YES, YES):
         chat.say(answer)
     final = chat.say(NO)
     match = REFERENCE.search(chat.text(final))
@@ -91,6 +91,7 @@ def test_a_protocol_conversation_becomes_a_session_with_its_timeline(stack) -> N
     assert asked == [
         ("question_asked", "acuut_gevaar", None), ("answer_given", "acuut_gevaar", "ja"),
         ("question_asked", "vorm_dreiging", None), ("answer_given", "vorm_dreiging", "bedreiging"),
+        ("question_asked", "wie_slachtoffer", None), ("answer_given", "wie_slachtoffer", "volwassene"),
         ("question_asked", "gesprek_veilig", None), ("answer_given", "gesprek_veilig", "ja"),
         ("question_asked", "afweging_vermoeden", None), ("answer_given", "afweging_vermoeden", "ja"),
         ("question_asked", "afweging_onveilig", None), ("answer_given", "afweging_onveilig", "ja"),
