@@ -12,6 +12,7 @@ from api.web.chat import router as chat_router
 from api.web.dashboard import router as dashboard_router
 from api.web.directory import router as directory_router
 from api.web.pages import STATIC_DIR, LoginRequired, PageForbidden, forbidden_page, login_redirect
+from api.web.records import router as records_router
 from api.web.router import router
 from api.web.security import SecurityHeadersMiddleware, StaticGZipMiddleware
 from api.web.users import router as users_router
@@ -46,6 +47,7 @@ def install_web(app: FastAPI) -> None:
     app.include_router(directory_router, dependencies=badge)
     app.include_router(users_router, dependencies=badge)
     app.include_router(actions_router, dependencies=badge)
+    app.include_router(records_router, dependencies=badge)
     app.add_exception_handler(LoginRequired, login_redirect)
     app.add_exception_handler(PageForbidden, forbidden_page)
     app.add_middleware(StaticGZipMiddleware)

@@ -165,6 +165,13 @@ EXPECTED: dict[str, dict[str, tuple[int, int]]] = {
     "GET /correcties": same(403, counsellor=200, anonymous=303),
     "POST /correcties/{incident_id}": same(403, counsellor=(303, 404), anonymous=303),
     "GET /acties": same(200, admin=403, service=403, anonymous=303),
+    # the incident's file page and its handover form (issue 15 part 6)
+    "GET /incidenten/{incident_id}/dossier": same(
+        200, counsellor=(200, 404), contact_person=(200, 404), supervisor=(200, 404), service=403, anonymous=303
+    ),
+    "POST /incidenten/{incident_id}/overdracht": same(
+        403, counsellor=(403, 404), contact_person=(403, 404), supervisor=(303, 404), admin=303, anonymous=303
+    ),
     "POST /acties/{follow_up_id}": same(
         403, counsellor=(303, 404), contact_person=(303, 404), supervisor=(303, 404), anonymous=303
     ),
@@ -384,6 +391,10 @@ CALLS: dict[str, Callable[[Records, str], Call]] = {
     ),
     "GET /correcties": lambda r, loc: Call("GET", "/correcties"),
     "GET /acties": lambda r, loc: Call("GET", "/acties"),
+    "GET /incidenten/{incident_id}/dossier": lambda r, loc: Call("GET", f"/incidenten/{r.incident}/dossier"),
+    "POST /incidenten/{incident_id}/overdracht": lambda r, loc: Call(
+        "POST", f"/incidenten/{r.incident}/overdracht", form={"to_location": "ZWOLLE", "reason": "verhuisd"}
+    ),
     "POST /acties/{follow_up_id}": lambda r, loc: Call("POST", f"/acties/{r.follow_up}", form={"status": "gedaan"}),
     "POST /correcties/{incident_id}": lambda r, loc: Call(
         "POST", f"/correcties/{r.correction}", form={"note": "aangevuld"}
