@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy import select
+from sqlalchemy import case, select
 
 from api import access
 from api.auth.dependencies import require_roles
@@ -19,6 +19,7 @@ from api.db import SessionDep
 from api.follow_ups.models import FollowUp
 from api.follow_ups.schemas import OPEN, FollowUpList, FollowUpOut
 from api.follow_ups.service import is_open
+from api.handovers.service import latest_handovers
 from api.incidents.models import Incident
 from api.models_base import as_utc, utcnow
 
@@ -37,17 +38,23 @@ def due_for_staff(
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> FollowUpList:
     now = utcnow()
+    # The incident's counsellor now: after a handover the one it was handed to (api/handovers).
+    latest = latest_handovers()
+    handed = latest.c.incident_id.is_not(None)
+    counsellor = case((handed, latest.c.staff_id), else_=Incident.staff_id)
+    location = case((handed, latest.c.location), else_=Incident.location)
     rows = session.execute(
-        select(FollowUp, Incident).join(Incident, Incident.id == FollowUp.incident_id)
-        .where(access.chat_follow_ups_filter(user, Incident.staff_id, staff_id), is_open(),
+        select(FollowUp, Incident, location).join(Incident, Incident.id == FollowUp.incident_id)
+        .join(latest, latest.c.incident_id == Incident.id, isouter=True)
+        .where(access.chat_follow_ups_filter(user, counsellor, staff_id), is_open(),
                FollowUp.due_at <= now + timedelta(hours=within_hours))
         .order_by(FollowUp.due_at, FollowUp.id).limit(limit)
     ).all()  # fmt: skip
     items = [
         FollowUpOut(id=f.id, action=f.action, organisation=f.organisation, due_at=as_utc(f.due_at), status=OPEN,
-                    key=f.key, norm=f.norm, incident_id=i.id, reference=i.reference, location=i.location,
+                    key=f.key, norm=f.norm, incident_id=i.id, reference=i.reference, location=here,
                     overdue=as_utc(f.due_at) < now)
-        for f, i in rows
+        for f, i, here in rows
     ]  # fmt: skip
     overdue = sum(1 for item in items if item.overdue)
     return FollowUpList(items=items, total=len(items), open=len(items), overdue=overdue)

@@ -77,8 +77,12 @@ async def test_handing_to_another_counsellor_moves_the_open_follow_ups(
     # The recording counsellor keeps reading the record; the new one reads it too.
     for headers in (old, new):
         assert (await client.get(f"/api/v1/incidents/{incident}", headers=headers)).status_code == 200
-    # The chat confirms for the counsellor it was handed to, not for the one who recorded it.
+    # The chat asks, and confirms for, the counsellor it was handed to, not the one who recorded it.
     chat = auth("service")
+    for staff_id, expected in ((NEW, True), (OLD, False)):
+        asked = await client.get("/api/v1/chat/follow-ups", params={"staff_id": staff_id, "within_hours": 48},
+                                 headers=chat)
+        assert asked.status_code == 200 and (open_one in asked.text) is expected, (staff_id, asked.text)
     refused = await client.post(f"/api/v1/follow-ups/{open_one}/events", json={"status": "gedaan", "staff_id": OLD},
                                 headers=chat)
     assert refused.status_code == 404
