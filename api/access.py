@@ -120,6 +120,7 @@ def may_confirm_follow_up(user: User, location: str | None, staff_id: str | None
     whoever reads it as counsellor, contact person or supervisor; admins read only."""
     return user.role in ("counsellor", *LOCATION_ROLES) and can_read(user, location, staff_id)
 
+
 # --------------------------------------------------------------------------- handover and the record (issue 15 part 6)
 #
 # An incident handed over (api/handovers) has two places: where it was recorded (the
