@@ -8,10 +8,12 @@ its own scopes, and builds them from these. The browser is never downloaded (no
 
 from __future__ import annotations
 
+import atexit
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -21,6 +23,9 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright
+
+from api.security.deidentify import SOCKET_ENV
+from api.serve import _wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -82,6 +87,44 @@ def free_port(preferred: int = PREFERRED_PORT) -> int:
     raise RuntimeError("no free loopback port")
 
 
+_SHARED_DEIDENTIFY: dict[str, subprocess.Popen[bytes]] = {}
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def shared_deidentification() -> str:
+    """The socket of ONE de-identification process (``api.security.deidentify_server``,
+    what ``python -m api.serve`` runs in production) for every API that this pytest
+    process starts; started on first use, stopped at exit.
+
+    Why: an API started on its own loads deduce (~1 GB) before ``/health`` answers,
+    10-40 s on this 2-core machine and most of a browser module's set-up; six such
+    starts per ``make test`` (issue 16). The text is still de-identified by deduce
+    before anything is stored; the API under test only reaches it over the socket."""
+    for path, process in _SHARED_DEIDENTIFY.items():
+        if process.poll() is None:
+            return path
+    _SHARED_DEIDENTIFY.clear()
+    path = str(Path(tempfile.mkdtemp(prefix="coa-test-deidentify-")) / "deidentify.sock")
+    log = ARTIFACTS / "web-logs" / "deidentify.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "api.security.deidentify_server", "--socket", path],
+            cwd=ROOT, stdout=output, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    atexit.register(_stop, process)
+    _wait_ready(path, process)
+    _SHARED_DEIDENTIFY[path] = process
+    return path
+
+
 @contextmanager
 def running_api(
     database_url: str,
@@ -96,9 +139,10 @@ def running_api(
     against `database_url`; then `prepare` (if given, e.g. to write more rows);
     then uvicorn, with its output in `log`, until ``/health`` answers 200 (the test
     fails if uvicorn exits or `timeout` seconds pass). `env`: more environment
-    variables for all three.
+    variables for all three. De-identification: the process of
+    ``shared_deidentification()`` unless `env` names another socket.
     """
-    environment = {**os.environ, **(env or {}), "DATABASE_URL": database_url}
+    environment = {**os.environ, SOCKET_ENV: shared_deidentification(), **(env or {}), "DATABASE_URL": database_url}
     for argv in ([sys.executable, "-m", "alembic", "upgrade", "head"], [sys.executable, "-m", "api.seed"]):
         subprocess.run(argv, cwd=ROOT, env=environment, check=True, timeout=120, capture_output=True)
     if prepare is not None:
