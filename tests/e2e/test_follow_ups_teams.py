@@ -106,7 +106,14 @@ def test_decision_confirmed_in_chat_then_reminder_and_one_escalation_in_teams_af
     stack: Stack, connector: str, reminder_api: Stack  # noqa: F811
 ) -> None:
     chat = TeamsChat(AAD_ZWOLLE)
-    assert chat.post(chat.activity(type="conversationUpdate", membersAdded=[{"id": "28:bot"}])).status_code == 202
+    install = chat.activity(type="conversationUpdate", membersAdded=[{"id": "28:bot"}])
+    deadline = time.monotonic() + 90
+    # A fake connector of an earlier module signed with other keys: the channel takes the new
+    # ones at its next key refresh (an unknown kid, at most once a minute); until then it
+    # answers 401 and processes nothing, so posting again is safe.
+    while (status := chat.post(install).status_code) == 401 and time.monotonic() < deadline:
+        time.sleep(3)
+    assert status == 202
     chat.wait()
     reference = _decision(chat)
     asked_at_once = [m.group(2) for m in QUESTION.finditer(texts(chat.transcript[-1][1]))]
