@@ -22,6 +22,9 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from stack import API_VENV, Stack  # noqa: E402
 
+from api.security.deidentify import SOCKET_ENV  # noqa: E402
+from tests.browser_support import shared_deidentification  # noqa: E402
+
 E2E_DB = "coa_e2e"
 
 #: Channel credentials that test modules add at collection (the web chat test adds
@@ -103,6 +106,10 @@ def stack() -> Iterator[Stack]:
         pytest.fail(f"ports {busy} are in use: stop `make run` before `make test`")
     env = dict(os.environ)
     env["DATABASE_URL"] = _recreate_database()
+    # The API de-identifies in the test session's one shared process (as `python -m
+    # api.serve` does in production) instead of loading deduce itself: every start and
+    # restart of the API (test_resilience) would otherwise wait ~30 s for it (issue 16).
+    env[SOCKET_ENV] = shared_deidentification()
     credentials = _merged_credentials(env)
     if credentials:
         env["COA_RASA_CREDENTIALS"] = credentials

@@ -1,6 +1,6 @@
 """Scale-out (issue 7, part 3), on this machine: two Rasa replicas sharing a PostgreSQL
-tracker store and a Redis lock store, the API with two uvicorn workers, one action
-server, and the pinning proxy (scripts/pinning_proxy.py) in front of the replicas.
+tracker store and a Redis lock store, the API with two uvicorn workers and one shared
+de-identification process (as ``api.serve`` runs them), one action server, and the pinning proxy (scripts/pinning_proxy.py) in front of the replicas.
 
 - ten whole protocol conversations at once through the proxy: each stays on one
   replica, reaches its recorded decision, and has exactly one incident with the
@@ -35,6 +35,8 @@ import psycopg
 import pytest
 import yaml
 
+from api.security.deidentify import SOCKET_ENV
+from tests.browser_support import shared_deidentification
 from tests.e2e.conftest import ADMIN_URL, ROOT, _port_in_use
 
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -175,6 +177,9 @@ def scale() -> Iterator[Scale]:
     # The shared secret Rasa sends the action server (issue 6); the stack keeps a set one.
     env["COA_ACTION_SERVER_TOKEN"] = secrets.token_urlsafe(32)
     env["COA_RASA_ENDPOINTS"] = str(_endpoints(state, env["COA_ACTION_SERVER_TOKEN"]))
+    # Both API workers send free text to one de-identification process, as `python -m
+    # api.serve --workers 2` runs them in production (not deduce loaded in each).
+    env[SOCKET_ENV] = shared_deidentification()
     _create_tracker_tables()
     running = ScaleStack(env=env, ports=Ports(api=API_PORT, actions=ACTIONS_PORT, rasa=RASA_PORTS[0]),
                          log_dir=LOG_DIR, state_dir=state)
