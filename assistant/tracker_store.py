@@ -24,10 +24,13 @@ truth):
   `login_db` / schema handling: the superclass's.
 
 Validity of a cache entry (checked on every `retrieve` and `save`):
-- the database fingerprint of the conversation, `max(id)` and `count(*)` of its rows
-  (one indexed query), equals the one recorded after our own insert (or before our own
-  read): any write by another process (a second Rasa replica on the same PostgreSQL,
-  production profile) or a deletion changes it, and the entry is refreshed;
+- the database fingerprint of the conversation, the `max(id)` and `min(id)` of its rows
+  (two lookups at the ends of an index, whatever the conversation's length), equals the
+  one recorded after our own insert (or before our own read): any write by another
+  process (a second Rasa replica on the same PostgreSQL, production profile) or a
+  deletion (the retention job deletes whole conversations) changes it, and the entry is
+  refreshed; after a save, the rows newer than the fingerprint taken before it must be
+  exactly the ones it inserted;
 - the cached object still has exactly the events it had when saved (count and identity
   of the last one): Rasa mutates the tracker it got from `retrieve` in place, so a turn
   that failed after `tracker.update(...)` must not leak its unsaved events;
@@ -88,21 +91,37 @@ DEFAULT_CACHE_TTL = 3600.0  # seconds a conversation may stay cached without bei
 
 _EVENTS = SQLTrackerStore.SQLEvent.__table__
 
-# A module-level Core statement with a bound parameter: SQLAlchemy compiles it once per
+# Module-level Core statements with bound parameters: SQLAlchemy compiles them once per
 # dialect and reuses the compiled form from the engine's statement cache (no ORM Query
-# building per call). Uses the index on events.sender_id.
-_FINGERPRINT = sa.select(sa.func.max(_EVENTS.c.id), sa.func.count()).where(
-    _EVENTS.c.sender_id == sa.bindparam("sender_id")
+# building per call).
+#
+# The fingerprint is the conversation's newest and oldest row id: two lookups at the ends
+# of the (sender_id, id) index, so its cost does not grow with the conversation (issue 16:
+# a counsellor's Teams conversation holds months of sessions; counting its rows cost a
+# scan of all of them on every turn). Rows are only ever appended, and deleted by the
+# retention job a whole conversation at a time (api/retention.py), so a write by another
+# process moves the newest id and a deletion moves both.
+_SENDER = _EVENTS.c.sender_id == sa.bindparam("sender_id")
+_FINGERPRINT = sa.select(
+    sa.select(sa.func.max(_EVENTS.c.id)).where(_SENDER).scalar_subquery(),
+    sa.select(sa.func.min(_EVENTS.c.id)).where(_SENDER).scalar_subquery(),
 )
+#: Rows of the conversation after a given id: what a save appended (an index range).
+_APPENDED = sa.select(sa.func.count()).where(_SENDER, _EVENTS.c.id > sa.bindparam("after_id"))
+#: Makes the fingerprint and _APPENDED index lookups also on PostgreSQL (Rasa's own index
+#: is on sender_id alone; SQLite's index entries hold the row id anyway). An extra index
+#: on Rasa's table: the rows, columns and values stay exactly Rasa's.
+_SENDER_ID_INDEX = sa.Index("ix_events_sender_id_id", _EVENTS.c.sender_id, _EVENTS.c.id)
 _INSERT = _EVENTS.insert()
 
-Fingerprint = tuple[int | None, int]
+#: (newest row id, oldest row id) of a conversation; (None, None) when it has no rows.
+Fingerprint = tuple[int | None, int | None]
 
 
 @dataclasses.dataclass
 class _Entry:
     tracker: DialogueStateTracker
-    #: Rows of the conversation in the database (max id, count) when cached.
+    #: Rows of the conversation in the database (newest and oldest row id) when cached.
     fingerprint: Fingerprint
     #: Number of events the tracker had when cached and its last one (identity): the
     #: object is only valid while nobody has appended to it since.
@@ -195,6 +214,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         super().__init__(*args, **kwargs)
         if self.engine.dialect.name == "sqlite":
             _write_ahead_log(self.engine)
+        _SENDER_ID_INDEX.create(self.engine, checkfirst=True)
 
     # The domain's slots are copied into every tracker: a new domain (model reload)
     # empties the cache (the entries also check the domain they were built with).
@@ -255,8 +275,13 @@ class CachedSQLTrackerStore(SQLTrackerStore):
 
     @staticmethod
     def _fingerprint(session: Any, sender_id: str) -> Fingerprint:
-        max_id, rows = session.execute(_FINGERPRINT, {"sender_id": sender_id}).one()
-        return max_id, rows
+        newest, oldest = session.execute(_FINGERPRINT, {"sender_id": sender_id}).one()
+        return newest, oldest
+
+    @staticmethod
+    def _appended(session: Any, sender_id: str, after: Fingerprint) -> int:
+        """Rows of the conversation newer than the fingerprint ``after`` was taken."""
+        return session.execute(_APPENDED, {"sender_id": sender_id, "after_id": after[0] or 0}).scalar_one()
 
     # --- TrackerStore ------------------------------------------------------------------
 
@@ -266,7 +291,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         otherwise the superclass's read (which is then cached)."""
         with self.session_scope() as session:
             fingerprint = self._fingerprint(session, sender_id)
-        if fingerprint[1] == 0:
+        if fingerprint[0] is None:
             # No rows at all: Rasa's retrieve finds no events and returns None.
             self._forget(sender_id)
             return None
@@ -317,7 +342,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
                 # The rows are the ones the cached tracker was built from or saved with,
                 # so Rasa's count of stored events since the session start is n_events.
                 new_events = list(itertools.islice(tracker.events, entry.n_events, None))
-            elif before[1] == 0:
+            elif before[0] is None:
                 entry = None
                 new_events = list(tracker.events)  # nothing stored: Rasa's count is 0
             else:
@@ -329,13 +354,14 @@ class CachedSQLTrackerStore(SQLTrackerStore):
                 # One executemany instead of one ORM object per event.
                 session.execute(_INSERT, [row for row, _ in rows])
                 after = self._fingerprint(session, sender_id)
+                appended = self._appended(session, sender_id, before)
             else:
-                after = before
+                after, appended = before, 0
             session.commit()
 
         logger.debug(f"Tracker with sender_id '{sender_id}' stored to database")
         try:
-            self._update_after_save(sender_id, tracker, entry, new_events, rows, before, after)
+            self._update_after_save(sender_id, tracker, entry, new_events, rows, after, appended)
         except Exception:  # the rows are committed: the cache must not fail the save
             logger.exception(f"Could not cache the tracker of '{sender_id}'; it is read from the database next time")
             self._forget(sender_id)
@@ -347,14 +373,14 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         entry: _Entry | None,
         new_events: list[Event],
         rows: list[tuple[dict[str, Any], dict[str, Any]]],
-        before: Fingerprint,
         after: Fingerprint,
+        appended: int,
     ) -> None:
         if (
             entry is None  # not the cached object: the next retrieve reads the rows
             or not tracker.events
             or any(isinstance(event, (SessionStarted, Restarted)) for event in new_events)
-            or after[1] != before[1] + len(new_events)  # someone else wrote meanwhile
+            or appended != len(new_events)  # someone else wrote meanwhile
             or (
                 entry.session_start is not None
                 and any(event.timestamp is None or event.timestamp < entry.session_start for event in new_events)

@@ -558,3 +558,49 @@ async def test_sqlite_commits_through_a_write_ahead_log_synced_on_every_commit(t
     with sqlite3.connect(path) as other:  # kept in the file: any reader sees the log mode
         assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert rows(path), "the turn is committed"
+
+
+def _long_conversation(store: CachedSQLTrackerStore, sender: str, rows: int, others: int = 200) -> None:
+    """``rows`` events of ``sender`` interleaved with 20 times as many of ``others`` other
+    conversations (a store serves many counsellors)."""
+    insert = sa.text("INSERT INTO events (sender_id, type_name, timestamp, data) VALUES (:s, 'slot', :t, '{}')")
+    with store.engine.begin() as conn:
+        conn.execute(insert, [{"s": sender if i % 21 == 0 else f"other-{i % others}", "t": float(i)}
+                              for i in range(21 * rows)])
+
+
+async def test_the_fingerprint_reads_the_ends_of_an_index_not_the_whole_conversation(tmp_path, stores) -> None:
+    """Issue 16: a conversation that holds months of sessions costs no more per turn: the
+    fingerprint (newest and oldest row id) and the appended-rows check are index lookups
+    in SQLite's plan, never a scan of the conversation's rows."""
+    from assistant.tracker_store import _APPENDED, _FINGERPRINT
+
+    store = stores(path=tmp_path / "t.db")
+    _long_conversation(store, "long", 2_000)
+    with store.engine.connect() as conn:
+        assert store._fingerprint(conn, "long")[1] < store._fingerprint(conn, "long")[0]
+        for statement, params in ((_FINGERPRINT, {"sender_id": "long"}),
+                                  (_APPENDED, {"sender_id": "long", "after_id": 1990})):
+            sql = str(statement.params(**params).compile(store.engine, compile_kwargs={"literal_binds": True}))
+            plan = " | ".join(row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", ()))
+            assert "SCAN events" not in plan and "SCAN TABLE" not in plan, plan
+            assert "USING COVERING INDEX ix_events_sender_id_id" in plan, plan
+        newest = store._fingerprint(conn, "long")[0]
+        assert conn.execute(_APPENDED, {"sender_id": "long", "after_id": newest - 21 * 10}).scalar_one() == 10
+
+
+@pytest.mark.postgres
+async def test_the_fingerprint_is_an_index_lookup_on_postgresql(postgres, stores) -> None:
+    from assistant.tracker_store import _FINGERPRINT
+
+    store = stores(CachedSQLTrackerStore, dialect="postgresql", host=PG["host"], port=PG["port"], db=PG_TEST_DB,
+                   username=PG["user"], password="", login_db="postgres")
+    _long_conversation(store, "long", 2_000)
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE events")
+        sql = str(_FINGERPRINT.params(sender_id="long").compile(store.engine, compile_kwargs={"literal_binds": True}))
+        plan = "\n".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN {sql.replace('%%', '%')}"))
+    # Both ends through the (sender_id, id) index, one row each (min/max as LIMIT 1): no
+    # aggregate over the conversation's rows.
+    assert plan.count("Limit") == 2 and plan.count("ix_events_sender_id_id") == 2, plan
+    assert "Seq Scan" not in plan and "Bitmap" not in plan, plan
