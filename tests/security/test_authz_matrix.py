@@ -409,6 +409,17 @@ def test_every_row_has_a_call() -> None:
     assert set(CALLS) == set(EXPECTED)
 
 
+#: One database for this matrix: PostgreSQL, production's. Who may call a route is
+#: decided by api/access.py and the routers, the same on both databases; which rows
+#: each role and location gets, on SQLite and PostgreSQL, is
+#: tests/api/test_scoping_matrix.py, and every route runs on SQLite in tests/api and
+#: tests/web. On both it was ~900 more tests in `make test` (issue 16: suite time).
+ON_POSTGRESQL = pytest.mark.parametrize(
+    "engine", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+
+
+@ON_POSTGRESQL
 @pytest.mark.parametrize(("key", "role", "which"), CASES, ids=[f"{k}|{r}|{w}" for k, r, w in CASES])
 async def test_authorisation(app: FastAPI, seeded: Session, key: str, role: str, which: str) -> None:
     records = {OWN: _records(seeded, OWN), OTHER: _records(seeded, OTHER)}
