@@ -11,6 +11,9 @@ Uses the running stack when the contract ports answer (`make run`); otherwise ta
 /tmp/coa-e2e.lock and starts its own stack on the contract ports against a fresh
 PostgreSQL database `coa_load` (SQLite when PostgreSQL is not reachable).
 Exit status 1 when a check fails.
+
+``--smoke`` (in ``make test``, scripts/test.sh): 2 users for 20 s with short think
+times, the same checks; so a change that breaks the load test fails CI.
 """
 
 from __future__ import annotations
@@ -91,6 +94,8 @@ class LoadSampler(threading.Thread):
 
 def run_locust(args: argparse.Namespace, host: str, out: Path) -> tuple[int, float]:
     env = {**os.environ, "COA_LOAD_OUT": str(out)}
+    if args.smoke:
+        env.setdefault("COA_LOAD_WAIT", "0.1,0.3")
     argv = [str(API_VENV / "bin" / "locust"), "-f", str(ROOT / "bench" / "locustfile.py"), "--headless",
             "-u", str(args.users), "-r", str(args.spawn_rate), "-t", args.run_time,
             "--stop-timeout", str(args.stop_timeout), "--host", host,
@@ -138,7 +143,10 @@ def main() -> int:
     parser.add_argument("--stop-timeout", type=int, default=180,
                         help="seconds users get to finish the protocol they are in when the time is up")
     parser.add_argument("--wait-queued", type=float, default=120)
+    parser.add_argument("--smoke", action="store_true", help="2 users for 20 s, short think times (make test)")
     args = parser.parse_args()
+    if args.smoke:
+        args.users, args.spawn_rate, args.run_time, args.stop_timeout, args.wait_queued = 2, 2, "20s", 120, 60
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     out = OUT_DIR / "conversations.json"
     out.unlink(missing_ok=True)

@@ -8,6 +8,10 @@ per row, the p50 ratio ours/starter, the NLU floor (/model/parse), training time
 from scratch, model load time and the peak RSS of each process.
 
 Compare ratios, not absolute figures: the machine is shared and noisy.
+
+``--smoke`` (in ``make test``, scripts/test.sh): our stack only, a few turns, on a
+fresh SQLite database, no training; so a change that breaks the benchmark fails CI
+(the starter bot is Rasa's own and needs minutes of training).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -31,7 +36,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from stack import RASA_VENV, Stack  # noqa: E402
+from stack import API_VENV, RASA_VENV, Stack  # noqa: E402
 
 RASA = str(RASA_VENV / "bin" / "rasa")
 ENV = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
@@ -67,6 +72,7 @@ class Conversations:
         self.opening = opening
         self.answer = answer
         self.client = httpx.Client(timeout=60)
+        self.decisions = 0  # replies with an incident reference: whole protocols recorded
 
     def run_turns(self, turns: int, sender_prefix: str) -> list[float]:
         latencies: list[float] = []
@@ -81,7 +87,9 @@ class Conversations:
                                                          "metadata": {"location": "TERAPEL"}})
             latencies.append(time.perf_counter() - started)
             response.raise_for_status()
-            follow_up = self.answer(response.json())
+            replies = response.json()
+            self.decisions += any("Referentie" in (r.get("text") or "") for r in replies)
+            follow_up = self.answer(replies)
             if follow_up:
                 queue.insert(0, follow_up)
         return latencies
@@ -94,25 +102,38 @@ def ours_answer(replies: list[dict]) -> str | None:
     return buttons[0]["payload"] if buttons else None
 
 
-def measure(make: Callable[[], Conversations], label: str) -> dict[str, float]:
-    sequential = make().run_turns(200, f"{label}-seq")
+@dataclass(frozen=True)
+class Sizes:
+    sequential: int = 200
+    concurrent: int = 10  # conversations at once
+    per_conversation: int = 20
+    nlu: int = 100
+
+
+SMOKE = Sizes(sequential=10, concurrent=2, per_conversation=5, nlu=5)
+
+
+def measure(make: Callable[[], Conversations], label: str, sizes: Sizes) -> dict[str, float]:
+    first = make()
+    sequential = first.run_turns(sizes.sequential, f"{label}-seq")
     started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=10) as pool:
-        parts = list(pool.map(lambda i: make().run_turns(20, f"{label}-c{i}"), range(10)))
+    with ThreadPoolExecutor(max_workers=sizes.concurrent) as pool:
+        parts = list(pool.map(lambda i: make().run_turns(sizes.per_conversation, f"{label}-c{i}"),
+                              range(sizes.concurrent)))
     wall = time.perf_counter() - started
     concurrent = [x for part in parts for x in part]
     return {
         "seq_p50": percentile(sequential, 0.5) * 1000, "seq_p95": percentile(sequential, 0.95) * 1000,
         "seq_tput": len(sequential) / sum(sequential),
         "con_p50": percentile(concurrent, 0.5) * 1000, "con_p95": percentile(concurrent, 0.95) * 1000,
-        "con_tput": len(concurrent) / wall,
+        "con_tput": len(concurrent) / wall, "seq_decisions": first.decisions,
     }
 
 
-def nlu_floor(base: str, token: str, texts: list[str]) -> float:
+def nlu_floor(base: str, token: str, texts: list[str], requests: int) -> float:
     client = httpx.Client(timeout=60)
     latencies = []
-    for i in range(100):
+    for i in range(requests):
         started = time.perf_counter()
         client.post(f"{base}/model/parse", params={"token": token},
                     json={"text": texts[i % len(texts)]}).raise_for_status()
@@ -134,7 +155,7 @@ def wait_up(url: str, proc: subprocess.Popen, timeout: float = 300) -> float:
     raise RuntimeError(f"{url} not up")
 
 
-def starter_bot(workdir: Path, token: str) -> dict[str, float]:
+def starter_bot(workdir: Path, token: str, sizes: Sizes) -> dict[str, float]:
     started = time.perf_counter()
     subprocess.run([RASA, "init", "--no-prompt", "--init-dir", str(workdir)], cwd=workdir, env=ENV,
                    check=True, capture_output=True, timeout=900)
@@ -147,8 +168,10 @@ def starter_bot(workdir: Path, token: str) -> dict[str, float]:
     try:
         load_s = wait_up(f"http://127.0.0.1:{STARTER_PORT}/", proc)
         url = f"http://127.0.0.1:{STARTER_PORT}/webhooks/rest/webhook"
-        row = measure(lambda: Conversations(url, ["hello", "I am sad", "yes", "bye"], lambda r: None), "starter")
-        row["nlu_ms"] = nlu_floor(f"http://127.0.0.1:{STARTER_PORT}", token, ["hello", "I am sad", "great"])
+        row = measure(lambda: Conversations(url, ["hello", "I am sad", "yes", "bye"], lambda r: None), "starter",
+                      sizes)
+        row["nlu_ms"] = nlu_floor(f"http://127.0.0.1:{STARTER_PORT}", token, ["hello", "I am sad", "great"],
+                                  sizes.nlu)
         row.update(train_s=train_s, load_s=load_s, rss_mb=peak_rss_mb(proc.pid))
         return row
     finally:
@@ -164,8 +187,19 @@ def our_training_time(workdir: Path) -> float:
     return time.perf_counter() - started
 
 
-def ours(token: str) -> dict[str, float]:
-    stack = Stack(env=dict(ENV), log_dir=ROOT / "var" / "log" / "bench",
+def fresh_sqlite(env: dict[str, str], folder: Path) -> None:
+    """A migrated and seeded SQLite database of its own (as `make db` makes var/coa.db)."""
+    env["DATABASE_URL"] = f"sqlite:///{folder / 'coa.db'}"
+    for argv in (["alembic", "upgrade", "head"], ["api.seed"]):
+        subprocess.run([str(API_VENV / "bin" / "python"), "-m", *argv], cwd=ROOT, env=env, check=True,
+                       capture_output=True, timeout=300)
+
+
+def ours(token: str, sizes: Sizes, database: Path | None = None) -> dict[str, float]:
+    env = dict(ENV)
+    if database is not None:
+        fresh_sqlite(env, database)
+    stack = Stack(env=env, log_dir=ROOT / "var" / "log" / "bench",
                   rasa_extra_args=["--enable-api", "--auth-token", token])
     started = time.perf_counter()
     stack.start()
@@ -173,9 +207,9 @@ def ours(token: str) -> dict[str, float]:
     try:
         url = f"http://127.0.0.1:{stack.ports.rasa}/webhooks/rest/webhook"
         opening = ["een bewoonster wordt door haar broer bedreigd omdat ze niet wil trouwen", "nee"]
-        row = measure(lambda: Conversations(url, opening, ours_answer), "ours")
+        row = measure(lambda: Conversations(url, opening, ours_answer), "ours", sizes)
         row["nlu_ms"] = nlu_floor(f"http://127.0.0.1:{stack.ports.rasa}", token,
-                                  ["haar broer bedreigt haar", "ja", "nee hoor"])
+                                  ["haar broer bedreigt haar", "ja", "nee hoor"], sizes.nlu)
         row["load_s"] = load_s
         for proc in stack.processes:
             row[f"rss_{proc.name}_mb"] = peak_rss_mb(proc.popen.pid)
@@ -185,16 +219,31 @@ def ours(token: str) -> dict[str, float]:
         stack.stop()
 
 
+def smoke(token: str, workdir: Path) -> int:
+    mine = ours(token, SMOKE, database=workdir)
+    print(f"smoke (ours only, {SMOKE.sequential} sequential turns, {SMOKE.concurrent} x {SMOKE.per_conversation} "
+          f"concurrent): seq p50 {mine['seq_p50']:.1f} ms, concurrent p50 {mine['con_p50']:.1f} ms, "
+          f"nlu p50 {mine['nlu_ms']:.1f} ms, load {mine['load_s']:.1f} s, Rasa RSS {mine['rss_mb']:.0f} MB, "
+          f"protocols recorded {mine['seq_decisions']:.0f}")
+    if not mine["seq_decisions"]:
+        print("FAIL: no sequential conversation reached a recorded decision", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--skip-training", action="store_true", help="do not time training from scratch")
+    parser.add_argument("--smoke", action="store_true", help="our stack only, a few turns (make test)")
     args = parser.parse_args()
     token = secrets.token_urlsafe(24)
     workdir = Path(tempfile.mkdtemp(prefix="coa-bench-"))
     try:
+        if args.smoke:
+            return smoke(token, workdir)
         (workdir / "starter").mkdir()
-        starter = starter_bot(workdir / "starter", token)
-        mine = ours(token)
+        starter = starter_bot(workdir / "starter", token, Sizes())
+        mine = ours(token, Sizes())
         mine["train_s"] = float("nan") if args.skip_training else our_training_time(workdir / "models")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

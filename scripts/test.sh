@@ -22,12 +22,17 @@ stage "pytest (API env, Python 3.11)" .venv-api/bin/python -m pytest -p no:cache
 
 # Benchmarks at tiny sizes (seconds each), so a schema change that breaks one fails
 # here and not on the next `make bench` (issue 16). bench/turns.py and bench/load.py
-# start the whole Rasa stack and have no smoke size yet.
+# start the whole Rasa stack on the contract ports: they take /tmp/coa-e2e.lock like
+# the end-to-end tests (load.py takes it itself).
 stage "bench smoke: indicators (2,000 incidents, PostgreSQL)" env \
   BENCH_DATABASE_URL="${BENCH_SMOKE_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/coa_bench_smoke}" \
   .venv-api/bin/python bench/indicators.py --smoke
 stage "bench smoke: API memory (2 workers, one de-identification process)" \
   .venv-api/bin/python bench/api_memory.py --smoke
+stage "bench smoke: turns (our stack, a few turns)" \
+  flock /tmp/coa-e2e.lock .venv-api/bin/python bench/turns.py --smoke
+stage "bench smoke: load (2 simulated counsellors, 20 s)" \
+  .venv-api/bin/python bench/load.py --smoke
 
 echo
 if [ ${#failed[@]} -gt 0 ]; then
