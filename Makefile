@@ -79,6 +79,7 @@ clean:
 # Not part of `make test`: it takes several minutes and wants a quiet machine.
 bench: setup
 	flock /tmp/coa-e2e.lock $(API_VENV)/bin/python bench/turns.py
+	$(API_VENV)/bin/python bench/history.py
 
 # Load and soak (issue 7 part 4): 50 simulated counsellors (locust) running whole
 # protocols for 5 minutes, then 0 errors / 0 lost incidents checked via the API;

@@ -31,6 +31,8 @@ stage "bench smoke: API memory (2 workers, one de-identification process)" \
   .venv-api/bin/python bench/api_memory.py --smoke
 stage "bench smoke: turns (our stack, a few turns)" \
   flock /tmp/coa-e2e.lock .venv-api/bin/python bench/turns.py --smoke
+stage "bench smoke: history (1,000 events before, its own ports)" \
+  .venv-api/bin/python bench/history.py --smoke
 stage "bench smoke: load (2 simulated counsellors, 20 s)" \
   .venv-api/bin/python bench/load.py --smoke
 
