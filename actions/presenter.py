@@ -146,6 +146,12 @@ def topic_question(protocols: Iterable[Protocol], general_path: Protocol | None 
     }
 
 
+def protocol_started(protocol: Protocol) -> Message:
+    """Which protocol the assistant chose, so a wrong choice is seen and stopped at once."""
+    return {"text": f"Ik volg het protocol {protocol.title}. Past dit niet bij de situatie, typ dan 'stop' "
+                    "en beschrijf de situatie opnieuw."}
+
+
 def general_path_started() -> Message:
     return {
         "text": "Ik weet niet zeker welk protocol hierbij past. Daarom loop ik eerst de algemene "

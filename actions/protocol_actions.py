@@ -24,15 +24,18 @@ def utter(dispatcher: CollectingDispatcher, messages: list[dict[str, Any]]) -> N
         dispatcher.utter_message(**message)
 
 
-async def start_guide(dispatcher: CollectingDispatcher, tracker: Tracker, protocol: Protocol) -> list[EventType]:
+async def start_guide(dispatcher: CollectingDispatcher, tracker: Tracker, protocol: Protocol,
+                      *, announce: bool = True) -> list[EventType]:
     """Fresh protocol slots for ``protocol`` (or the general path), 112 first when the
-    message says the danger is now."""
+    message says the danger is now, then (``announce``) which protocol it is."""
     engine = get_engine()
     # The report itself may say the danger is now ("hij staat nu met een mes
     # voor de deur"): the contract wants 112 in the very next reply.
     danger_now = engine.signals_danger(user_input(tracker))
     if danger_now:
         dispatcher.utter_message(**presenter.acute_danger())
+    if announce:
+        dispatcher.utter_message(**presenter.protocol_started(protocol))
     # Danger flagged by action_acute_danger just before (the counsellor then
     # picked the topic) belongs to this protocol run; an acute flag left by an
     # earlier, recorded or stopped, run does not.
@@ -97,7 +100,7 @@ class ActionNotUnderstood(Action):
         if general is None or not engine.signals_safety_problem(user_input(tracker)):
             dispatcher.utter_message(response="utter_out_of_scope" if out_of_scope else "utter_default")
             return []
-        events = await start_guide(dispatcher, tracker, general)  # 112 first when the danger is now
+        events = await start_guide(dispatcher, tracker, general, announce=False)  # 112 first when danger is now
         dispatcher.utter_message(**presenter.general_path_started())
         return [*events, FollowupAction(names.FORM)]
 

@@ -11,6 +11,9 @@ from tests.actions.helpers import action_event, make_tracker, run, texts
 
 REPORT = "een bewoonster vertelt dat haar broer haar bedreigt omdat ze niet met haar neef wil trouwen"
 
+EGG_STARTED = ("Ik volg het protocol Eergerelateerd geweld. Past dit niet bij de situatie, typ dan 'stop' "
+               "en beschrijf de situatie opnieuw.")
+
 
 def fresh_slots(acute: bool = False, location: str | None = "TERAPEL", run: str = "run-1@100.0",
                 protocol: str = "eergerelateerd_geweld") -> list[dict]:
@@ -35,7 +38,7 @@ def test_start_resets_the_protocol_slots_and_takes_the_location_from_metadata() 
                                   "incident_reference": "EGG-OLD"})
     events, messages = run(ActionStartProtocol(), tracker)
     assert events == fresh_slots()
-    assert messages == []
+    assert texts(messages) == [EGG_STARTED]  # which protocol, nothing else
 
 
 def test_start_without_metadata_keeps_the_location_slot_for_the_form() -> None:
@@ -57,7 +60,7 @@ def test_start_keeps_acute_flagged_just_before_by_action_acute_danger() -> None:
                            events_before=[action_event("action_acute_danger"), action_event("action_listen")])
     events, messages = run(ActionStartProtocol(), tracker)
     assert events == fresh_slots(acute=True, run="run-3@100.0")
-    assert messages == []
+    assert texts(messages) == [EGG_STARTED]  # which protocol, nothing else
 
 
 def test_start_does_not_keep_acute_of_an_earlier_recorded_run() -> None:
@@ -73,7 +76,7 @@ def test_a_report_that_says_the_danger_is_now_gets_112_first() -> None:
     tracker = make_tracker(text="haar broer staat nu met een mes voor haar deur, hij wil haar uithuwelijken",
                            intent="melding_eergerelateerd_geweld", metadata={"location": "TERAPEL"})
     events, messages = run(ActionStartProtocol(), tracker)
-    assert texts(messages) == [ACUTE_TEXT]
+    assert texts(messages) == [ACUTE_TEXT, EGG_STARTED]  # 112 first
     assert "Bel nu eerst 112" in messages[0]["text"]
     assert events == fresh_slots(acute=True)
 

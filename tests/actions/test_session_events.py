@@ -49,6 +49,9 @@ AT_GESPREK = {**START, "protocol_step": "gesprek_veilig",
                                    {"step": "wie_slachtoffer", "answer": "volwassene"}]}
 REPORT = "een bewoonster vertelt dat haar broer haar bedreigt omdat ze niet met haar neef wil trouwen"
 
+EGG_STARTED = ("Ik volg het protocol Eergerelateerd geweld. Past dit niet bij de situatie, typ dan 'stop' "
+               "en beschrijf de situatie opnieuw.")
+
 
 # --------------------------------------------------------------------------- reading the outbox
 
@@ -92,7 +95,7 @@ def kies(value: str) -> list[dict]:
 def test_start_logs_started_with_who_where_and_the_run(outbox_file: Path) -> None:
     tracker = make_tracker(text=REPORT, intent="melding_eergerelateerd_geweld", metadata=META)
     events, messages = run(ActionStartProtocol(), tracker)
-    assert messages == []
+    assert texts(messages) == [EGG_STARTED]  # which protocol, nothing else
     assert events == [
         SlotSet("protocol", EGG), SlotSet("protocol_step", "acuut_gevaar"), SlotSet("protocol_answers", []),
         SlotSet("acute", False), SlotSet("protocol_answer", None), SlotSet("misses", 0.0),
@@ -114,7 +117,7 @@ def test_start_with_danger_now_logs_the_112_advice(outbox_file: Path) -> None:
     tracker = make_tracker(text="haar broer staat nu met een mes voor haar deur", metadata=META,
                            intent="melding_eergerelateerd_geweld")
     events, messages = run(ActionStartProtocol(), tracker)
-    assert texts(messages) == [ACUTE_TEXT]
+    assert texts(messages) == [ACUTE_TEXT, EGG_STARTED]  # 112 first
     assert SlotSet("acute", True) in events
     assert logged_events(outbox_file) == [{"type": "started", "text": "Eergerelateerd geweld"},
                                           {"type": "advice_shown", "text": ACUTE_TEXT}]
