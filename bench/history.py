@@ -11,8 +11,8 @@ How: our stack (Rasa + action server + API on a fresh SQLite database) records o
 protocol conversation; its rows in Rasa's tracker store are then copied, as earlier
 sessions a day apart, under a sender until it holds ``--events`` rows (one such long
 conversation per walk). Then whole protocol walks are run alternately in a long
-conversation and in a fresh one, turn by turn over the REST channel, and the medians and 95th percentiles are compared in this
-one run (the machine is shared and noisy: ratios, not absolute figures).
+conversation and in a fresh one, turn by turn over the REST channel, and the medians and
+95th percentiles are compared in this one run (the machine is shared and noisy: ratios, not absolute figures).
 
     .venv-api/bin/python bench/history.py             # 10,000 events, 6 walks each
     .venv-api/bin/python bench/history.py --smoke     # 1,000 events, 1 walk each (make test)
@@ -103,7 +103,8 @@ def run(events: int, walks: int) -> dict[str, float]:
         # counsellor's next case is (a walk in the same session would measure a session
         # that grows during the run, which a fresh conversation does not have).
         long_senders = [f"long-{uuid.uuid4().hex[:8]}" for _ in range(walks)]
-        stored = [grow_history(db, template, sender, events) for sender in long_senders][0]
+        stored_counts = [grow_history(db, template, sender, events) for sender in long_senders]
+        stored = stored_counts[0]
         walk(conversations, f"warm-{uuid.uuid4().hex[:8]}")  # warm-up, not measured
         long_turns: list[float] = []
         fresh_turns: list[float] = []

@@ -207,7 +207,11 @@ def test_two_workers_at_once_on_postgresql_send_each_escalation_once(smtp: tuple
 
 
 def test_email_is_off_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Without e-mail and without Teams nothing starts. The Teams e2e module sets the bot's
+    # registration in os.environ when pytest collects it, so it is removed here too.
     monkeypatch.delenv("COA_SMTP_HOST", raising=False)
+    monkeypatch.delenv("COA_TEAMS_APP_ID", raising=False)
+    monkeypatch.delenv("COA_TEAMS_APP_PASSWORD", raising=False)
     assert ReminderSettings().enabled is False
     assert start_background(ReminderSettings()) is None
 

@@ -1,6 +1,7 @@
 """Scale-out (issue 7, part 3), on this machine: two Rasa replicas sharing a PostgreSQL
 tracker store and a Redis lock store, the API with two uvicorn workers and one shared
-de-identification process (as ``api.serve`` runs them), one action server, and the pinning proxy (scripts/pinning_proxy.py) in front of the replicas.
+de-identification process (as ``api.serve`` runs them), one action server, and the pinning
+proxy (scripts/pinning_proxy.py) in front of the replicas.
 
 - ten whole protocol conversations at once through the proxy: each stays on one
   replica, reaches its recorded decision, and has exactly one incident with the
