@@ -6,18 +6,21 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p test-artifacts
 failed=()
+timings=()
 
 stage() {
   local name=$1; shift
+  local started=$SECONDS
   echo
   echo "==== $name"
   if "$@"; then echo "==== $name: ok"; else echo "==== $name: FAILED"; failed+=("$name"); fi
+  timings+=("$((SECONDS - started)) s  $name")
 }
 
 stage "ruff" .venv-api/bin/ruff check .
-stage "pytest (assistant env, Python 3.10)" .venv-rasa/bin/python -m pytest -p no:cacheprovider \
+stage "pytest (assistant env, Python 3.10)" .venv-rasa/bin/python -m pytest -p no:cacheprovider --durations=15 \
   tests/knowledge tests/actions tests/channels tests/assistant
-stage "pytest (API env, Python 3.11)" .venv-api/bin/python -m pytest -p no:cacheprovider \
+stage "pytest (API env, Python 3.11)" .venv-api/bin/python -m pytest -p no:cacheprovider --durations=15 \
   tests/knowledge tests/api tests/web tests/security tests/deploy tests/e2e
 
 # Benchmarks at tiny sizes (seconds each), so a schema change that breaks one fails
@@ -37,6 +40,9 @@ stage "bench smoke: load (2 simulated counsellors, 20 s)" \
   .venv-api/bin/python bench/load.py --smoke
 
 echo
+echo "stage times (issue 16: the whole of make test under 25 minutes on a fresh clone):"
+printf '  %s\n' "${timings[@]}"
+echo "  $SECONDS s  all stages"
 if [ ${#failed[@]} -gt 0 ]; then
   echo "FAILED stages: ${failed[*]}"
   exit 1
