@@ -129,7 +129,7 @@ def test_when_the_api_fails_the_decision_is_queued_and_the_counsellor_is_told(
     fake_api.fail_status = 500
     with caplog.at_level(logging.WARNING):
         events, messages = run(ActionRecordDecision(), finished_tracker())
-    key = fake_api.requests[0]["body"]["idempotency_key"]
+    key = next(r for r in fake_api.requests if is_incident_post(r))["body"]["idempotency_key"]
     provisional = outbox.provisional_reference(key)
     assert events == [SlotSet("incident_reference", provisional), *RESET]
     said = texts(messages)
@@ -155,7 +155,7 @@ def test_a_rejected_decision_is_reported_as_not_recorded(fake_api: FakeApi) -> N
     events, messages = run(ActionRecordDecision(), finished_tracker())
     assert events[0] == SlotSet("incident_reference", None)
     assert texts(messages)[-1].startswith("Let op: het besluit kon nog niet worden vastgelegd")
-    key = fake_api.requests[0]["body"]["idempotency_key"]
+    key = next(r for r in fake_api.requests if is_incident_post(r))["body"]["idempotency_key"]
     assert outbox.get_outbox().get(key).status == outbox.REJECTED
 
 
