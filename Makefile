@@ -58,7 +58,17 @@ db: $(API_VENV)/.stamp var/dev.env
 	umask 077 && $(API_VENV)/bin/alembic upgrade head
 	umask 077 && $(API_VENV)/bin/python -m api.seed
 
-setup: envs model db
+# deduce (the API's de-identification) builds its lookup tables on its first load in a
+# new environment: minutes on this 2-core machine, then seconds from its cache. Built
+# here, next to the model's training, instead of in the first API start (a test's
+# health-check deadline, or a counsellor's first request).
+$(API_VENV)/.deduce-stamp: $(API_VENV)/.stamp
+	$(API_VENV)/bin/python -c 'from deduce import Deduce; Deduce()'
+	@touch $@
+
+setup: envs
+	@$(MAKE) --no-print-directory -j2 model $(API_VENV)/.deduce-stamp
+	@$(MAKE) --no-print-directory db
 
 run: setup
 	@$(API_VENV)/bin/python scripts/run.py
