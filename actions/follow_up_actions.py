@@ -38,6 +38,7 @@ from actions.tracker_utils import (
     user_input,
     verified_channel,
 )
+from actions.understanding import confirms_done, means_later
 from assistant.channels.namespaces import TEAMS, UNVERIFIED_STAFF
 
 logger = logging.getLogger(__name__)
@@ -70,6 +71,13 @@ def question(item: dict[str, Any]) -> dict[str, Any]:
     when = f"de termijn was {_deadline(item['due_at'])}" if item.get("overdue") else \
         f"termijn {_deadline(item['due_at'])}"
     return {"text": f"Is {item['action']} voor {item['reference']}? ({when})", "buttons": [dict(b) for b in BUTTONS]}
+
+
+def question_explained() -> dict[str, Any]:
+    """A typed answer to the follow-up question that was not understood."""
+    return {"text": "Ik begreep uw antwoord op de vraag hierboven niet. Kies Ja als de actie gedaan is, Nee als "
+                    "ze niet gedaan is (dan vraag ik de reden), of Later als ze nog open blijft.",
+            "buttons": [dict(b) for b in BUTTONS]}
 
 
 def _cleared(tracker: Tracker) -> list[EventType]:
@@ -153,11 +161,20 @@ class ActionFollowUpAnswer(Action):
         if not follow_up_id:
             return _cleared(tracker)
         reason = tracker.get_slot(REASON)
+        text = user_input(tracker).text
+        typed = not text.startswith("/")  # a button sends its payload
+        intent = latest_intent(tracker)
         if reason:
             status: str | None = "niet_gedaan"
-        elif latest_intent(tracker) == "affirm":
+        elif typed and means_later(text):
+            status = None
+        elif intent == "affirm":
+            if typed and not confirms_done(text):
+                # Only a clear yes records "gedaan" (the NLU takes "straks" for a yes).
+                dispatcher.utter_message(**question_explained())
+                return []
             status = "gedaan"
-        else:  # Later, or the reason question was stopped: it stays open
+        else:  # Later, leaving ("doei", "tot later"), or the reason question was stopped: it stays open
             status = None
         if status is None:
             later.append(follow_up_id)
@@ -165,6 +182,9 @@ class ActionFollowUpAnswer(Action):
                                           "u kunt haar ook bevestigen op Mijn acties.")
         else:
             await self._record(dispatcher, tracker, follow_up_id, status, reason)
+        if intent == "goodbye":
+            dispatcher.utter_message(response="utter_goodbye")
+            return [SlotSet(LATER_IDS, later), *_cleared(tracker)]
         return [SlotSet(LATER_IDS, later), *await ask_next(dispatcher, tracker, later=later)]
 
     @staticmethod

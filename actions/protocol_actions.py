@@ -8,10 +8,11 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import presenter, session_events
+from actions import follow_up_actions, presenter, session_events
 from actions import slots as names
 from actions.knowledge_cache import get_engine
 from actions.tracker_utils import last_action_among, latest_intent, metadata_location, user_input
+from actions.understanding import means_later
 from knowledge import Protocol
 
 #: The intent of a message the NLU is unsure of (FallbackClassifier).
@@ -95,9 +96,16 @@ class ActionNotUnderstood(Action):
         engine = get_engine()
         general = engine.knowledge.general_path
         out_of_scope = latest_intent(tracker) == OUT_OF_SCOPE_INTENT
+        said = user_input(tracker)
+        if tracker.get_slot(follow_up_actions.ASKED) and not engine.signals_safety_problem(said):
+            # A typed answer to "Is Veilig Thuis gebeld voor …?" (buttons Ja / Nee / Later).
+            if means_later(said.text):
+                return await follow_up_actions.ActionFollowUpAnswer().run(dispatcher, tracker, domain)
+            dispatcher.utter_message(**follow_up_actions.question_explained())
+            return []
         # What the message says decides, not the NLU's runner-up guesses: under its
         # fallback those are often a protocol for a toothache or the weather.
-        if general is None or not engine.signals_safety_problem(user_input(tracker)):
+        if general is None or not engine.signals_safety_problem(said):
             dispatcher.utter_message(response="utter_out_of_scope" if out_of_scope else "utter_default")
             return []
         events = await start_guide(dispatcher, tracker, general, announce=False)  # 112 first when danger is now

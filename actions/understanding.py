@@ -382,6 +382,31 @@ def signals_danger_now(text: str) -> bool:
     return bool(_NOW.search(plain) and _VIOLENCE.search(plain))
 
 
+#: Typed answers that put a follow-up off: "not yet" keeps it open, it is not "niet gedaan".
+_LATER = ("later", "straks", "nog niet", "morgen", "vanmiddag", "vanavond", "nog mee bezig", "ben ermee bezig",
+          "komt nog", "volgende keer", "doe ik nog", "moet nog")
+
+
+def means_later(text: str) -> bool:
+    """True for a typed "later" / "nog niet" / "straks" to a Ja / Nee / Later question."""
+    return mentions_any(text, _LATER, whole_words=True)
+
+
+_DONE = ("gedaan", "gebeld", "gemeld", "geregeld", "klaar", "gebeurd", "gelukt", "afgerond", "besproken")
+
+
+def confirms_done(text: str) -> bool:
+    """True when a typed answer says a follow-up was done: a plain yes ("ja", "jazeker"),
+    or "gedaan" / "gebeld" without a negation. What records ``gedaan`` must say so: the
+    NLU takes "straks" for a yes."""
+    if means_later(text) or is_unsure(text):
+        return False
+    answer = parse_yes_no(text)
+    if answer is not None:
+        return answer == "ja"
+    return mentions_any(text, _DONE) and not _NEGATIONS & set(normalise_text(text).split())
+
+
 def mentions_any(text: str, phrases: list[str] | tuple[str, ...], *, whole_words: bool = False) -> bool:
     """True when a phrase starts a word of ``text`` ("bedreig" in "werd bedreigd"),
     or with ``whole_words`` is one or more whole words of it ("zw" in "zw bewoonster",

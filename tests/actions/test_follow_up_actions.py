@@ -15,10 +15,16 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import ActionFollowUpAnswer, ActionFollowUpCheck, ValidateFollowUpReasonForm, api_client
+from actions import (
+    ActionFollowUpAnswer,
+    ActionFollowUpCheck,
+    ActionNotUnderstood,
+    ValidateFollowUpReasonForm,
+    api_client,
+)
 from actions.follow_up_actions import after_decision
 from actions.presenter import ACUTE_TEXT
 from tests.actions.helpers import SERVICE_TOKEN, make_tracker, run, run_validation, slot_event
@@ -211,3 +217,63 @@ def test_the_reason_question_puts_112_first_on_danger_now_and_stops_on_stop() ->
     events, _ = run_validation(ValidateFollowUpReasonForm(), _reason_tracker("  ze was ziek  ", "out_of_scope"),
                                domain)  # fmt: skip
     assert events == [SlotSet("follow_up_reason", "ze was ziek")]
+
+
+ASKED = {"follow_up_asked": True, "follow_up_id": "fu-1"}
+KEPT_OPEN = ("Goed, die actie blijft open. Ik vraag er een volgende keer weer naar; u kunt haar ook bevestigen "
+             "op Mijn acties.")
+
+
+@pytest.mark.parametrize("text", ["straks", "doe ik straks", "morgen", "nog mee bezig"])
+def test_a_typed_later_keeps_it_open_even_when_the_nlu_took_it_for_a_yes(chat_api: ChatApi, text: str) -> None:
+    # The NLU takes "straks" for affirm (0.59): that must never record "gedaan".
+    chat_api.due = [item(1)]
+    events, messages = run(ActionFollowUpAnswer(), teams_tracker(text, "affirm", ASKED))
+    assert [r["method"] for r in chat_api.requests] == ["GET"]  # nothing recorded
+    assert [m["text"] for m in messages] == [KEPT_OPEN]
+    assert events[0] == SlotSet("follow_up_later", ["fu-1"])
+
+
+@pytest.mark.parametrize("text", ["gedaan", "ja, gebeld om 10 uur", "jazeker", "is geregeld"])
+def test_a_typed_yes_records_gedaan(chat_api: ChatApi, text: str) -> None:
+    chat_api.due = [item(1)]
+    run(ActionFollowUpAnswer(), teams_tracker(text, "affirm", ASKED))
+    assert chat_api.requests[0]["body"] == {"status": "gedaan", "staff_id": STAFF}
+
+
+def test_a_typed_answer_that_is_not_a_clear_yes_gets_the_question_explained(chat_api: ChatApi) -> None:
+    events, messages = run(ActionFollowUpAnswer(), teams_tracker("dat weet ik niet precies", "affirm", ASKED))
+    assert chat_api.requests == [] and events == []
+    assert messages[0]["text"].startswith("Ik begreep uw antwoord op de vraag hierboven niet. Kies Ja")
+    assert messages[0]["buttons"] == BUTTONS
+
+
+def test_leaving_keeps_it_open_says_goodbye_and_asks_nothing_more(chat_api: ChatApi) -> None:
+    chat_api.due = [item(1), item(2)]
+    events, messages = run(ActionFollowUpAnswer(), teams_tracker("tot later", "goodbye", ASKED))
+    assert chat_api.requests == []  # nothing recorded, no next question
+    assert messages[0]["text"] == KEPT_OPEN and messages[1]["response"] == "utter_goodbye"
+    assert events == [SlotSet("follow_up_later", ["fu-1"]), SlotSet("follow_up_asked", False),
+                      SlotSet("follow_up_id", None), SlotSet("follow_up_reason", None)]  # fmt: skip
+
+
+def test_a_typed_later_the_nlu_did_not_understand_keeps_it_open(chat_api: ChatApi) -> None:
+    chat_api.due = [item(1)]
+    tracker = teams_tracker("moet nog", "nlu_fallback", ASKED)
+    events, messages = run(ActionNotUnderstood(), tracker)
+    assert [m["text"] for m in messages] == [KEPT_OPEN]
+    assert events[0] == SlotSet("follow_up_later", ["fu-1"])
+
+
+def test_an_answer_not_understood_gets_the_follow_up_question_explained(chat_api: ChatApi) -> None:
+    events, messages = run(ActionNotUnderstood(), teams_tracker("hoe bedoel je", "nlu_fallback", ASKED))
+    assert events == [] and chat_api.requests == []
+    assert messages[0]["text"].startswith("Ik begreep uw antwoord op de vraag hierboven niet.")
+
+
+def test_a_safety_signal_while_a_follow_up_is_asked_still_gets_the_general_path(chat_api: ChatApi) -> None:
+    tracker = teams_tracker("iemand op de gang bedreigt hem al dagen", "nlu_fallback", ASKED)
+    events, messages = run(ActionNotUnderstood(), tracker)
+    assert chat_api.requests == []
+    assert "algemene veiligheidsstappen" in messages[-1]["text"]
+    assert events[-1] == FollowupAction("protocol_form")
