@@ -85,11 +85,15 @@ lint: $(API_VENV)/.stamp
 clean:
 	rm -rf $(RASA_VENV) $(API_VENV) models build var
 
-# Turn latency against Rasa's starter bot, NLU floor, training and load time, RSS.
-# Not part of `make test`: it takes several minutes and wants a quiet machine.
+# Turn latency against Rasa's starter bot, NLU floor, training and load time, RSS;
+# a turn in a long conversation against a fresh one; two Rasa replicas behind the
+# pinning proxy on PostgreSQL + Redis against one, with the incident write p95 under
+# that load (bench/scale_out.py, its own ports and databases).
+# Not part of `make test` (their smoke runs are): it takes several minutes and wants a quiet machine.
 bench: setup
 	flock /tmp/coa-e2e.lock $(API_VENV)/bin/python bench/turns.py
 	$(API_VENV)/bin/python bench/history.py
+	$(API_VENV)/bin/python bench/scale_out.py
 
 # Load and soak (issue 7 part 4): 50 simulated counsellors (locust) running whole
 # protocols for 5 minutes, then 0 errors / 0 lost incidents checked via the API;

@@ -38,6 +38,8 @@ stage "bench smoke: history (1,000 events before, its own ports)" \
   .venv-api/bin/python bench/history.py --smoke
 stage "bench smoke: load (2 simulated counsellors, 20 s)" \
   .venv-api/bin/python bench/load.py --smoke
+stage "bench smoke: scale-out (two Rasa replicas vs one, 2 at once, 5 s each, its own ports)" \
+  .venv-api/bin/python bench/scale_out.py --smoke
 
 echo
 echo "stage times (issue 16: the whole of make test under 25 minutes on a fresh clone):"

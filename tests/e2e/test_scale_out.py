@@ -1,7 +1,8 @@
 """Scale-out (issue 7, part 3), on this machine: two Rasa replicas sharing a PostgreSQL
-tracker store and a Redis lock store, the API with two uvicorn workers and one shared
-de-identification process (as ``api.serve`` runs them), one action server, and the pinning
-proxy (scripts/pinning_proxy.py) in front of the replicas.
+tracker store and a Redis lock store, the API under ``api.serve`` with two uvicorn workers
+and one shared de-identification process (the session's), one action server, and the
+pinning proxy (scripts/pinning_proxy.py) in front of the replicas. The topology is
+scripts/scale_stack.py's, which bench/scale_out.py measures.
 
 - ten whole protocol conversations at once through the proxy: each stays on one
   replica, reaches its recorded decision, and has exactly one incident with the
@@ -21,10 +22,8 @@ import fcntl
 import json
 import os
 import re
-import secrets
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -34,31 +33,28 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-import yaml
 
 from api.security.deidentify import SOCKET_ENV
 from tests.browser_support import shared_deidentification
-from tests.e2e.conftest import ADMIN_URL, ROOT, _port_in_use
+from tests.e2e.conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "scripts"))
-from stack import API_VENV, RASA_VENV, Ports, Process, Stack
+from scale_stack import ScaleStack, Topology, database_url, port_in_use, running, user_token
 
 pytestmark = pytest.mark.e2e
 
 RASA_PORTS = (16005, 16006)
-ACTIONS_PORT = 16055
-API_PORT = 18000
 PROXY_PORT = 16000
-API_DB = "coa_scale"
-TRACKER_DB = "coa_scale_tracker"
-REDIS_DB = 3
-REDIS_PREFIX = "coascale"
 LOCK_PATH = "/tmp/coa-e2e.lock"
-API = f"http://127.0.0.1:{API_PORT}/api/v1"
+TOPOLOGY = Topology(
+    rasa_ports=RASA_PORTS, actions_port=16055, api_port=18000, proxies=((PROXY_PORT, RASA_PORTS),),
+    api_db="coa_scale", tracker_db="coa_scale_tracker", redis_db=3, redis_prefix="coascale",
+    log_dir=ROOT / "test-artifacts" / "scale-logs",
+)
+API = TOPOLOGY.api_url
 REFERENCE = re.compile(r"Referentie[^:]*:\s*\**([A-Z]+-[0-9]+-[A-Z0-9]+)")
 REPORT = "een bewoonster vertelt dat haar broer haar bedreigt omdat ze niet met haar neef wil trouwen"
 FREE_TEXT = "ruzie in de familie over een huwelijk"
-LOG_DIR = ROOT / "test-artifacts" / "scale-logs"
 
 
 def _lock_held_by_this_process(path: str) -> bool:
@@ -73,84 +69,6 @@ def _lock_held_by_this_process(path: str) -> bool:
     return False
 
 
-class ScaleStack(Stack):
-    """The stack with the API on two workers and a second Rasa replica."""
-
-    def build(self) -> None:
-        super().build()
-        api = self.process("api")
-        api.argv += ["--workers", "2"]
-        rasa = self.process("rasa")
-        rasa.name = "rasa-1"
-        second = list(rasa.argv)
-        second[second.index("--port") + 1] = str(RASA_PORTS[1])
-        self.processes.append(Process("rasa-2", second, f"http://127.0.0.1:{RASA_PORTS[1]}/"))
-
-
-def _recreate(*names: str) -> None:
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        for name in names:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {name}")
-
-
-def _database_url(name: str) -> str:
-    return ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
-
-
-def _endpoints(state: Path, action_token: str) -> Path:
-    """The production profile (deploy/endpoints.production.yml) with its ${VARIABLES}
-    filled in for this machine: the action server on the test port."""
-    values = {
-        "ACTION_SERVER_URL": f"http://127.0.0.1:{ACTIONS_PORT}/webhook",
-        "DB_HOST": "127.0.0.1", "DB_PORT": "5432", "RASA_TRACKER_DB": TRACKER_DB,
-        "DB_USER": "postgres", "DB_PASSWORD": "", "DB_LOGIN_DB": "postgres",
-        "REDIS_HOST": "127.0.0.1", "REDIS_PORT": "6379", "REDIS_LOCK_DB": str(REDIS_DB),
-        "REDIS_PASSWORD": "", "REDIS_LOCK_PREFIX": REDIS_PREFIX,
-        "COA_ACTION_SERVER_TOKEN": action_token,
-    }
-    template = (ROOT / "deploy" / "endpoints.production.yml").read_text()
-    text = re.sub(r"\$\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), template)
-    endpoints = yaml.safe_load(text)
-    assert endpoints["tracker_store"]["dialect"] == "postgresql"
-    assert endpoints["lock_store"]["type"] == "redis"
-    if not endpoints["lock_store"]["password"]:
-        del endpoints["lock_store"]["password"]  # Redis here has no password
-    state.mkdir(parents=True, exist_ok=True)
-    path = state / "endpoints.scale.yml"
-    path.write_text(yaml.safe_dump(endpoints, sort_keys=False))
-    return path
-
-
-def _create_tracker_tables() -> None:
-    """Creates Rasa's tracker tables once before the replicas start: two replicas
-    creating them at the same moment on an empty database can collide, and Rasa then
-    falls back to an in-memory tracker store (deploy/README.md: start one first)."""
-    code = ("from rasa.core.tracker_store import SQLTrackerStore; "
-            f"SQLTrackerStore(dialect='postgresql', host='127.0.0.1', port=5432, db={TRACKER_DB!r}, "
-            "username='postgres', password='')")
-    subprocess.run([str(RASA_VENV / "bin" / "python"), "-c", code], cwd=ROOT, check=True, timeout=180,
-                   capture_output=True)
-
-
-def _token(role: str, location: str) -> str:
-    out = subprocess.run([str(API_VENV / "bin" / "python"), "-m", "api.auth.token_cli", "--role", role,
-                          "--location", location], cwd=ROOT, capture_output=True, text=True, check=True,
-                         timeout=60, env=_dev_env())
-    return out.stdout.strip().splitlines()[-1]
-
-
-def _dev_env() -> dict[str, str]:
-    env = dict(os.environ)
-    dev_env = ROOT / "var" / "dev.env"
-    if dev_env.exists():
-        for line in dev_env.read_text().splitlines():
-            key, sep, value = line.partition("=")
-            if sep and key.strip() not in env:
-                env[key.strip()] = value.strip()
-    return env
-
-
 @dataclass
 class Scale:
     stack: ScaleStack
@@ -163,44 +81,17 @@ def scale() -> Iterator[Scale]:
     lock = open(LOCK_PATH, "a")  # noqa: SIM115 - held for the module
     if not _lock_held_by_this_process(LOCK_PATH):
         fcntl.flock(lock, fcntl.LOCK_EX)
-    busy = [p for p in (*RASA_PORTS, ACTIONS_PORT, API_PORT, PROXY_PORT) if _port_in_use(p)]
-    if busy:
-        lock.close()
-        pytest.fail(f"ports {busy} are in use")
-    env = _dev_env()
-    env.pop("COA_API_URL", None)
-    _recreate(API_DB, TRACKER_DB)
-    env["DATABASE_URL"] = _database_url(API_DB)
-    for argv in ([str(API_VENV / "bin" / "alembic"), "upgrade", "head"],
-                 [str(API_VENV / "bin" / "python"), "-m", "api.seed"]):
-        subprocess.run(argv, cwd=ROOT, env=env, check=True, timeout=120, capture_output=True)
-    state = LOG_DIR.with_name(LOG_DIR.name + "-state")
-    # The shared secret Rasa sends the action server (issue 6); the stack keeps a set one.
-    env["COA_ACTION_SERVER_TOKEN"] = secrets.token_urlsafe(32)
-    env["COA_RASA_ENDPOINTS"] = str(_endpoints(state, env["COA_ACTION_SERVER_TOKEN"]))
-    # Both API workers send free text to one de-identification process, as `python -m
-    # api.serve --workers 2` runs them in production (not deduce loaded in each).
-    env[SOCKET_ENV] = shared_deidentification()
-    _create_tracker_tables()
-    running = ScaleStack(env=env, ports=Ports(api=API_PORT, actions=ACTIONS_PORT, rasa=RASA_PORTS[0]),
-                         log_dir=LOG_DIR, state_dir=state)
-    proxy: subprocess.Popen | None = None
     try:
-        running.start()
-        proxy = subprocess.Popen(
-            [str(API_VENV / "bin" / "python"), "scripts/pinning_proxy.py", "--port", str(PROXY_PORT),
-             *[arg for port in RASA_PORTS for arg in ("--upstream", f"http://127.0.0.1:{port}")]],
-            cwd=ROOT, stdout=(LOG_DIR / "proxy.log").open("w"), stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while not _port_in_use(PROXY_PORT):
-            assert proxy.poll() is None and time.monotonic() < deadline, "pinning proxy did not start"
-            time.sleep(0.2)
-        yield Scale(running, f"http://127.0.0.1:{PROXY_PORT}", _token("supervisor", "TERAPEL"))
+        busy = [port for port in TOPOLOGY.ports if port_in_use(port)]
+        if busy:
+            pytest.fail(f"ports {busy} are in use")
+        env = dict(os.environ)
+        # Both API workers send free text to one de-identification process, as `python -m
+        # api.serve --workers 2` runs them in production (here the session's one process).
+        env[SOCKET_ENV] = shared_deidentification()
+        with running(TOPOLOGY, env) as stack:
+            yield Scale(stack, f"http://127.0.0.1:{PROXY_PORT}", user_token(stack.env, "supervisor", "TERAPEL"))
     finally:
-        if proxy is not None:
-            proxy.terminate()
-            proxy.wait(timeout=10)
-        running.stop()
         lock.close()
 
 
@@ -282,7 +173,7 @@ def _check_recorded(scale: Scale, chat: Chat, reference: str) -> None:
 
 
 def _events_in_tracker_store(sender: str) -> int:
-    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{TRACKER_DB}"
+    url = database_url(TOPOLOGY.tracker_db, driver="postgresql")
     with psycopg.connect(url) as conn:
         return conn.execute("SELECT count(*) FROM events WHERE sender_id = %s", (sender,)).fetchone()[0]
 
@@ -290,7 +181,7 @@ def _events_in_tracker_store(sender: str) -> int:
 def _redis_clients_on_lock_db() -> int:
     out = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", "6379", "CLIENT", "LIST"],
                          capture_output=True, text=True, check=True, timeout=10).stdout
-    return sum(1 for line in out.splitlines() if f" db={REDIS_DB} " in f" {line} ")
+    return sum(1 for line in out.splitlines() if f" db={TOPOLOGY.redis_db} " in f" {line} ")
 
 
 def test_concurrent_conversations_through_the_pinning_proxy_each_get_one_incident(scale: Scale) -> None:
