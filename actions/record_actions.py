@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import logging
 import sqlite3
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,6 +25,10 @@ from actions.protocol_actions import utter
 from actions.tracker_utils import action_timestamp, staff_id
 
 logger = logging.getLogger(__name__)
+
+#: A first delivery attempt that failed faster than this is tried once more, after the pause.
+QUICK_FAILURE_S = 1.0
+RETRY_PAUSE_S = 0.2
 
 # Decisions left undelivered by a previous run of the action server are sent now,
 # not only after the next decision (COA_OUTBOX_RESUME=0 turns this off).
@@ -146,7 +151,14 @@ def _record_durably(payload: dict[str, Any]) -> tuple[str, str | None]:
     key = str(payload["idempotency_key"])
     box = get_outbox()
     item = box.enqueue("incident", key, payload, wake=False)
+    started = time.monotonic()
     item = box.deliver(key)
+    if item.status == PENDING and time.monotonic() - started < QUICK_FAILURE_S:
+        # A quick refusal is usually momentary (the API on SQLite answers 500 "database is
+        # locked" when two writes overlap): once more before the counsellor is told
+        # "voorlopige referentie". A frozen API (a timeout) is not waited for twice.
+        time.sleep(RETRY_PAUSE_S)
+        item = box.deliver(key)
     if item.status == DELIVERED:
         return DELIVERED, str((item.result or {}).get("reference") or "") or None
     if item.status == PENDING:

@@ -88,6 +88,8 @@ class FakeApi:
     incidents: dict[str, dict[str, Any]] = field(default_factory=dict)
     fail_status: int | None = None
     fail_body: Any = None
+    #: Incident posts answered with 500 before the API works again (a momentary lock).
+    fail_incident_posts: int = 0
     delay: float = 0.0
     #: Session events stored, by idempotency key (single and batch route).
     session_events: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -121,6 +123,10 @@ def _handler(api: FakeApi) -> type[BaseHTTPRequestHandler]:
                 return False
             if api.fail_status:
                 self._reply(api.fail_status, api.fail_body or {"detail": "broken on purpose"})
+                return False
+            if api.fail_incident_posts and self.command == "POST" and self.path == "/api/v1/incidents":
+                api.fail_incident_posts -= 1
+                self._reply(500, {"detail": "database error; nothing was stored"})
                 return False
             return True
 

@@ -150,6 +150,17 @@ def test_when_the_api_fails_the_decision_is_queued_and_the_counsellor_is_told(
     assert len(fake_api.incidents) == 1
 
 
+def test_a_momentary_server_error_is_tried_once_more_before_the_counsellor_is_told(fake_api: FakeApi) -> None:
+    # The API on SQLite answers 500 "database is locked" when two writes overlap.
+    fake_api.fail_incident_posts = 1
+    events, messages = run(ActionRecordDecision(), finished_tracker())
+    posts = [r for r in fake_api.requests if is_incident_post(r)]
+    assert len(posts) == 2 and len(fake_api.incidents) == 1
+    reference = next(iter(fake_api.incidents.values()))["reference"]
+    assert events[0] == SlotSet("incident_reference", reference)
+    assert "Voorlopige referentie" not in texts(messages)[-1] and reference in texts(messages)[-1]
+
+
 def test_a_rejected_decision_is_reported_as_not_recorded(fake_api: FakeApi) -> None:
     fake_api.fail_status = 422
     events, messages = run(ActionRecordDecision(), finished_tracker())
