@@ -6,10 +6,12 @@ from __future__ import annotations
 from tests.api.conftest import (  # noqa: F401 - fixtures
     app,
     auth,
+    built_apps,
     client,
     db_session,
     engine,
     incident_payload,
     protocol_id,
     seeded,
+    seeded_engine,
 )

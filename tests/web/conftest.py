@@ -11,12 +11,14 @@ import pytest_asyncio
 from tests.api.conftest import (  # noqa: F401 - fixtures
     app,
     auth,
+    built_apps,
     client,
     db_session,
     engine,
     incident_payload,
     protocol_id,
     seeded,
+    seeded_engine,
 )
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
