@@ -19,16 +19,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.orm import Session
 
-from api.models_base import utcnow
-
-from .conftest import TokenFactory
-from .factories import ScopingRecords, scoping_records
+from .conftest import MATRIX_STAFF, TokenFactory
+from .factories import ScopingRecords
 
 ROLES = ("counsellor", "contact_person", "supervisor", "admin", "service")
 OWN, OTHER = "TERAPEL", "BUDEL"
-STAFF = {OWN: "stf-terapel", OTHER: "stf-budel"}
+STAFF = MATRIX_STAFF  # each location's records are by this staff id (tests/api/conftest.py)
 
 READ = {
     "counsellor": ("sees", "hidden"),
@@ -134,9 +131,6 @@ EXPECTED: dict[str, dict[str, tuple[str, ...]]] = {
 
 Records = ScopingRecords
 
-
-def _records(db: Session, location: str) -> Records:
-    return scoping_records(db, location, STAFF[location], utcnow())
 
 
 def _visible(response: httpx.Response, needle: str) -> str:
@@ -413,9 +407,10 @@ def test_every_api_route_is_in_the_table() -> None:
 
 @pytest.mark.parametrize(("endpoint", "role", "which"), CASES, ids=[f"{e}|{r}|{w}" for e, r, w in CASES])
 async def test_scope(
-    client: httpx.AsyncClient, auth: TokenFactory, seeded: Session, endpoint: str, role: str, which: str
+    client: httpx.AsyncClient, auth: TokenFactory, matrix_records: dict[str, Records], endpoint: str, role: str,
+    which: str,
 ) -> None:
-    records = {OWN: _records(seeded, OWN), OTHER: _records(seeded, OTHER)}
+    records = matrix_records
     location = OWN if which == "own" else OTHER
     headers = auth(role, OWN, sub=STAFF[OWN] if role == "counsellor" else None)
     observed = await CHECKS[endpoint](client, headers, records[location], location)

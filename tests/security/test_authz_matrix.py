@@ -23,17 +23,16 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.orm import Session
 from starlette.routing import Mount
 
 from api.auth.service import create_token
 from api.config import get_settings
-from api.models_base import utcnow
-from tests.api.factories import ScopingRecords, scoping_records
+from tests.api.conftest import MATRIX_STAFF
+from tests.api.factories import ScopingRecords
 
 ROLES = ("counsellor", "contact_person", "supervisor", "admin", "service", "anonymous")
 OWN, OTHER = "TERAPEL", "BUDEL"
-STAFF = {OWN: "stf-terapel", OTHER: "stf-budel"}
+STAFF = MATRIX_STAFF  # each location's records are by this staff id (tests/api/conftest.py)
 CSRF = "matrix-csrf-token-0123456789"
 DEMO_LOGIN = {"username": "contactpersoon.terapel", "password": "contactpersoon-demo"}
 
@@ -225,9 +224,6 @@ def test_anonymous_reaches_only_public_paths() -> None:
 
 Records = ScopingRecords
 
-
-def _records(db: Session, location: str) -> Records:
-    return scoping_records(db, location, STAFF[location], utcnow())
 
 
 @dataclass
@@ -421,8 +417,8 @@ ON_POSTGRESQL = pytest.mark.parametrize(
 
 @ON_POSTGRESQL
 @pytest.mark.parametrize(("key", "role", "which"), CASES, ids=[f"{k}|{r}|{w}" for k, r, w in CASES])
-async def test_authorisation(app: FastAPI, seeded: Session, key: str, role: str, which: str) -> None:
-    records = {OWN: _records(seeded, OWN), OTHER: _records(seeded, OTHER)}
+async def test_authorisation(app: FastAPI, matrix_records: dict[str, Records], key: str, role: str, which: str) -> None:
+    records = matrix_records
     location = OWN if which == "own" else OTHER
     call = CALLS[key](records[location], location)
     headers: dict[str, str] = {}

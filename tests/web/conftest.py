@@ -16,6 +16,8 @@ from tests.api.conftest import (  # noqa: F401 - fixtures
     db_session,
     engine,
     incident_payload,
+    matrix_database,
+    matrix_records,
     protocol_id,
     seeded,
     seeded_engine,
