@@ -7,12 +7,17 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.config import REPO_ROOT, get_settings
+
+#: An execution option: the transaction begins IMMEDIATE on SQLite (see _configure_sqlite).
+SQLITE_WRITE_OPTION = "coa_sqlite_write"
+#: Requests that only read; every other method may write.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def resolve_database_url(url: str) -> str:
@@ -43,7 +48,12 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # A deferred transaction that read first and then wants to write, while another
+        # one holds the write lock, gets "database is locked" at once: SQLite does not
+        # wait there (it would deadlock). A writing transaction takes the lock at BEGIN
+        # instead, where it waits its turn (the driver's 5 s busy timeout).
+        immediate = conn.get_execution_options().get(SQLITE_WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -72,8 +82,17 @@ def get_sessionmaker() -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(), expire_on_commit=False)
 
 
-def get_session() -> Iterator[Session]:
-    with get_sessionmaker()() as session:
+@lru_cache(maxsize=1)
+def get_write_sessionmaker() -> sessionmaker[Session]:
+    """Sessions for work that writes: on SQLite their transactions begin IMMEDIATE (the
+    same as ``get_sessionmaker`` on PostgreSQL)."""
+    engine = get_engine().execution_options(**{SQLITE_WRITE_OPTION: True})
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    maker = get_sessionmaker() if request.method in READ_METHODS else get_write_sessionmaker()
+    with maker() as session:
         yield session
 
 

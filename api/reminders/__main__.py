@@ -7,7 +7,7 @@ import argparse
 import logging
 import time
 
-from api.db import get_sessionmaker
+from api.db import get_write_sessionmaker
 from api.reminders.runner import Runner, teams_notifier
 from api.reminders.settings import ReminderSettings
 
@@ -22,7 +22,7 @@ def main() -> None:
     if not settings.enabled and teams is None:
         raise SystemExit("e-mail and Teams are off: set COA_SMTP_HOST or COA_TEAMS_APP_ID and COA_TEAMS_APP_PASSWORD "
                          "(see api/reminders/settings.py, api/teams/settings.py)")
-    runner = Runner(get_sessionmaker(), settings, teams=teams)
+    runner = Runner(get_write_sessionmaker(), settings, teams=teams)
     while True:
         print(f"sent {runner.run_once()}", flush=True)
         if args.once:

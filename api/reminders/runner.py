@@ -256,13 +256,13 @@ class Background:
 def start_background(settings: ReminderSettings | None = None) -> Background | None:
     """Start the loop when e-mail (``COA_SMTP_HOST``) or Teams (``COA_TEAMS_APP_ID``) is
     configured; None otherwise."""
-    from api.db import get_sessionmaker
+    from api.db import get_write_sessionmaker
 
     settings = settings or ReminderSettings()
     teams = teams_notifier()
     if not settings.enabled and teams is None:
         return None
-    return Background(Runner(get_sessionmaker(), settings, teams=teams), settings.interval_seconds).start()
+    return Background(Runner(get_write_sessionmaker(), settings, teams=teams), settings.interval_seconds).start()
 
 
 def teams_notifier(settings: TeamsSettings | None = None) -> teams_message.TeamsNotifier | None:
