@@ -19,31 +19,10 @@ stage() {
 
 stage "ruff" .venv-api/bin/ruff check .
 
-# The two environments' suites run at the same time (issue 16: make test under 25
-# minutes on two cores): the API suite keeps about one core busy, and the assistant
-# suite's NLU cross-validation is the only part that wants both. Nothing is shared: the
-# assistant tests take free ports and their own databases; the API suite's end-to-end
-# tests (last in it, on the contract ports) mostly run after the assistant suite ended.
-assistant_log=test-artifacts/pytest-assistant.log
-assistant_started=$(date +%s)
-( .venv-rasa/bin/python -m pytest -p no:cacheprovider --durations=15 \
-    tests/knowledge tests/actions tests/channels tests/assistant > "$assistant_log" 2>&1
-  rc=$?; date +%s > "$assistant_log.ended"; exit $rc ) &
-assistant_pid=$!
-echo
-echo "==== pytest (assistant env, Python 3.10): started, its output follows the API env's ($assistant_log)"
+stage "pytest (assistant env, Python 3.10)" .venv-rasa/bin/python -m pytest -p no:cacheprovider --durations=15 \
+  tests/knowledge tests/actions tests/channels tests/assistant
 stage "pytest (API env, Python 3.11)" .venv-api/bin/python -m pytest -p no:cacheprovider --durations=15 \
   tests/knowledge tests/api tests/web tests/security tests/deploy tests/e2e
-echo
-echo "==== pytest (assistant env, Python 3.10)"
-wait "$assistant_pid"; assistant_rc=$?
-cat "$assistant_log"
-if [ "$assistant_rc" -eq 0 ]; then
-  echo "==== pytest (assistant env, Python 3.10): ok"
-else
-  echo "==== pytest (assistant env, Python 3.10): FAILED"; failed+=("pytest (assistant env, Python 3.10)")
-fi
-timings+=("$(($(cat "$assistant_log.ended") - assistant_started)) s  pytest (assistant env, Python 3.10), beside the API env")
 
 # Benchmarks at tiny sizes (seconds each), so a schema change that breaks one fails
 # here and not on the next `make bench` (issue 16). bench/turns.py and bench/load.py
