@@ -3,6 +3,7 @@ and admins (all). Counsellors and the service role are refused (403)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -17,6 +18,9 @@ from api.models_base import utcnow
 from api.sessions.service import BadFilter, parse_bound
 
 router = APIRouter(prefix="/api/v1", tags=["indicators"])
+
+#: The longest period one request may ask for (ten years).
+MAX_PERIOD = timedelta(days=3653)
 
 IndicatorUser = Annotated[User, Depends(require_roles("contact_person", "supervisor", "admin"))]
 
@@ -40,5 +44,9 @@ def get_indicators(
         raise HTTPException(422, detail=str(exc)) from exc
     if end <= start:
         raise HTTPException(422, detail="'to' must be after 'from'")
+    if end - start > MAX_PERIOD:
+        # Each week or month of the period is a bucket: 75 years of weeks held a worker
+        # for seconds on an empty database.
+        raise HTTPException(422, detail=f"the period from 'from' to 'to' is at most {MAX_PERIOD.days} days")
     query = service.Query(date_from=start, date_to=end, granularity=granularity, location=location, now=now)
     return service.indicators(session, user, query, norms)
