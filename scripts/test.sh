@@ -18,7 +18,6 @@ stage() {
 }
 
 stage "ruff" .venv-api/bin/ruff check .
-
 stage "pytest (assistant env, Python 3.10)" .venv-rasa/bin/python -m pytest -p no:cacheprovider --durations=15 \
   tests/knowledge tests/actions tests/channels tests/assistant
 stage "pytest (API env, Python 3.11)" .venv-api/bin/python -m pytest -p no:cacheprovider --durations=15 \

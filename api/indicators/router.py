@@ -3,7 +3,6 @@ and admins (all). Counsellors and the service role are refused (403)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -15,12 +14,10 @@ from api.indicators import service
 from api.indicators.norms_ref import NormsDep
 from api.indicators.schemas import Indicators
 from api.models_base import utcnow
+from api.security import bounds
 from api.sessions.service import BadFilter, parse_bound
 
 router = APIRouter(prefix="/api/v1", tags=["indicators"])
-
-#: The longest period one request may ask for (ten years).
-MAX_PERIOD = timedelta(days=3653)
 
 IndicatorUser = Annotated[User, Depends(require_roles("contact_person", "supervisor", "admin"))]
 
@@ -44,9 +41,9 @@ def get_indicators(
         raise HTTPException(422, detail=str(exc)) from exc
     if end <= start:
         raise HTTPException(422, detail="'to' must be after 'from'")
-    if end - start > MAX_PERIOD:
-        # Each week or month of the period is a bucket: 75 years of weeks held a worker
-        # for seconds on an empty database.
-        raise HTTPException(422, detail=f"the period from 'from' to 'to' is at most {MAX_PERIOD.days} days")
+    if (end - start).days > bounds.MAX_PERIOD_DAYS:
+        # The dashboard's bound: each week of the period is a bucket, and 75 years of weeks
+        # held a worker for seconds on an empty database.
+        raise HTTPException(422, detail=f"the period from 'from' to 'to' is at most {bounds.MAX_PERIOD_DAYS} days")
     query = service.Query(date_from=start, date_to=end, granularity=granularity, location=location, now=now)
     return service.indicators(session, user, query, norms)

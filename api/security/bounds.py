@@ -18,7 +18,7 @@ MAX_OFFSET = 1_000_000
 #: Dates the data can have: the product started in 2026; the bounds leave room.
 MIN_DAY = date(2000, 1, 1)
 MAX_DAY = date(2100, 12, 31)
-#: The dashboard draws one column per week: at most three years of them.
+#: The dashboard and GET /api/v1/indicators give one column per week: at most three years of them.
 MAX_PERIOD_DAYS = 3 * 366
 
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description=f"rows to skip (0..{MAX_OFFSET})")]

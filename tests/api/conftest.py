@@ -111,6 +111,14 @@ def twin_engine(engine: Engine, tmp_path_factory: pytest.TempPathFactory, name: 
     return twin
 
 
+def seeded_twin(engine: Engine, tmp_path_factory: pytest.TempPathFactory, name: str) -> tuple[Engine, Session]:
+    """A twin of ``engine`` with the demo seed, and a session on it to add more and commit."""
+    twin = twin_engine(engine, tmp_path_factory, name)
+    session = Session(twin)
+    seed(session, load_seed_data())
+    return twin, session
+
+
 @pytest.fixture(scope="session")
 def seeded_engine(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """A twin of ``engine`` (same dialect) that holds the demo seed, committed once.
@@ -119,9 +127,8 @@ def seeded_engine(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> I
     (issue 16: make test under 25 minutes). Tests that ask for ``seeded`` get this
     database; the others keep the empty one, so no test sees rows it did not ask for.
     """
-    seeded_engine = twin_engine(engine, tmp_path_factory, "seeded")
-    with Session(seeded_engine) as session:
-        seed(session, load_seed_data())
+    seeded_engine, session = seeded_twin(engine, tmp_path_factory, "seeded")
+    session.close()
     yield seeded_engine
     seeded_engine.dispose()
 
@@ -142,9 +149,8 @@ def matrix_database(engine: Engine, tmp_path_factory: pytest.TempPathFactory) ->
     """The seed plus each matrix location's records, committed once: ~1,800 matrix tests
     made them in their own transaction before, ~0.1 s each (issue 16). A test's writes
     are still rolled back, so every test starts from the same records."""
-    matrix_engine = twin_engine(engine, tmp_path_factory, "matrix")
-    with Session(matrix_engine) as session:
-        seed(session, load_seed_data())
+    matrix_engine, session = seeded_twin(engine, tmp_path_factory, "matrix")
+    with session:
         now = utcnow()
         records = {location: scoping_records(session, location, staff, now) for location, staff in MATRIX_STAFF.items()}
         session.commit()
@@ -193,9 +199,17 @@ def seeded(db_session: Session) -> Session:
     return db_session
 
 
+@dataclass
+class BuiltApp:
+    """The app of the current settings object (``get_settings`` caches one at a time)."""
+
+    settings: Settings | None = None
+    app: FastAPI | None = None
+
+
 @pytest.fixture(scope="session")
-def built_apps() -> dict[int, tuple[Settings, FastAPI]]:
-    return {}
+def built_app() -> BuiltApp:
+    return BuiltApp()
 
 
 def _shape(app: FastAPI) -> tuple[object, ...]:
@@ -203,7 +217,7 @@ def _shape(app: FastAPI) -> tuple[object, ...]:
 
 
 @pytest.fixture
-def app(db_session: Session, built_apps: dict[int, tuple[Settings, FastAPI]]) -> Iterator[FastAPI]:
+def app(db_session: Session, built_app: BuiltApp) -> Iterator[FastAPI]:
     """The API app, built once per settings object and reset for each test.
 
     A new app resolves each route's dependencies on its first request: ~0.1 s a test
@@ -213,17 +227,16 @@ def app(db_session: Session, built_apps: dict[int, tuple[Settings, FastAPI]]) ->
     an app built from them; an app a test added a route or handler to is not reused.
     """
     settings = get_settings()
-    cached = built_apps.get(id(settings))
-    if cached is None or cached[0] is not settings:
-        cached = built_apps[id(settings)] = (settings, create_app())
-    app = cached[1]
+    if built_app.app is None or built_app.settings is not settings:
+        built_app.settings, built_app.app = settings, create_app()
+    app = built_app.app
     app.dependency_overrides = {get_session: lambda: db_session}
     app.middleware_stack = None  # rebuilt on the first request, with fresh middleware instances
     app.state.login_guard = LoginGuard(settings.login_account_rate)
     shape = _shape(app)
     yield app
     if _shape(app) != shape:
-        built_apps.pop(id(settings), None)
+        built_app.app = None
 
 
 @pytest_asyncio.fixture

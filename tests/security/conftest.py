@@ -6,7 +6,7 @@ from __future__ import annotations
 from tests.api.conftest import (  # noqa: F401 - fixtures
     app,
     auth,
-    built_apps,
+    built_app,
     client,
     db_session,
     engine,

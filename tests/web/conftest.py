@@ -11,7 +11,7 @@ import pytest_asyncio
 from tests.api.conftest import (  # noqa: F401 - fixtures
     app,
     auth,
-    built_apps,
+    built_app,
     client,
     db_session,
     engine,
