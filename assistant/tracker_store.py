@@ -167,6 +167,20 @@ def _write_ahead_log(engine: sa.engine.Engine) -> None:
     engine.dispose()
 
 
+def _create_sender_id_index(engine: sa.engine.Engine) -> None:
+    """Replicas that start together on a new database (scale-out, a rolling deploy) can
+    both find the index missing; the slower one's CREATE INDEX then fails on PostgreSQL's
+    catalogue (a unique violation, or "already exists"). As Rasa does for its own table,
+    that is fine as long as the index is there afterwards, so look again before failing."""
+    try:
+        _SENDER_ID_INDEX.create(engine, checkfirst=True)
+    except (sa.exc.IntegrityError, sa.exc.ProgrammingError):
+        indexes = sa.inspect(engine).get_indexes(_EVENTS.name)
+        if not any(index["name"] == _SENDER_ID_INDEX.name for index in indexes):
+            raise
+        logger.info("Index %s was created by another process at the same time", _SENDER_ID_INDEX.name)
+
+
 def _session_start(tracker: DialogueStateTracker) -> float | None:
     starts = [event.timestamp for event in tracker.events if isinstance(event, SessionStarted)]
     return max(starts) if starts else None
@@ -214,7 +228,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         super().__init__(*args, **kwargs)
         if self.engine.dialect.name == "sqlite":
             _write_ahead_log(self.engine)
-        _SENDER_ID_INDEX.create(self.engine, checkfirst=True)
+        _create_sender_id_index(self.engine)
 
     # The domain's slots are copied into every tracker: a new domain (model reload)
     # empties the cache (the entries also check the domain they were built with).

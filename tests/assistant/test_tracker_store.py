@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -625,3 +626,51 @@ async def test_the_fingerprint_is_an_index_lookup_on_postgresql(postgres, stores
     # aggregate over the conversation's rows.
     assert plan.count("Limit") == 2 and plan.count("ix_events_sender_id_id") == 2, plan
     assert "Seq Scan" not in plan and "Bitmap" not in plan, plan
+
+
+@pytest.mark.postgres
+def test_two_replicas_starting_together_on_a_new_database_both_start(postgres, stores, monkeypatch) -> None:
+    """CI's scale-out smoke started two replicas at once: both found the (sender_id, id)
+    index missing and the second's CREATE INDEX failed on PostgreSQL's catalogue, so that
+    replica exited. The barrier makes that interleaving certain: both look, then both
+    create."""
+    pg = {"dialect": "postgresql", "host": PG["host"], "port": PG["port"], "db": PG_TEST_DB,
+          "username": PG["user"], "password": "", "login_db": "postgres"}
+    # Rasa's table as scripts/scale_stack.py creates it before the replicas start: by a
+    # plain SQLTrackerStore in a process that never imported ours, so without our index.
+    plain = stores(SQLTrackerStore, **pg)
+    with plain.engine.begin() as conn:
+        conn.exec_driver_sql("DROP INDEX ix_events_sender_id_id")
+    dialect_class = type(plain.engine.dialect)
+    has_index = dialect_class.has_index
+    both_looked = threading.Barrier(2, timeout=30)
+    found_missing: list[str] = []
+
+    def look_then_wait(self, connection, table_name, index_name, schema=None, **kw) -> bool:
+        exists = has_index(self, connection, table_name, index_name, schema=schema, **kw)
+        if index_name == "ix_events_sender_id_id":
+            if not exists:
+                found_missing.append(threading.current_thread().name)
+            both_looked.wait()
+        return exists
+
+    monkeypatch.setattr(dialect_class, "has_index", look_then_wait)
+    failures: list[BaseException] = []
+
+    def start_replica() -> None:
+        try:
+            stores(CachedSQLTrackerStore, **pg)
+        except BaseException as error:  # reported by the assertion below
+            failures.append(error)
+
+    replicas = [threading.Thread(target=start_replica, name=f"rasa-{n}") for n in (1, 2)]
+    for replica in replicas:
+        replica.start()
+    for replica in replicas:
+        replica.join(60)
+
+    assert sorted(found_missing) == ["rasa-1", "rasa-2"], "both replicas must have found the index missing"
+    assert failures == []
+    with plain.engine.connect() as conn:
+        names = [index["name"] for index in sa.inspect(conn).get_indexes("events")]
+    assert names.count("ix_events_sender_id_id") == 1
