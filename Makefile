@@ -14,7 +14,7 @@ LOCATION  ?=
 -include var/dev.env
 export COA_JWT_SECRET
 
-.PHONY: help envs model db setup run test token lint bench clean browser proxy
+.PHONY: help envs api-env model db setup run test token lint bench clean browser proxy
 
 help:
 	@echo "make run    start API, action server and Rasa (does all set-up first)"
@@ -66,14 +66,21 @@ $(API_VENV)/.deduce-stamp: $(API_VENV)/.stamp
 	$(API_VENV)/bin/python -c 'from deduce import Deduce; Deduce()'
 	@touch $@
 
-setup: envs
-	@$(MAKE) --no-print-directory -j2 model $(API_VENV)/.deduce-stamp
+# What the API side needs before its first start; the model is the Rasa side's.
+api-env: $(API_VENV)/.deduce-stamp var/dev.env $(if $(wildcard package.json),node_modules/.stamp)
+
+# The two sides build at the same time: pip keeps one core busy, so the Rasa environment
+# and the model's training overlap the API environment and deduce's tables.
+setup:
+	@$(MAKE) --no-print-directory -j2 model api-env
 	@$(MAKE) --no-print-directory db
 
 run: setup
 	@$(API_VENV)/bin/python scripts/run.py
 
-test: setup browser proxy
+# Set-up is part of scripts/test.sh: its two lanes build the two sides (as `setup` does)
+# and start each side's tests as soon as that side is ready.
+test: browser proxy
 	@scripts/test.sh
 
 token: $(API_VENV)/.stamp var/dev.env
