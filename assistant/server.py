@@ -10,13 +10,21 @@ It is `rasa run` with two changes:
   itself against the metaschema on every call: that check was a third of the Rasa
   process's CPU per protocol turn (py-spy, bench/results.md). The answer is still
   validated the same way (same schema, same validator class, same best error,
-  same message), so an invalid answer is rejected exactly as before.
+  same message), so an invalid answer is rejected exactly as before;
+* a button's payload (`/affirm`, `/kies{"keuze": "..."}`) is not run through the NLU
+  pipeline. Rasa runs every component on it (DIET included: a sixth of the Rasa
+  process's CPU over protocol turns, most of which are buttons; py-spy,
+  bench/results.md) and then its last step, `RegexMessageHandler`, throws all of that
+  away and unpacks the payload. Unpacking it directly, with the same Rasa function,
+  gives the same parse; anything that does not unpack (typed text, an unknown intent)
+  still goes through the whole pipeline.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import rasa
 import rasa.server
@@ -59,6 +67,39 @@ def _cached_action_result_validation() -> None:
     RemoteAction._validate_action_result = validate_action_result
 
 
+def _intent_payloads_without_nlu() -> None:
+    """Parse a message that unpacks as an intent payload without running the NLU graph
+    (see the module docstring): what the graph's last node would return for it."""
+    from rasa.core.processor import MessageProcessor
+    from rasa.nlu.classifiers.regex_message_handler import RegexMessageHandler
+    from rasa.shared.constants import INTENT_MESSAGE_PREFIX
+    from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
+    from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
+    from rasa.shared.nlu.training_data.message import Message
+
+    run_graph = MessageProcessor._parse_message_with_graph
+    extractor = RegexMessageHandler.__name__
+
+    def parse(self: MessageProcessor, message: Any, tracker: Any, only_output_properties: bool = True
+              ) -> dict[str, Any]:
+        text = message.text
+        if isinstance(text, str) and text.strip().startswith(INTENT_MESSAGE_PREFIX):
+            plain = Message(data={TEXT: text})
+            # The same call as RegexMessageHandler.process, with the model's domain (which
+            # the graph gives it too); a new message means the payload was unpacked, and
+            # that new message is then the graph's whole result.
+            unpacked = YAMLStoryReader.unpack_regex_message(plain, self.domain, entity_extractor_name=extractor)
+            if unpacked is not plain:
+                # The same assembly as MessageProcessor._parse_message_with_graph.
+                parse_data: dict[str, Any] = {
+                    TEXT: "", INTENT: {INTENT_NAME_KEY: None, PREDICTED_CONFIDENCE_KEY: 0.0}, ENTITIES: []}
+                parse_data.update(unpacked.as_dict(only_output_properties=only_output_properties))
+                return parse_data
+        return run_graph(self, message, tracker, only_output_properties)
+
+    MessageProcessor._parse_message_with_graph = parse
+
+
 #: Sanic reads a request body of up to 100 MB before any channel sees it. No channel
 #: needs more than this (the REST channel: 16 KB, a Teams activity: a few KB; issue 14).
 REQUEST_MAX_SIZE = str(1024 * 1024)
@@ -71,6 +112,7 @@ def main() -> None:
     # (with and without --enable-api); replacing it there is the one seam needed.
     rasa.server.add_root_route = add_json_root_route
     _cached_action_result_validation()
+    _intent_payloads_without_nlu()
     from rasa.__main__ import main as rasa_main
 
     rasa_main()

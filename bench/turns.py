@@ -179,12 +179,17 @@ def starter_bot(workdir: Path, token: str, sizes: Sizes) -> dict[str, float]:
                    check=True, capture_output=True, timeout=900)
     train_s = time.perf_counter() - started
     model = next((workdir / "models").glob("*.tar.gz"))
-    proc = subprocess.Popen([RASA, "run", "--enable-api", "--auth-token", token, "-i", "127.0.0.1",
-                             "-p", str(STARTER_PORT), "--model", str(model)],
-                            cwd=workdir, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    log = workdir / "rasa-run.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([RASA, "run", "--enable-api", "--auth-token", token, "-i", "127.0.0.1",
+                                 "-p", str(STARTER_PORT), "--model", str(model)],
+                                cwd=workdir, env=ENV, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        load_s = wait_up(f"http://127.0.0.1:{STARTER_PORT}/", proc)
+        try:
+            load_s = wait_up(f"http://127.0.0.1:{STARTER_PORT}/", proc)
+        except RuntimeError:
+            print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
+            raise
         url = f"http://127.0.0.1:{STARTER_PORT}/webhooks/rest/webhook"
         row = measure(lambda: Conversations(url, ["hello", "I am sad", "yes", "bye"], lambda r: None), "starter",
                       sizes)

@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -109,3 +110,18 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     for title, text in config.stash.get(_REPORTS, []):
         terminalreporter.write_sep("=", title)
         terminalreporter.write_line(text)
+
+
+def current_model() -> Path:
+    """The model `make model` trained (scripts/train.py writes its name to models/current)."""
+    marker = ROOT / "models" / "current"
+    assert marker.exists(), "no trained model: `make model` trains it"
+    return ROOT / "models" / marker.read_text().strip()
+
+
+@pytest.fixture(scope="session")
+def agent() -> Any:
+    """The trained model, loaded once for the whole run (NLU quality, the server's seams)."""
+    from rasa.core.agent import Agent
+
+    return Agent.load(str(current_model()))

@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from tests.assistant.conftest import CROSSVAL_MARK, CrossValidationRun
+from tests.assistant.conftest import CROSSVAL_MARK, CrossValidationRun, current_model
 
 ROOT = Path(__file__).resolve().parents[2]
 HELDOUT_FILES = (Path(__file__).with_name("nlu_heldout.yml"), Path(__file__).with_name("heldout_issue13.yml"))
@@ -145,19 +145,6 @@ class Prediction:
     @property
     def correct(self) -> bool:
         return self.intent == self.example.intent
-
-
-def current_model() -> Path:
-    marker = ROOT / "models" / "current"
-    assert marker.exists(), "no trained model: `make model` trains it"
-    return ROOT / "models" / marker.read_text().strip()
-
-
-@pytest.fixture(scope="module")
-def agent() -> Any:
-    from rasa.core.agent import Agent
-
-    return Agent.load(str(current_model()))
 
 
 @pytest.fixture(scope="module")

@@ -43,3 +43,61 @@ def test_invalid_answer_still_rejected(patched):
     _, cached = patched
     with pytest.raises(ValidationError, match="Failed to validate Action server response"):
         cached(RemoteAction.__new__(RemoteAction), {"events": "nope"})
+
+
+# --------------------------------------------------------------------------- payloads without NLU
+
+#: Every payload the assistant's buttons send, typed variants, and texts that must still go
+#: through the whole pipeline (typed Dutch, an unknown intent, a broken payload).
+PARSED_TEXTS = [
+    "/affirm", "/deny", '/kies{"keuze": "later"}', '/kies{"keuze": "ja"}', "/melding_eergerelateerd_geweld",
+    "/acuut_gevaar", "  /deny  ", "/affirm@0.4", '/kies{"keuze": "x"}toegevoegd', '/kies{"onbekend": "x"}',
+    "/onbekende_intent", "/", "/affirm{geen json", "/ hallo", "ja", "hallo, ik wil iets melden",
+    "een bewoonster wordt door haar broer bedreigd omdat ze niet wil trouwen",
+]
+
+
+def domain_payloads(domain) -> list[str]:
+    return sorted({button["payload"] for variants in domain.responses.values() for variant in variants
+                   for button in variant.get("buttons") or []})
+
+
+@pytest.fixture
+def payload_parsing(monkeypatch):
+    from rasa.core.processor import MessageProcessor
+
+    original = MessageProcessor._parse_message_with_graph
+    monkeypatch.setattr(MessageProcessor, "_parse_message_with_graph", original)
+    server._intent_payloads_without_nlu()
+    return original, MessageProcessor._parse_message_with_graph
+
+
+def _parse(parse, processor, text: str) -> dict:
+    from rasa.core.channels.channel import UserMessage
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    message = UserMessage(text, sender_id="test-server")
+    return parse(processor, message, DialogueStateTracker.from_events("test-server", []))
+
+
+def test_a_payload_parses_as_the_whole_pipeline_parses_it(agent, payload_parsing):
+    original, patched = payload_parsing
+    texts = [*domain_payloads(agent.processor.domain), *PARSED_TEXTS]
+    assert len(texts) > len(PARSED_TEXTS) + 5, "the domain's buttons should be among the payloads"
+    for text in texts:
+        assert _parse(patched, agent.processor, text) == _parse(original, agent.processor, text), text
+
+
+def test_only_typed_text_runs_the_nlu_pipeline(agent, payload_parsing, monkeypatch):
+    _, patched = payload_parsing
+    runner = agent.processor.graph_runner
+    runs = []
+    real_run = runner.run
+    monkeypatch.setattr(runner, "run", lambda *args, **kwargs: runs.append(1) or real_run(*args, **kwargs))
+    # "/affirm{geen json" unpacks as affirm, as Rasa's own handler does (the test above).
+    for text in ("/affirm", '/kies{"keuze": "later"}', "/melding_mensenhandel", "/affirm{geen json"):
+        assert _parse(patched, agent.processor, text)["intent"]["confidence"] == 1.0
+    assert runs == []
+    for text in ("ja", "/onbekende_intent", "/ hallo"):
+        _parse(patched, agent.processor, text)
+    assert len(runs) == 3
