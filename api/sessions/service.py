@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -139,28 +140,8 @@ def _append_event(session: Session, knowledge: Knowledge, payload: SessionEventC
     if existing is not None:
         return SessionEventOut.model_validate(existing), False
     guidance = _session_for(session, knowledge, payload)
-    event_in = payload.event
-    incident_id = None
-    if event_in.incident_reference:
-        incident_id = session.scalar(select(Incident.id).where(Incident.reference == event_in.incident_reference))
     for _attempt in range(_SEQ_ATTEMPTS):
-        seq = (
-            session.scalar(select(func.max(SessionEvent.seq)).where(SessionEvent.session_id == guidance.id)) or 0
-        ) + 1
-        event = SessionEvent(
-            session_id=guidance.id,
-            seq=seq,
-            idempotency_key=payload.idempotency_key,
-            type=event_in.type,
-            step=event_in.step,
-            # Free text (what a counsellor typed) is de-identified before storage (issue 6).
-            text=deidentify(event_in.text) if event_in.type in FREE_TEXT_EVENT_TYPES else event_in.text,
-            answer=_answer_text(free_text_answer(knowledge, payload.protocol, event_in.step, event_in.answer)),
-            outcome=event_in.outcome,
-            incident_reference=event_in.incident_reference,
-            incident_id=incident_id,
-            created_at=utcnow(),
-        )
+        event = _new_event(session, knowledge, payload, guidance, _max_seq(session, guidance.id) + 1)
         try:
             with session.begin_nested():
                 session.add(event)
@@ -174,6 +155,77 @@ def _append_event(session: Session, knowledge: Knowledge, payload: SessionEventC
     raise RuntimeError("could not append the session event (seq contention)")
 
 
+def _max_seq(session: Session, session_id: uuid.UUID) -> int:
+    return session.scalar(select(func.max(SessionEvent.seq)).where(SessionEvent.session_id == session_id)) or 0
+
+
+def _new_event(session: Session, knowledge: Knowledge, payload: SessionEventCreate, guidance: GuidanceSession,
+               seq: int) -> SessionEvent:
+    event_in = payload.event
+    incident_id = None
+    if event_in.incident_reference:
+        incident_id = session.scalar(select(Incident.id).where(Incident.reference == event_in.incident_reference))
+    return SessionEvent(
+        session_id=guidance.id,
+        seq=seq,
+        idempotency_key=payload.idempotency_key,
+        type=event_in.type,
+        step=event_in.step,
+        # Free text (what a counsellor typed) is de-identified before storage (issue 6).
+        text=deidentify(event_in.text) if event_in.type in FREE_TEXT_EVENT_TYPES else event_in.text,
+        answer=_answer_text(free_text_answer(knowledge, payload.protocol, event_in.step, event_in.answer)),
+        outcome=event_in.outcome,
+        incident_reference=event_in.incident_reference,
+        incident_id=incident_id,
+        created_at=utcnow(),
+    )
+
+
+@contextmanager
+def _event_index(index: int) -> Iterator[None]:
+    """A refused event of a batch is named by its index in ``loc`` and in the message."""
+    try:
+        yield
+    except SessionValidationError as exc:
+        raise SessionValidationError([
+            {**error, "loc": ("body", "events", index, *tuple(error.get("loc", ()))[1:]),
+             "msg": f"event {index}: {error['msg']}"}
+            for error in exc.errors
+        ]) from exc  # fmt: skip
+
+
+def _append_batch(
+    session: Session, knowledge: Knowledge, payloads: Sequence[SessionEventCreate]
+) -> list[tuple[SessionEventOut, bool]]:
+    """The batch with one read of its known keys, one per run for the session and its
+    last seq, and one flush. Event by event (``_append_event``) costs a savepoint and
+    three reads per event: most of the API's CPU during protocol turns (py-spy,
+    bench/results.md). A concurrent writer that took one of the keys or seqs makes the
+    flush raise IntegrityError; the caller then does the batch event by event."""
+    keys = {payload.idempotency_key for payload in payloads}
+    known = {event.idempotency_key: event
+             for event in session.scalars(select(SessionEvent).where(SessionEvent.idempotency_key.in_(keys)))}
+    runs: dict[tuple[str, str], GuidanceSession] = {}
+    next_seq: dict[uuid.UUID, int] = {}
+    entries: list[tuple[SessionEvent, bool]] = []
+    for index, payload in enumerate(payloads):
+        if payload.idempotency_key in known:
+            entries.append((known[payload.idempotency_key], False))
+            continue
+        run = (payload.conversation_id, payload.run_id or DEFAULT_RUN_ID)
+        with _event_index(index):
+            guidance = _same_run(runs[run], payload) if run in runs else _session_for(session, knowledge, payload)
+        runs[run] = guidance
+        seq = next_seq[guidance.id] if guidance.id in next_seq else _max_seq(session, guidance.id) + 1
+        next_seq[guidance.id] = seq + 1
+        event = _new_event(session, knowledge, payload, guidance, seq)
+        session.add(event)
+        known[payload.idempotency_key] = event
+        entries.append((event, True))
+    session.flush()
+    return [(SessionEventOut.model_validate(event), new) for event, new in entries]
+
+
 def record_events(
     session: Session, knowledge: Knowledge, payloads: Sequence[SessionEventCreate]
 ) -> tuple[list[SessionEventOut], int]:
@@ -183,25 +235,22 @@ def record_events(
     When the validation refuses an event, nothing of the batch is stored (rolled
     back) and ``SessionValidationError`` names the event's index in ``loc``
     (``("body", "events", index, field)``) and in the message."""
-    out: list[SessionEventOut] = []
-    created = 0
-    for index, payload in enumerate(payloads):
+    try:
         try:
-            event, new = _append_event(session, knowledge, payload)
-        except SessionValidationError as exc:
-            session.rollback()
-            raise SessionValidationError([
-                {**error, "loc": ("body", "events", index, *tuple(error.get("loc", ()))[1:]),
-                 "msg": f"event {index}: {error['msg']}"}
-                for error in exc.errors
-            ]) from exc  # fmt: skip
-        except Exception:
-            session.rollback()
-            raise
-        out.append(event)
-        created += new
+            with session.begin_nested():
+                stored = _append_batch(session, knowledge, payloads)
+        except IntegrityError:
+            # Another writer stored one of these keys, or an event of the same run, since
+            # the batch read them: event by event, each as ``record_event`` appends it.
+            stored = []
+            for index, payload in enumerate(payloads):
+                with _event_index(index):
+                    stored.append(_append_event(session, knowledge, payload))
+    except Exception:
+        session.rollback()
+        raise
     session.commit()
-    return out, created
+    return [event for event, _ in stored], sum(new for _, new in stored)
 
 
 # --------------------------------------------------------------------------- reading

@@ -8,9 +8,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
+from api.sessions import service as sessions_service
 from api.sessions.models import GuidanceSession, SessionEvent
 from api.sessions.schemas import BATCH_MAX_EVENTS
 
@@ -119,6 +120,64 @@ async def test_the_batch_is_one_transaction(
     monkeypatch.setattr(seeded, "commit", lambda: commits.append(1) or commit())
     assert (await _batch(client, auth, walk("conv-one-tx"))).status_code == 200
     assert len(commits) == 1
+
+
+async def test_a_batch_costs_the_same_statements_whatever_its_length(
+    client: httpx.AsyncClient, auth: TokenFactory, seeded: Session
+) -> None:
+    """One read of the known keys, one of the run and its last seq, one flush: event by
+    event it was a savepoint and three reads per event (bench/results.md, py-spy). Every
+    statement but the rows' INSERTs is counted."""
+    statements: list[str] = []
+    engine = seeded.get_bind().engine
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    async def post(events: list[dict[str, Any]]) -> int:
+        statements.clear()
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            response = await _batch(client, auth, events)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert response.status_code == 200, response.text
+        assert response.json()["created"] == len(events)
+        # The event rows themselves: one INSERT each on SQLite, batched on PostgreSQL.
+        return len([s for s in statements if not s.startswith("INSERT INTO session_events")])
+
+    short = await post(walk("conv-cost-short")[:2])
+    long = await post([body(f"conv-cost-long-{n}", {"type": "question_asked", "step": f"s{n}"},
+                            conversation_id="conv-cost-long") for n in range(40)])
+    assert long == short, f"statements besides the rows: {short} for 2 events, {long} for 40"
+
+
+async def test_a_seq_taken_by_another_writer_meanwhile_still_stores_the_batch_in_order(
+    client: httpx.AsyncClient, auth: TokenFactory, seeded: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = walk("conv-race")
+    for payload in events[:3]:
+        assert (await client.post("/api/v1/sessions/events", json=payload, headers=auth("service"))).status_code == 201
+    # The batch reads the run's last seq before another writer's three events are in:
+    # its insert collides on (session_id, seq) and the batch is done event by event.
+    max_seq = sessions_service._max_seq
+    stale_reads: list[int] = []
+
+    def first_read_stale(db: Session, session_id: Any) -> int:
+        if not stale_reads:
+            stale_reads.append(0)
+            return 0
+        return max_seq(db, session_id)
+
+    monkeypatch.setattr(sessions_service, "_max_seq", first_read_stale)
+    response = await _batch(client, auth, events)
+    assert response.status_code == 200, response.text
+    data = response.json()
+    assert data["created"] == 3
+    assert [e["seq"] for e in data["events"]] == [1, 2, 3, 4, 5, 6]
+    assert stale_reads == [0], "the stale read was made"
+    keys = seeded.scalars(select(SessionEvent.idempotency_key).order_by(SessionEvent.seq)).all()
+    assert keys == [f"conv-race-{i}" for i in range(len(WALK))]
 
 
 async def test_a_refused_event_refuses_the_whole_batch_naming_its_index(
