@@ -15,9 +15,9 @@ It is `rasa run` with two changes:
   pipeline. Rasa runs every component on it (DIET included: a sixth of the Rasa
   process's CPU over protocol turns, most of which are buttons; py-spy,
   bench/results.md) and then its last step, `RegexMessageHandler`, throws all of that
-  away and unpacks the payload. Unpacking it directly, with the same Rasa function,
-  gives the same parse; anything that does not unpack (typed text, an unknown intent)
-  still goes through the whole pipeline.
+  away and unpacks the payload. Running that last step alone gives the same parse;
+  anything that does not unpack (typed text, an unknown intent) still goes through the
+  whole pipeline.
 """
 
 from __future__ import annotations
@@ -72,23 +72,20 @@ def _intent_payloads_without_nlu() -> None:
     (see the module docstring): what the graph's last node would return for it."""
     from rasa.core.processor import MessageProcessor
     from rasa.nlu.classifiers.regex_message_handler import RegexMessageHandler
-    from rasa.shared.constants import INTENT_MESSAGE_PREFIX
-    from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
     from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
     from rasa.shared.nlu.training_data.message import Message
 
     run_graph = MessageProcessor._parse_message_with_graph
-    extractor = RegexMessageHandler.__name__
+    # The graph's last node itself, given the model's domain as the graph gives it. It
+    # returns the message it got unless the text unpacks; then a new message that is
+    # the graph's whole result (nothing of the earlier nodes is kept).
+    last_node = RegexMessageHandler()
 
     def parse(self: MessageProcessor, message: Any, tracker: Any, only_output_properties: bool = True
               ) -> dict[str, Any]:
-        text = message.text
-        if isinstance(text, str) and text.strip().startswith(INTENT_MESSAGE_PREFIX):
-            plain = Message(data={TEXT: text})
-            # The same call as RegexMessageHandler.process, with the model's domain (which
-            # the graph gives it too); a new message means the payload was unpacked, and
-            # that new message is then the graph's whole result.
-            unpacked = YAMLStoryReader.unpack_regex_message(plain, self.domain, entity_extractor_name=extractor)
+        if message.text:
+            plain = Message(data={TEXT: message.text})
+            (unpacked,) = last_node.process([plain], self.domain)
             if unpacked is not plain:
                 # The same assembly as MessageProcessor._parse_message_with_graph.
                 parse_data: dict[str, Any] = {
