@@ -17,11 +17,17 @@ It is `rasa run` with two changes:
   bench/results.md) and then its last step, `RegexMessageHandler`, throws all of that
   away and unpacks the payload. Running that last step alone gives the same parse;
   anything that does not unpack (typed text, an unknown intent) still goes through the
-  whole pipeline.
+  whole pipeline;
+* once the model is loaded, everything loaded so far is frozen out of garbage
+  collection (`gc.freeze`): the model, TensorFlow, spaCy and Rasa's modules are ~650,000
+  objects that live as long as the process, and every full collection walked them all,
+  ~0.3-0.4 s with the GIL held, in the middle of a turn (twice in 400 turns of
+  `bench/turns.py`; bench/results.md).
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from typing import Any
@@ -97,6 +103,24 @@ def _intent_payloads_without_nlu() -> None:
     MessageProcessor._parse_message_with_graph = parse
 
 
+def _freeze_after_model_load() -> None:
+    """Wrap Rasa's start-up listener: load the model, then `gc.freeze` what is loaded (see
+    the module docstring). Frozen objects are still freed by reference counting; only
+    cycles among them stay, and a model's objects are loaded once per process."""
+    import rasa.core.run
+
+    load = rasa.core.run.load_agent_on_start
+
+    async def load_then_freeze(*args: Any, **kwargs: Any) -> Any:
+        agent = await load(*args, **kwargs)
+        gc.collect()  # the garbage of loading is freed, not frozen
+        gc.freeze()
+        return agent
+
+    # rasa.core.run.serve_application looks the listener up in its module at call time.
+    rasa.core.run.load_agent_on_start = load_then_freeze
+
+
 #: Sanic reads a request body of up to 100 MB before any channel sees it. No channel
 #: needs more than this (the REST channel: 16 KB, a Teams activity: a few KB; issue 14).
 REQUEST_MAX_SIZE = str(1024 * 1024)
@@ -110,6 +134,7 @@ def main() -> None:
     rasa.server.add_root_route = add_json_root_route
     _cached_action_result_validation()
     _intent_payloads_without_nlu()
+    _freeze_after_model_load()
     from rasa.__main__ import main as rasa_main
 
     rasa_main()

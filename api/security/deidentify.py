@@ -29,7 +29,7 @@ import threading
 import time
 from typing import Any
 
-from api.security.deidentify_server import _HEADER, read_exact
+from api.security.deidentify_server import _HEADER, keep_out_of_collection, read_exact
 
 _lock = threading.Lock()
 _deduce: Any = None
@@ -109,11 +109,12 @@ def deidentify(text: str | None) -> str | None:
 
 
 def warm_up(timeout: float = 300.0) -> None:
-    """Load deduce now (API start-up), not on the first stored note; with a shared
-    process, wait until it answers."""
+    """Load deduce now (API start-up), not on the first stored note, and keep its tables
+    out of garbage collection; with a shared process, wait until it answers."""
     path = os.environ.get(SOCKET_ENV)
     if not path:
         _instance()
+        keep_out_of_collection()
         return
     deadline = time.monotonic() + timeout
     while True:

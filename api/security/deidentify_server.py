@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import os
 import socketserver
 import struct
@@ -32,6 +33,16 @@ from typing import Any
 _HEADER = struct.Struct(">I")
 #: Longer texts are refused (the API's own limit for a note is 4,000 characters).
 MAX_BYTES = 1_000_000
+
+
+def keep_out_of_collection() -> None:
+    """``gc.freeze`` what is loaded now. deduce's lookup tables are ~4.5 million objects
+    that live as long as the process; each full collection walked them all, ~3 s with
+    the GIL held, at a moment nobody chooses (``bench/turns.py`` saw an incident write
+    wait 2.6 s; bench/results.md). Frozen objects are skipped by the collector and still
+    freed by reference counting."""
+    gc.collect()  # the garbage of loading is freed, not frozen
+    gc.freeze()
 
 
 def read_exact(stream: Any, size: int) -> bytes:
@@ -82,6 +93,7 @@ def serve(path: str) -> None:
     from deduce import Deduce
 
     deduce = Deduce()  # before binding: a client that connects gets answers at once
+    keep_out_of_collection()
     socket_path = Path(path)
     socket_path.parent.mkdir(parents=True, exist_ok=True)
     socket_path.unlink(missing_ok=True)

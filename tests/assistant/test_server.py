@@ -4,6 +4,9 @@ against the metaschema on every action call)."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
+
 import pytest
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
@@ -101,3 +104,29 @@ def test_only_typed_text_runs_the_nlu_pipeline(agent, payload_parsing, monkeypat
     for text in ("ja", "/onbekende_intent", "/ hallo"):
         _parse(patched, agent.processor, text)
     assert len(runs) == 3
+
+
+# --------------------------------------------------------------------------- garbage collection
+
+
+def test_what_the_model_load_leaves_is_kept_out_of_garbage_collection(monkeypatch):
+    """A full collection walked the loaded model, TensorFlow and spaCy (~650,000 objects,
+    ~0.3 s with the GIL held) in the middle of a turn; frozen, the collector skips them."""
+    import rasa.core.run
+
+    calls = []
+
+    async def load(*args, **kwargs):
+        model = {"weights": [[0.5] for _ in range(3)]}  # containers the collector tracks
+        calls.append((args, kwargs, model))
+        return model
+
+    monkeypatch.setattr(rasa.core.run, "load_agent_on_start", load)
+    server._freeze_after_model_load()
+    assert rasa.core.run.load_agent_on_start is not load
+    agent = asyncio.run(rasa.core.run.load_agent_on_start("models/x.tar.gz", None, None, app="app", loop=None))
+    assert calls == [(("models/x.tar.gz", None, None), {"app": "app", "loop": None}, agent)]
+    tracked = gc.get_objects()
+    assert not any(o is agent or o is agent["weights"] or o is agent["weights"][0] for o in tracked)
+    later = {"after": [1]}  # what a turn makes is still collected as before
+    assert any(o is later for o in gc.get_objects())

@@ -4,6 +4,7 @@ stored (503). A real server process on a real Unix socket. Invented names only."
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 import time
@@ -38,6 +39,23 @@ def shared_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
     yield path, process
     process.terminate()
     process.wait(timeout=30)
+
+
+def _tracked(thing: object) -> bool:
+    return any(candidate is thing for candidate in gc.get_objects())
+
+
+def test_warm_up_keeps_deduces_tables_out_of_garbage_collection(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full collection walked deduce's ~4.5 M objects (~3 s, GIL held) in the middle of a
+    request; frozen (gc.freeze) it skips them."""
+    monkeypatch.delenv(module.SOCKET_ENV, raising=False)
+    deduce = module._instance()
+    gc.unfreeze()  # as before any warm-up in this test process
+    assert _tracked(deduce)
+    module.warm_up()
+    assert not _tracked(deduce)
+    assert gc.get_freeze_count() > 1_000_000  # the lookup tables, not only the instance
+    assert "[PERSOON-1]" in str(module.deidentify(NOTE))  # frozen, still working
 
 
 def test_the_shared_process_gives_what_deduce_in_the_worker_gives(
