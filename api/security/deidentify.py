@@ -109,8 +109,11 @@ def deidentify(text: str | None) -> str | None:
 
 
 def warm_up(timeout: float = 300.0) -> None:
-    """Load deduce now (API start-up), not on the first stored note, and keep its tables
-    out of garbage collection; with a shared process, wait until it answers."""
+    """Load deduce now (API start-up), not on the first stored note; with a shared
+    process, wait until it answers. Then keep what start-up loaded out of garbage
+    collection: deduce's tables in a single process; in a worker of ``api.serve`` its
+    modules, models and knowledge (~170,000 objects, a ~77 ms full collection in the
+    middle of an incident write; bench/results.md)."""
     path = os.environ.get(SOCKET_ENV)
     if not path:
         _instance()
@@ -120,11 +123,12 @@ def warm_up(timeout: float = 300.0) -> None:
     while True:
         try:
             _ask(path, "warm-up")
-            return
+            break
         except DeidentificationUnavailable:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
+    keep_out_of_collection()
 
 
 #: Session event types whose ``text`` may carry what someone typed (not a knowledge text).
