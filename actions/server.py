@@ -12,16 +12,23 @@ issue 6, because rasa_sdk 3.6 has no authentication of its own:
 * it binds to 127.0.0.1 unless ``SANIC_HOST`` says otherwise (rasa_sdk's own
   default is 0.0.0.0).
 
+And one for issue 16 (the tail): the knowledge is loaded when the app is made, not in
+the first turn, and what start-up loaded (~46,000 objects: the knowledge, rasa_sdk,
+Sanic) is then frozen out of garbage collection; each full collection walked it
+(~11 ms with the GIL held, in the middle of a turn; bench/results.md).
+
 Without ``COA_ACTION_SERVER_TOKEN`` it refuses to start, unless
 ``COA_ACTION_SERVER_INSECURE=1`` (a developer's own machine, nothing else).
 """
 
 from __future__ import annotations
 
+import gc
 import hmac
 import logging
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 TOKEN_HEADER = "X-Action-Token"
@@ -50,6 +57,20 @@ def protect(app: Any, token: str) -> Any:
     return app
 
 
+def serving(create_app: Callable[..., Any], token: str) -> Callable[..., Any]:
+    """rasa_sdk's ``create_app`` with the changes of the module docstring."""
+    from actions.knowledge_cache import get_engine
+
+    def create(*args: Any, **kwargs: Any) -> Any:
+        app = create_app(*args, **kwargs)
+        get_engine()
+        gc.collect()  # the garbage of loading is freed, not frozen
+        gc.freeze()
+        return protect(app, token) if token else app
+
+    return create
+
+
 def main() -> int:
     token = os.environ.get(TOKEN_ENV, "")
     if not token and os.environ.get("COA_ACTION_SERVER_INSECURE") != "1":
@@ -67,14 +88,8 @@ def main() -> int:
     import rasa_sdk.__main__
     import rasa_sdk.endpoint
 
-    original = rasa_sdk.endpoint.create_app
-
-    def create_app(*args: Any, **kwargs: Any) -> Any:
-        app = original(*args, **kwargs)
-        return protect(app, token) if token else app
-
     # rasa_sdk.endpoint.run looks create_app up in its module at call time.
-    rasa_sdk.endpoint.create_app = create_app
+    rasa_sdk.endpoint.create_app = serving(rasa_sdk.endpoint.create_app, token)
     rasa_sdk.__main__.main()
     return 0
 
