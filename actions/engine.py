@@ -26,6 +26,7 @@ from actions.understanding import (
     parse_amount,
     parse_choice,
     parse_yes_no,
+    says_only_yes_or_no,
     signals_danger_now,
 )
 from knowledge import Knowledge, Protocol, Step
@@ -298,8 +299,9 @@ class ProtocolEngine:
             # A number outside every range is not an answer: ask again.
             return value if value is not None and step.next_for(value) else None
         if step.kind == "text":
+            # A description is asked for: a bare "jawel" or "nee" is a slip, explained and asked again.
             stripped = text.strip()
-            return stripped if stripped and not stripped.startswith("/") else None
+            return stripped if stripped and not stripped.startswith("/") and not says_only_yes_or_no(stripped) else None
         return None
 
     def signals_danger(self, user: UserInput) -> bool:

@@ -28,6 +28,7 @@ __all__ = [
     "parse_number",
     "parse_step_number",
     "parse_yes_no",
+    "says_only_yes_or_no",
     "signals_danger_now",
 ]
 
@@ -100,6 +101,15 @@ def parse_yes_no(text: str) -> str | None:
         return "nee" if _NEGATIONS & set(words[1:3]) else "ja"
     return None
 
+
+
+def says_only_yes_or_no(text: str) -> bool:
+    """True when every word is a yes or no word or a filler ("jawel", "nee hoor", "ok",
+    "ik denk het niet"): nothing that describes a situation, where a question asks
+    for a description. Not knowing ("weet ik niet") is not caught here: a counsellor
+    who does not know must not be stuck on the question."""
+    words = normalise_text(text).split()
+    return bool(words) and all(word in _YES | _NO | _FILLERS | {"hoor"} for word in words)
 
 # --------------------------------------------------------------------------- numbers
 

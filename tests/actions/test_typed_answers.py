@@ -137,6 +137,14 @@ TABLE: list[tuple[str, str, str, object]] = [
     # --- free text ---------------------------------------------------------------------
     (EGG, "vorm_anders", "ze moet een maagdelijkheidsverklaring halen", "ze moet een maagdelijkheidsverklaring halen"),
     (EGG, "vorm_anders", "   ", NOT),
+    # a bare yes or no describes nothing: explained and asked again
+    (EGG, "vorm_anders", "jawel", NOT),
+    (EGG, "vorm_anders", "nee hoor", NOT),
+    (EGG, "vorm_anders", "Ok!", NOT),
+    (EGG, "vorm_anders", "eh ja, wel", NOT),
+    (EGG, "vorm_anders", "ja, ze moet trouwen met haar neef", "ja, ze moet trouwen met haar neef"),
+    (EGG, "vorm_anders", "geen idee wat er speelt, ze is erg stil", "geen idee wat er speelt, ze is erg stil"),
+    (EGG, "vorm_anders", "weet ik niet", "weet ik niet"),
 ]
 
 
