@@ -102,7 +102,6 @@ def parse_yes_no(text: str) -> str | None:
     return None
 
 
-
 def says_only_yes_or_no(text: str) -> bool:
     """True when every word is a yes or no word or a filler ("jawel", "nee hoor", "ok",
     "ik denk het niet"): nothing that describes a situation, where a question asks
@@ -110,6 +109,7 @@ def says_only_yes_or_no(text: str) -> bool:
     who does not know must not be stuck on the question."""
     words = normalise_text(text).split()
     return bool(words) and all(word in _YES | _NO | _FILLERS | {"hoor"} for word in words)
+
 
 # --------------------------------------------------------------------------- numbers
 
