@@ -106,6 +106,7 @@ def serve(path: str) -> None:
     try:
         server.serve_forever()
     finally:
+        server.server_close()
         socket_path.unlink(missing_ok=True)
 
 

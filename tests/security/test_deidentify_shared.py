@@ -73,6 +73,34 @@ def test_the_shared_process_gives_what_deduce_in_the_worker_gives(
     assert module._local.conn is not None  # the connection is kept for the next text
 
 
+def test_the_shared_process_keeps_deduces_tables_out_of_garbage_collection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """serve() loads deduce, then freezes it before it answers its first request."""
+    import deduce
+
+    from api.security import deidentify_server
+
+    loaded: list[dict[str, list[list[str]]]] = []
+    served: list[object] = []
+
+    def fake_deduce() -> dict[str, list[list[str]]]:
+        tables = {"lookup": [["a table deduce loads"]]}  # containers the collector tracks
+        loaded.append(tables)
+        return tables
+
+    def serve_forever(server: object) -> None:
+        assert loaded and not _tracked(loaded[0]) and not _tracked(loaded[0]["lookup"])
+        served.append(server)
+
+    monkeypatch.setattr(deduce, "Deduce", fake_deduce)
+    monkeypatch.setattr(deidentify_server._Server, "serve_forever", serve_forever)
+    gc.unfreeze()
+    deidentify_server.serve(str(tmp_path / "deidentify.sock"))
+    assert len(served) == 1
+    assert not (tmp_path / "deidentify.sock").exists()  # removed when serving ends
+
+
 def test_a_worker_keeps_what_its_start_up_loaded_out_of_garbage_collection(
     shared_process: tuple[str, subprocess.Popen[bytes]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
