@@ -58,6 +58,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 _BEFORE = "indicator_rollup_before"
 _NEW_SESSIONS = "indicator_rollup_sessions"
+_DAY_KEYS = ("day", "location", "protocol")
 
 
 @dataclass(frozen=True)
@@ -145,31 +146,43 @@ def _read(session: Session, connection: Connection, norms: dict[str, Norm], inci
     return None if row is None else _contribution(row, norms)
 
 
-def _upsert(connection: Connection, table: Any, keys: dict[str, Any], deltas: dict[str, Any]) -> None:
-    dialects = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
-    stmt = dialects[connection.dialect.name](table).values(**keys, **deltas)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(keys), set_={name: table.c[name] + stmt.excluded[name] for name in deltas}
-    )
-    connection.execute(stmt)
+#: (dialect, table, key columns, delta columns) → the upsert statement. Built once: building
+#: one cost more than running it, and an incident's write runs one per table (issue 16).
+_UPSERTS: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], Any] = {}
+
+
+def _upsert(connection: Connection, table: Any, keys: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+    """Adds each row's deltas (every column not in ``keys``) to the row with its keys,
+    inserting it when missing: one executemany for all ``rows``."""
+    if not rows:
+        return
+    deltas = tuple(name for name in rows[0] if name not in keys)
+    cache_key = (connection.dialect.name, table.name, keys, deltas)
+    if cache_key not in _UPSERTS:
+        dialects = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+        stmt = dialects[connection.dialect.name](table)
+        _UPSERTS[cache_key] = stmt.on_conflict_do_update(
+            index_elements=list(keys), set_={name: table.c[name] + stmt.excluded[name] for name in deltas}
+        )
+    connection.execute(_UPSERTS[cache_key], rows)
 
 
 def _apply(connection: Connection, contribution: Contribution, sign: int) -> None:
     keys = {"day": contribution.day, "location": contribution.location, "protocol": contribution.protocol}
     reviewed = contribution.review_hours is not None
-    _upsert(connection, IndicatorDay.__table__, keys, {
-        "incidents": sign, "sessions": 0, "reviewed": sign * reviewed,
+    _upsert(connection, IndicatorDay.__table__, _DAY_KEYS, [{
+        **keys, "incidents": sign, "sessions": 0, "reviewed": sign * reviewed,
         "review_hours_sum": sign * (contribution.review_hours or 0.0),
         "open_corrections": sign * contribution.open_correction,
-    })  # fmt: skip
+    }])  # fmt: skip
     if contribution.bucket is not None:
-        _upsert(connection, IndicatorReviewHistogram.__table__,
-                {"day": contribution.day, "location": contribution.location, "bucket": contribution.bucket},
-                {"reviews": sign})  # fmt: skip
-    for norm_id, (applies, met, late) in contribution.norms.items():
-        if applies:
-            _upsert(connection, IndicatorNormDay.__table__, {**keys, "norm_id": norm_id},
-                    {"applies": sign * applies, "met": sign * met, "late": sign * late})  # fmt: skip
+        _upsert(connection, IndicatorReviewHistogram.__table__, ("day", "location", "bucket"),
+                [{"day": contribution.day, "location": contribution.location, "bucket": contribution.bucket,
+                  "reviews": sign}])  # fmt: skip
+    _upsert(connection, IndicatorNormDay.__table__, (*_DAY_KEYS, "norm_id"), [
+        {**keys, "norm_id": norm_id, "applies": sign * applies, "met": sign * met, "late": sign * late}
+        for norm_id, (applies, met, late) in contribution.norms.items() if applies
+    ])  # fmt: skip
 
 
 def _store_review_time(connection: Connection, incident_id: Any, contribution: Contribution | None) -> None:
@@ -231,10 +244,10 @@ def _after_flush(session: Session, _context: Any) -> None:
     connection = session.connection()
     norms = get_norms()
     for run in runs:
-        keys = {"day": _epoch_day(run.started_at), "location": run.location, "protocol": run.protocol}
-        _upsert(connection, IndicatorDay.__table__, keys, {
+        _upsert(connection, IndicatorDay.__table__, _DAY_KEYS, [{
+            "day": _epoch_day(run.started_at), "location": run.location, "protocol": run.protocol,
             "incidents": 0, "sessions": 1, "reviewed": 0, "review_hours_sum": 0.0, "open_corrections": 0,
-        })  # fmt: skip
+        }])  # fmt: skip
     changes = dict(before)
     changes.update({incident.id: None for incident in incidents})
     for incident_id, old in changes.items():
