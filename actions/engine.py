@@ -301,7 +301,9 @@ class ProtocolEngine:
         if step.kind == "text":
             # A description is asked for: a bare "jawel" or "nee" is a slip, explained and asked again.
             stripped = text.strip()
-            return stripped if stripped and not stripped.startswith("/") and not says_only_yes_or_no(stripped) else None
+            if not stripped or stripped.startswith("/") or says_only_yes_or_no(stripped):
+                return None
+            return stripped
         return None
 
     def signals_danger(self, user: UserInput) -> bool:

@@ -102,13 +102,16 @@ def parse_yes_no(text: str) -> str | None:
     return None
 
 
+_YES_NO_OR_FILLER = frozenset(_YES | _NO | _FILLERS | {"hoor"})
+
+
 def says_only_yes_or_no(text: str) -> bool:
     """True when every word is a yes or no word or a filler ("jawel", "nee hoor", "ok",
     "ik denk het niet"): nothing that describes a situation, where a question asks
     for a description. Not knowing ("weet ik niet") is not caught here: a counsellor
     who does not know must not be stuck on the question."""
     words = normalise_text(text).split()
-    return bool(words) and all(word in _YES | _NO | _FILLERS | {"hoor"} for word in words)
+    return bool(words) and all(word in _YES_NO_OR_FILLER for word in words)
 
 
 # --------------------------------------------------------------------------- numbers
