@@ -28,7 +28,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import presenter, session_events
+from actions import presenter, record_actions, session_events
 from actions import slots as names
 from actions.engine import EngineError, ProtocolState, UserInput
 from actions.form_questions import ask_next
@@ -180,6 +180,8 @@ class ValidateProtocolForm(FormValidationAction):
             await session_events.acute_advice(tracker, state)
 
         if turn.understood:
+            if turn.finished:
+                record_actions.record_ahead(tracker, turn.state)
             return {
                 names.PROTOCOL_ANSWER: names.DONE if turn.finished else None,
                 **turn.state.to_slots(),

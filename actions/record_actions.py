@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import sqlite3
 import time
@@ -169,6 +170,40 @@ def _record_durably(payload: dict[str, Any]) -> tuple[str, str | None]:
     logger.error("decision NOT recorded (rejected by the API, kept in the outbox): idempotency_key=%s "
                  "protocol=%s location=%s", key, payload.get("protocol"), payload.get("location"))
     return item.status, None
+
+
+def _deliver_once(payload: dict[str, Any]) -> None:
+    try:
+        box = get_outbox()
+        key = str(payload["idempotency_key"])
+        box.enqueue("incident", key, payload, wake=False)
+        box.deliver(key)
+    except (sqlite3.Error, OSError):
+        logger.warning("decision not written ahead (outbox unusable); action_record_decision writes it")
+
+
+def record_ahead(tracker: Tracker, finished: ProtocolState) -> None:
+    """Starts writing the decision as soon as the form's validation has the last answer.
+
+    Rasa still has to complete the form and call ``action_record_decision``, which
+    then waits for this write instead of starting its own: the write (most of the
+    decision turn, bench/turns.py) overlaps that round trip. Same payload and so the
+    same idempotency key: the outbox holds one row, and ``Outbox.deliver`` waits for
+    the attempt in flight or finds it delivered; another action-server process gets
+    the same incident back from the API. A write whose ``action_record_decision``
+    never comes (Rasa stopped) is still recorded once, by the outbox's loop.
+    Only one attempt here: retrying is ``action_record_decision``'s (``_record_durably``).
+    """
+    # The state as the next call will read it from the slots: through JSON, as Rasa keeps it.
+    state = ProtocolState.from_slots(json.loads(json.dumps(finished.to_slots())))
+    try:
+        decision = get_engine().decision(state) if state is not None else None
+    except EngineError:
+        return  # action_record_decision says so to the counsellor
+    if decision is not None:
+        # Submitted to the thread pool at once, not as a task: it starts before this
+        # action's reply and nothing cancels it.
+        asyncio.get_running_loop().run_in_executor(None, _deliver_once, incident_payload(tracker, decision))
 
 
 async def record_decision(payload: dict[str, Any]) -> tuple[str, str | None]:
