@@ -48,6 +48,72 @@ def test_invalid_answer_still_rejected(patched):
         cached(RemoteAction.__new__(RemoteAction), {"events": "nope"})
 
 
+def sdk_events() -> list[dict]:
+    """One event of every kind rasa_sdk can send, as the action server sends it."""
+    from datetime import datetime
+
+    from rasa_sdk import events as e
+
+    return [
+        e.ActionExecuted("action_x", policy="p", confidence=0.9, timestamp=1.0), e.ActionExecutionRejected("action_x"),
+        e.ActionReverted(), e.ActiveLoop("protocol_form"), e.ActiveLoop(None), e.AgentUttered("hoi", {"x": 1}),
+        e.AllSlotsReset(), e.BotUttered("hoi", {"buttons": []}, {"m": 1}), e.ConversationPaused(),
+        e.ConversationResumed(), e.FollowupAction("action_x"), e.Form("protocol_form"), e.Form(None),
+        e.FormValidation(False), e.LoopInterrupted(True), e.ReminderCancelled("r", "i", [{"entity": "a", "value": 1}]),
+        e.ReminderScheduled("i", datetime(2026, 12, 6, 12, 0), name="r"), e.Restarted(), e.SessionStarted(),
+        e.SlotSet("protocol_answers", [{"step": "a", "answer": "ja"}]), e.SlotSet("misses", 1.0), e.SlotSet("x"),
+        e.StoryExported(), e.UserUtteranceReverted(),
+        e.UserUttered("ja", {"intent": {"name": "affirm", "confidence": 1.0}, "entities": []}, input_channel="rest"),
+    ]
+
+
+def wrong_events() -> list:
+    """Events Rasa's schema rejects, or might: every property of every kind given values of
+    the wrong type, unknown kinds, no kind, and things that are not events at all."""
+    item = RemoteAction.action_response_format_spec()["properties"]["events"]["items"]
+    found: list = [{}, {"event": "onbekend"}, {"event": 5}, {"event": None}, "slot", 3, None, [],
+                   {"event": ["slot"]}, {"event": {"const": "slot"}}]
+    for branch in item["oneOf"]:
+        kind = branch["properties"]["event"]["const"]
+        for name in [*branch["properties"], "timestamp", "metadata"]:
+            if name != "event":
+                found += [{"event": kind, name: wrong} for wrong in (5, 2.5, "x", None, True, [], [1], {}, {"a": 1})]
+    return found
+
+
+def test_every_event_the_sdk_sends_is_checked_per_kind_and_accepted():
+    """The fast path is taken for real answers (else the speed-up is silently gone)."""
+    from jsonschema import validators
+
+    schema = RemoteAction.action_response_format_spec()
+    shown_valid = server._fast_action_result_check(schema, validators.validator_for(schema))
+    answer = {"events": sdk_events(), "responses": VALID["responses"]}
+    assert validators.validator_for(schema)(schema).is_valid(answer)
+    assert shown_valid(answer)
+
+
+def test_the_per_kind_check_never_accepts_what_the_whole_schema_rejects():
+    from jsonschema import validators
+
+    schema = RemoteAction.action_response_format_spec()
+    cls = validators.validator_for(schema)
+    full, shown_valid = cls(schema), server._fast_action_result_check(schema, cls)
+    answers = [{"events": [event]} for event in [*wrong_events(), *sdk_events()]]
+    answers += [{"events": [*sdk_events(), event]} for event in wrong_events()[:40]]
+    answers += [{"events": {"event": "slot"}}, {"responses": "x"}, {"responses": [3]}, [], "x"]
+    disagreements = [answer for answer in answers if shown_valid(answer) and not full.is_valid(answer)]
+    assert disagreements == []
+    # Both verdicts occur among these, and each valid one is shown valid by the fast path.
+    assert {full.is_valid(answer) for answer in answers} == {True, False}
+    assert [a for a in answers if full.is_valid(a) and not shown_valid(a)] == []
+
+
+@pytest.mark.parametrize("result", [{"events": [event]} for event in wrong_events()[::25]])
+def test_a_wrong_event_gets_the_same_verdict_and_message_as_rasa(patched, result):
+    original, cached = patched
+    assert _outcome(cached, result) == _outcome(original, result)
+
+
 # --------------------------------------------------------------------------- payloads without NLU
 
 #: Every payload the assistant's buttons send, typed variants, and texts that must still go
