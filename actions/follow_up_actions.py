@@ -88,23 +88,34 @@ def _cleared(tracker: Tracker) -> list[EventType]:
     return [SlotSet(slot, value) for slot, value in values.items()]
 
 
-async def ask_next(dispatcher: CollectingDispatcher, tracker: Tracker, *, exclude_reference: str | None = None,
-                   later: list[str] | None = None) -> list[EventType]:
-    """Ask about the first due follow-up not put off with Later; nothing when there is none,
-    the counsellor is not verified or the API does not answer (it asks again next time)."""
+async def due_follow_ups(tracker: Tracker) -> list[dict[str, Any]] | None:
+    """The counsellor's open follow-ups, overdue or due within ``ASK_WITHIN_HOURS``; None
+    when the counsellor is not verified or the API does not answer (asked again next time)."""
     staff = staff_id(tracker)
     if staff == UNVERIFIED_STAFF:
-        return _cleared(tracker)
-    skipped = set(later if later is not None else tracker.get_slot(LATER_IDS) or [])
+        return None
     try:
-        items = await asyncio.to_thread(get_api_client().due_follow_ups, staff, ASK_WITHIN_HOURS)
+        return await asyncio.to_thread(get_api_client().due_follow_ups, staff, ASK_WITHIN_HOURS)
     except ApiError:
-        return _cleared(tracker)
-    due = [i for i in items if str(i.get("id")) not in skipped and i.get("reference") != exclude_reference]
+        return None
+
+
+def ask_first(dispatcher: CollectingDispatcher, tracker: Tracker, items: list[dict[str, Any]] | None, *,
+              exclude_reference: str | None = None, later: list[str] | None = None) -> list[EventType]:
+    """Ask about the first of ``items`` (``due_follow_ups``) not put off with Later; nothing
+    when there is none."""
+    skipped = set(later if later is not None else tracker.get_slot(LATER_IDS) or [])
+    due = [i for i in items or [] if str(i.get("id")) not in skipped and i.get("reference") != exclude_reference]
     if not due:
         return _cleared(tracker)
     dispatcher.utter_message(**question(due[0]))
     return [SlotSet(ASKED, True), SlotSet(FOLLOW_UP_ID, str(due[0]["id"])), SlotSet(REASON, None)]
+
+
+async def ask_next(dispatcher: CollectingDispatcher, tracker: Tracker, *, later: list[str] | None = None
+                   ) -> list[EventType]:
+    """Ask about the first due follow-up not put off with Later (see ``ask_first``)."""
+    return ask_first(dispatcher, tracker, await due_follow_ups(tracker), later=later)
 
 
 async def store_teams_reference(tracker: Tracker) -> None:
@@ -121,14 +132,6 @@ async def store_teams_reference(tracker: Tracker) -> None:
         await asyncio.to_thread(get_api_client().store_teams_reference, body)
     except ApiError:
         logger.warning("Teams conversation reference not stored (stored at the next contact)")
-
-
-async def after_decision(dispatcher: CollectingDispatcher, tracker: Tracker, reference: str | None
-                         ) -> list[EventType]:
-    """Called by action_record_decision when it offered nothing else: the counsellor's other
-    due follow-ups ("at the end of the next conversation"), never the ones just created."""
-    await store_teams_reference(tracker)
-    return await ask_next(dispatcher, tracker, exclude_reference=reference)
 
 
 class ActionFollowUpCheck(Action):

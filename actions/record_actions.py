@@ -100,11 +100,14 @@ class ActionRecordDecision(Action):
 
         payload = incident_payload(tracker, decision)
         location = tracker.get_slot(names.LOCATION)
-        # The holders and the location's name do not depend on the record: fetched while
-        # it is written, so the decision turn (the tail of the turn latencies, bench/turns.py)
-        # waits for the slowest of the three instead of their sum.
-        (status, reference), holders, locations = await asyncio.gather(
-            record_decision(payload), fetch_holders(location), fetch_locations())
+        # The holders, the location's name and the counsellor's due follow-ups (asked after
+        # the advice when nothing else is offered, issue 15) do not depend on the record:
+        # fetched while it is written, and Teams' reference stored meanwhile, so the decision
+        # turn (the tail of the turn latencies, bench/turns.py) waits for the slowest of
+        # them instead of their sum.
+        (status, reference), holders, locations, due, _ = await asyncio.gather(
+            record_decision(payload), fetch_holders(location), fetch_locations(),
+            follow_up_actions.due_follow_ups(tracker), follow_up_actions.store_teams_reference(tracker))
         advice = presenter.outcome(
             decision,
             engine.knowledge,
@@ -133,8 +136,9 @@ class ActionRecordDecision(Action):
             *offer_next_protocol(dispatcher, tracker, decision.protocol, decision.hand_overs),
         ]
         if len(dispatcher.messages) == shown:
-            # Nothing else offered (its buttons would compete): the counsellor's due follow-ups (issue 15).
-            events += await follow_up_actions.after_decision(dispatcher, tracker, reference)
+            # Nothing else offered (its buttons would compete): the counsellor's due follow-ups,
+            # not those of this decision (issue 15).
+            events += follow_up_actions.ask_first(dispatcher, tracker, due, exclude_reference=reference)
         return events
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -95,6 +96,8 @@ class FakeApi:
     session_events: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Session events (by key) the API refuses with 422, as it refuses an unknown location.
     refuse_events: set[str] = field(default_factory=set)
+    #: What ``GET /api/v1/chat/follow-ups`` answers (a counsellor's due follow-ups).
+    due_follow_ups: list[dict[str, Any]] = field(default_factory=list)
 
     def count(self, method: str, path: str) -> int:
         return sum(1 for r in self.requests if r["method"] == method and r["path"] == path)
@@ -106,7 +109,7 @@ def _handler(api: FakeApi) -> type[BaseHTTPRequestHandler]:
             pass
 
         def _reply(self, status: int, body: Any) -> None:
-            data = json.dumps(body).encode()
+            data = b"" if status == 204 else json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
@@ -115,7 +118,8 @@ def _handler(api: FakeApi) -> type[BaseHTTPRequestHandler]:
 
         def _record(self, body: Any = None) -> bool:
             api.requests.append({"method": self.command, "path": self.path, "body": body,
-                                 "authorization": self.headers.get("Authorization")})
+                                 "authorization": self.headers.get("Authorization"),
+                                 "arrived": time.monotonic()})
             if api.delay:
                 threading.Event().wait(api.delay)
             if self.headers.get("Authorization") != f"Bearer {SERVICE_TOKEN}":
@@ -136,11 +140,20 @@ def _handler(api: FakeApi) -> type[BaseHTTPRequestHandler]:
             if self.path == "/api/v1/locations":
                 self._reply(200, LOCATIONS)
                 return
+            if self.path.startswith("/api/v1/chat/follow-ups?"):
+                due = api.due_follow_ups
+                self._reply(200, {"items": due, "total": len(due), "open": len(due), "overdue": 0})
+                return
             match = re.fullmatch(r"/api/v1/locations/([^/]+)/key-positions", self.path)
             if match and match.group(1) in HOLDERS:
                 self._reply(200, HOLDERS[match.group(1)])
                 return
             self._reply(404, {"detail": "not found"})
+
+        def do_PUT(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if self._record(json.loads(self.rfile.read(length) or b"null")):
+                self._reply(204 if self.path == "/api/v1/teams/conversations" else 404, None)
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)

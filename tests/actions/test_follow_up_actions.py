@@ -25,7 +25,7 @@ from actions import (
     ValidateFollowUpReasonForm,
     api_client,
 )
-from actions.follow_up_actions import after_decision
+from actions.follow_up_actions import ask_first, due_follow_ups
 from actions.presenter import ACUTE_TEXT
 from tests.actions.helpers import SERVICE_TOKEN, make_tracker, run, run_validation, slot_event
 
@@ -191,7 +191,8 @@ def test_someone_else_confirmed_it_first(chat_api: ChatApi) -> None:
 def test_after_a_decision_the_follow_ups_of_that_decision_are_not_asked(chat_api: ChatApi) -> None:
     chat_api.due = [item(1, reference="EGG-20261204-0009"), item(2, reference="EGG-20261201-0003")]
     dispatcher = CollectingDispatcher()
-    events = asyncio.run(after_decision(dispatcher, teams_tracker("ja", "affirm"), "EGG-20261204-0009"))
+    tracker = teams_tracker("ja", "affirm")
+    events = ask_first(dispatcher, tracker, asyncio.run(due_follow_ups(tracker)), exclude_reference="EGG-20261204-0009")
     assert [m["text"] for m in dispatcher.messages] == [
         "Is Risico-inschatting bij de politie gevraagd voor EGG-20261201-0003? (termijn 05-12-2026 10:30)"]
     assert events[1] == SlotSet("follow_up_id", "fu-2")

@@ -87,6 +87,31 @@ def test_records_the_decision_and_ends_with_the_reference(fake_api: FakeApi, kno
     assert len(said) == 5
 
 
+def test_a_verified_counsellors_follow_ups_are_fetched_while_the_decision_is_written(fake_api: FakeApi) -> None:
+    """Teams: the counsellor's other due follow-up is asked after the advice; it was fetched
+    (and Teams' reference stored) beside the write, not after it."""
+    fake_api.delay = 0.3  # every request of the fake API
+    fake_api.due_follow_ups = [
+        {"id": "fu-7", "action": "Veilig Thuis gebeld", "reference": "EGG-20261201-0003", "overdue": False,
+         "due_at": "2026-12-05T09:30:00+00:00", "status": "open", "organisation": None}]
+    metadata = {"channel": "teams", "tenant": "11111111-2222-4333-8444-555555555555", "staff_id": "9f2c4e1a",
+                "location": "TERAPEL", "conversation_reference": {"conversation_id": "a:1xyz", "bot_id": "28:bot"}}
+    tracker = make_tracker(text="/affirm", intent="affirm", slots=FINISHED, sender_id="teams-a:1xyz",
+                           metadata=metadata, input_channel="teams",
+                           events_before=[action_event("action_start_protocol", 42.5)])
+    events, messages = run(ActionRecordDecision(), tracker)
+
+    assert texts(messages)[-2:] == ["Referentie van het vastgelegde besluit: EGG-20261129-0001",
+                                    "Is Veilig Thuis gebeld voor EGG-20261201-0003? (termijn 05-12-2026 10:30)"]
+    assert events[-3:] == [SlotSet("follow_up_asked", True), SlotSet("follow_up_id", "fu-7"),
+                           SlotSet("follow_up_reason", None)]
+    arrived = {(r["method"], r["path"].split("?")[0]): r["arrived"] for r in fake_api.requests}
+    write = arrived[("POST", "/api/v1/incidents")]
+    # Each arrived while the write was still being answered (sequential: a delay or more later).
+    assert arrived[("GET", "/api/v1/chat/follow-ups")] - write < fake_api.delay / 2
+    assert arrived[("PUT", "/api/v1/teams/conversations")] - write < fake_api.delay / 2
+
+
 def test_instructions_passed_just_before_the_outcome_are_shown_first(fake_api: FakeApi) -> None:
     slots = {**FINISHED, "protocol_step": "melding_veilig_thuis_hulp_volgen", "acute": False,
              "protocol_answers": [*EGG_ANSWERS_BEFORE_LAST, {"step": "afweging_duurzaam", "answer": "ja"}]}
