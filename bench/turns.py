@@ -7,7 +7,11 @@ turns and 200 turns over 10 concurrent conversations. Prints p50/p95 and through
 per row, the p50 ratio ours/starter, the NLU floor (/model/parse), training time
 from scratch, model load time and the peak RSS of each process.
 
-Compare ratios, not absolute figures: the machine is shared and noisy.
+Compare ratios, not absolute figures: the machine is shared and noisy. Its speed
+changes by half within minutes (bench/results.md: the same code measured 0.46 and
+1.58 as p50 ratio ten minutes apart), so the two bots are served at the same time
+and measured in alternating blocks (A B B A ...): each bot's turns are spread over
+the same minutes, and a slow spell weighs on both.
 
 ``--smoke`` (in ``make test``, scripts/test.sh): our stack only, a few turns, on a
 fresh SQLite database, no training; so a change that breaks the benchmark fails CI
@@ -26,8 +30,9 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,17 +84,21 @@ class Conversations:
         #: holds the recorded decision, and every other turn. Where the tail comes from.
         self.kinds: dict[str, list[float]] = {"first": [], "decision": [], "other": []}
 
+        #: The conversation in progress: a next call of `run_turns` continues it.
+        self.sender: str | None = None
+        self.queue: list[str] = []
+
     def run_turns(self, turns: int, sender_prefix: str) -> list[float]:
         latencies: list[float] = []
-        sender, queue = None, []
+        queue = self.queue
         while len(latencies) < turns:
             first = not queue
             if first:
-                sender = f"{sender_prefix}-{uuid.uuid4().hex[:8]}"
-                queue = list(self.opening)
+                self.sender = f"{sender_prefix}-{uuid.uuid4().hex[:8]}"
+                queue.extend(self.opening)
             text = queue.pop(0)
             started = time.perf_counter()
-            response = self.client.post(self.url, json={"sender": sender, "message": text,
+            response = self.client.post(self.url, json={"sender": self.sender, "message": text,
                                                          "metadata": {"location": "TERAPEL"}})
             latencies.append(time.perf_counter() - started)
             response.raise_for_status()
@@ -116,29 +125,77 @@ class Sizes:
     concurrent: int = 10  # conversations at once
     per_conversation: int = 20
     nlu: int = 100
+    #: Blocks per bot, alternating between the bots (A B B A ...).
+    blocks: int = 4
 
 
-SMOKE = Sizes(sequential=10, concurrent=2, per_conversation=5, nlu=5)
+SMOKE = Sizes(sequential=10, concurrent=2, per_conversation=5, nlu=5, blocks=1)
 
 
-def measure(make: Callable[[], Conversations], label: str, sizes: Sizes) -> dict[str, float]:
-    first = make()
-    sequential = first.run_turns(sizes.sequential, f"{label}-seq")
-    started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=sizes.concurrent) as pool:
-        parts = list(pool.map(lambda i: make().run_turns(sizes.per_conversation, f"{label}-c{i}"),
-                              range(sizes.concurrent)))
-    wall = time.perf_counter() - started
-    concurrent = [x for part in parts for x in part]
-    return {
-        "seq_p50": percentile(sequential, 0.5) * 1000, "seq_p95": percentile(sequential, 0.95) * 1000,
-        "seq_tput": len(sequential) / sum(sequential),
-        "con_p50": percentile(concurrent, 0.5) * 1000, "con_p95": percentile(concurrent, 0.95) * 1000,
-        "con_tput": len(concurrent) / wall, "seq_decisions": first.decisions,
-        **{f"kind_{kind}_{q}": percentile(values, quantile) * 1000 if values else float("nan")
-           for kind, values in first.kinds.items() for q, quantile in (("p50", 0.5), ("p95", 0.95))},
-        **{f"kind_{kind}_n": float(len(values)) for kind, values in first.kinds.items()},
-    }
+@dataclass
+class Bot:
+    """A served bot: its REST webhook, Rasa's base URL, its script and its processes."""
+
+    label: str
+    base: str
+    opening: list[str]
+    answer: Callable[[list[dict]], str | None]
+    nlu_texts: list[str]
+    #: Process name -> pid, for the peak RSS ("rasa" is the one in the table).
+    pids: dict[str, int]
+    load_s: float
+    train_s: float = float("nan")
+
+    @property
+    def url(self) -> str:
+        return f"{self.base}/webhooks/rest/webhook"
+
+    def conversations(self) -> Conversations:
+        return Conversations(self.url, self.opening, self.answer)
+
+
+def _block_sizes(total: int, blocks: int) -> list[int]:
+    return [total // blocks + (1 if index < total % blocks else 0) for index in range(blocks)]
+
+
+def side_by_side(bots: list[Bot], token: str, sizes: Sizes) -> dict[str, dict[str, float]]:
+    """Every bot's sequential turns, concurrent turns and NLU floor, measured in alternating
+    blocks (the order reversed every block) so that each bot sees the same machine."""
+    sequential = {bot.label: bot.conversations() for bot in bots}
+    workers = {bot.label: [bot.conversations() for _ in range(sizes.concurrent)] for bot in bots}
+    seq: dict[str, list[float]] = {bot.label: [] for bot in bots}
+    con: dict[str, list[float]] = {bot.label: [] for bot in bots}
+    wall = dict.fromkeys(seq, 0.0)
+    nlu: dict[str, list[float]] = {bot.label: [] for bot in bots}
+    blocks = zip(_block_sizes(sizes.sequential, sizes.blocks), _block_sizes(sizes.per_conversation, sizes.blocks),
+                 _block_sizes(sizes.nlu, sizes.blocks), strict=True)
+    for index, (seq_turns, con_turns, nlu_requests) in enumerate(blocks):
+        for bot in bots if index % 2 == 0 else bots[::-1]:
+            seq[bot.label] += sequential[bot.label].run_turns(seq_turns, f"{bot.label}-seq")
+            prefixes = [f"{bot.label}-c{number}" for number in range(sizes.concurrent)]
+            started = time.perf_counter()
+            with ThreadPoolExecutor(max_workers=sizes.concurrent) as pool:
+                parts = list(pool.map(Conversations.run_turns, workers[bot.label], [con_turns] * sizes.concurrent,
+                                      prefixes))
+            wall[bot.label] += time.perf_counter() - started
+            con[bot.label] += [x for part in parts for x in part]
+            nlu[bot.label] += nlu_latencies(bot.base, token, bot.nlu_texts, nlu_requests)
+    rows = {}
+    for bot in bots:
+        first = sequential[bot.label]
+        rows[bot.label] = {
+            "seq_p50": percentile(seq[bot.label], 0.5) * 1000, "seq_p95": percentile(seq[bot.label], 0.95) * 1000,
+            "seq_tput": len(seq[bot.label]) / sum(seq[bot.label]),
+            "con_p50": percentile(con[bot.label], 0.5) * 1000, "con_p95": percentile(con[bot.label], 0.95) * 1000,
+            "con_tput": len(con[bot.label]) / wall[bot.label], "seq_decisions": first.decisions,
+            "nlu_ms": statistics.median(nlu[bot.label]) * 1000, "load_s": bot.load_s, "train_s": bot.train_s,
+            **{f"kind_{kind}_{q}": percentile(values, quantile) * 1000 if values else float("nan")
+               for kind, values in first.kinds.items() for q, quantile in (("p50", 0.5), ("p95", 0.95))},
+            **{f"kind_{kind}_n": float(len(values)) for kind, values in first.kinds.items()},
+            **{f"rss_{name}_mb": peak_rss_mb(pid) for name, pid in bot.pids.items()},
+        }
+        rows[bot.label]["rss_mb"] = rows[bot.label]["rss_rasa_mb"]
+    return rows
 
 
 def print_kinds(row: dict[str, float]) -> None:
@@ -150,7 +207,7 @@ def print_kinds(row: dict[str, float]) -> None:
               f"  p95 {row[f'kind_{kind}_p95']:6.1f} ms")
 
 
-def nlu_floor(base: str, token: str, texts: list[str], requests: int) -> float:
+def nlu_latencies(base: str, token: str, texts: list[str], requests: int) -> list[float]:
     client = httpx.Client(timeout=60)
     latencies = []
     for i in range(requests):
@@ -158,7 +215,7 @@ def nlu_floor(base: str, token: str, texts: list[str], requests: int) -> float:
         client.post(f"{base}/model/parse", params={"token": token},
                     json={"text": texts[i % len(texts)]}).raise_for_status()
         latencies.append(time.perf_counter() - started)
-    return statistics.median(latencies) * 1000
+    return latencies
 
 
 def wait_up(url: str, proc: subprocess.Popen, timeout: float = 300) -> float:
@@ -175,7 +232,9 @@ def wait_up(url: str, proc: subprocess.Popen, timeout: float = 300) -> float:
     raise RuntimeError(f"{url} not up")
 
 
-def starter_bot(workdir: Path, token: str, sizes: Sizes) -> dict[str, float]:
+@contextmanager
+def starter_bot(workdir: Path, token: str) -> Iterator[Bot]:
+    """`rasa init` (its training timed), then its model served by `rasa run`."""
     started = time.perf_counter()
     subprocess.run([RASA, "init", "--no-prompt", "--init-dir", str(workdir)], cwd=workdir, env=ENV,
                    check=True, capture_output=True, timeout=900)
@@ -192,13 +251,8 @@ def starter_bot(workdir: Path, token: str, sizes: Sizes) -> dict[str, float]:
         except RuntimeError:
             print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
             raise
-        url = f"http://127.0.0.1:{STARTER_PORT}/webhooks/rest/webhook"
-        row = measure(lambda: Conversations(url, ["hello", "I am sad", "yes", "bye"], lambda r: None), "starter",
-                      sizes)
-        row["nlu_ms"] = nlu_floor(f"http://127.0.0.1:{STARTER_PORT}", token, ["hello", "I am sad", "great"],
-                                  sizes.nlu)
-        row.update(train_s=train_s, load_s=load_s, rss_mb=peak_rss_mb(proc.pid))
-        return row
+        yield Bot("starter", f"http://127.0.0.1:{STARTER_PORT}", ["hello", "I am sad", "yes", "bye"],
+                  lambda replies: None, ["hello", "I am sad", "great"], {"rasa": proc.pid}, load_s, train_s)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -229,7 +283,9 @@ def fresh_sqlite(env: dict[str, str], folder: Path) -> None:
                        capture_output=True, timeout=300)
 
 
-def ours(token: str, sizes: Sizes, database: Path | None = None) -> dict[str, float]:
+@contextmanager
+def ours(token: str, database: Path | None = None) -> Iterator[Bot]:
+    """Our whole stack (Rasa, action server, API), on a fresh SQLite database when given."""
     env = dict(ENV)
     if database is not None:
         fresh_sqlite(env, database)
@@ -239,22 +295,17 @@ def ours(token: str, sizes: Sizes, database: Path | None = None) -> dict[str, fl
     stack.start()
     load_s = time.perf_counter() - started
     try:
-        url = f"http://127.0.0.1:{stack.ports.rasa}/webhooks/rest/webhook"
-        opening = ["een bewoonster wordt door haar broer bedreigd omdat ze niet wil trouwen", "nee"]
-        row = measure(lambda: Conversations(url, opening, ours_answer), "ours", sizes)
-        row["nlu_ms"] = nlu_floor(f"http://127.0.0.1:{stack.ports.rasa}", token,
-                                  ["haar broer bedreigt haar", "ja", "nee hoor"], sizes.nlu)
-        row["load_s"] = load_s
-        for proc in stack.processes:
-            row[f"rss_{proc.name}_mb"] = peak_rss_mb(proc.popen.pid)
-        row["rss_mb"] = row["rss_rasa_mb"]
-        return row
+        yield Bot("ours", f"http://127.0.0.1:{stack.ports.rasa}",
+                  ["een bewoonster wordt door haar broer bedreigd omdat ze niet wil trouwen", "nee"], ours_answer,
+                  ["haar broer bedreigt haar", "ja", "nee hoor"],
+                  {proc.name: proc.popen.pid for proc in stack.processes}, load_s)
     finally:
         stack.stop()
 
 
 def smoke(token: str, workdir: Path) -> int:
-    mine = ours(token, SMOKE, database=workdir)
+    with ours(token, database=workdir) as bot:
+        mine = side_by_side([bot], token, SMOKE)["ours"]
     print(f"smoke (ours only, {SMOKE.sequential} sequential turns, {SMOKE.concurrent} x {SMOKE.per_conversation} "
           f"concurrent): seq p50 {mine['seq_p50']:.1f} ms, concurrent p50 {mine['con_p50']:.1f} ms, "
           f"nlu p50 {mine['nlu_ms']:.1f} ms, load {mine['load_s']:.1f} s, Rasa RSS {mine['rss_mb']:.0f} MB, "
@@ -277,8 +328,9 @@ def main() -> int:
         if args.smoke:
             return smoke(token, workdir)
         (workdir / "starter").mkdir()
-        starter = starter_bot(workdir / "starter", token, Sizes())
-        mine = ours(token, Sizes())
+        with starter_bot(workdir / "starter", token) as starter_bot_served, ours(token) as our_bot:
+            rows = side_by_side([starter_bot_served, our_bot], token, Sizes())
+        starter, mine = rows["starter"], rows["ours"]
         mine["train_s"] = float("nan") if args.skip_training else our_training_time(workdir / "models")
         starter_same = float("nan") if args.skip_training else starter_with_our_command(workdir / "starter")
     finally:
