@@ -3,7 +3,7 @@
 One run on this machine: (a) the starter assistant of `rasa init --no-prompt` and
 (b) our assistant (Rasa + action server + API, real protocol turns that record
 incidents), each served by `rasa run` and driven by the same client: 200 sequential
-turns and 200 turns over 10 concurrent conversations. Prints p50/p95 and throughput
+turns and 10 concurrent conversations for 24 s. Prints p50/p95 and throughput
 per row, the p50 ratio ours/starter, the NLU floor (/model/parse), training time
 from scratch, model load time and the peak RSS of each process.
 
@@ -88,10 +88,11 @@ class Conversations:
         self.sender: str | None = None
         self.queue: list[str] = []
 
-    def run_turns(self, turns: int, sender_prefix: str) -> list[float]:
+    def run_turns(self, turns: int, sender_prefix: str, until: float | None = None) -> list[float]:
+        """``turns`` turns, or as many as start before ``until`` (``time.perf_counter()``)."""
         latencies: list[float] = []
         queue = self.queue
-        while len(latencies) < turns:
+        while len(latencies) < turns and (until is None or time.perf_counter() < until):
             first = not queue
             if first:
                 self.sender = f"{sender_prefix}-{uuid.uuid4().hex[:8]}"
@@ -123,13 +124,16 @@ def ours_answer(replies: list[dict]) -> str | None:
 class Sizes:
     sequential: int = 200
     concurrent: int = 10  # conversations at once
-    per_conversation: int = 20
+    #: Per bot, over all its blocks. By time, not by a count of turns per conversation: a
+    #: block of counted turns ends with the slowest conversation while the others are
+    #: done already, which weighs on the bot whose turns vary most.
+    concurrent_seconds: float = 24.0
     nlu: int = 100
     #: Blocks per bot, alternating between the bots (A B B A ...).
     blocks: int = 4
 
 
-SMOKE = Sizes(sequential=10, concurrent=2, per_conversation=5, nlu=5, blocks=1)
+SMOKE = Sizes(sequential=10, concurrent=2, concurrent_seconds=2.0, nlu=5, blocks=1)
 
 
 @dataclass
@@ -167,16 +171,16 @@ def side_by_side(bots: list[Bot], token: str, sizes: Sizes) -> dict[str, dict[st
     con: dict[str, list[float]] = {bot.label: [] for bot in bots}
     wall = dict.fromkeys(seq, 0.0)
     nlu: dict[str, list[float]] = {bot.label: [] for bot in bots}
-    blocks = zip(_block_sizes(sizes.sequential, sizes.blocks), _block_sizes(sizes.per_conversation, sizes.blocks),
-                 _block_sizes(sizes.nlu, sizes.blocks), strict=True)
-    for index, (seq_turns, con_turns, nlu_requests) in enumerate(blocks):
+    blocks = zip(_block_sizes(sizes.sequential, sizes.blocks), _block_sizes(sizes.nlu, sizes.blocks), strict=True)
+    for index, (seq_turns, nlu_requests) in enumerate(blocks):
         for bot in bots if index % 2 == 0 else bots[::-1]:
             seq[bot.label] += sequential[bot.label].run_turns(seq_turns, f"{bot.label}-seq")
             prefixes = [f"{bot.label}-c{number}" for number in range(sizes.concurrent)]
             started = time.perf_counter()
+            until = [started + sizes.concurrent_seconds / sizes.blocks] * sizes.concurrent
             with ThreadPoolExecutor(max_workers=sizes.concurrent) as pool:
-                parts = list(pool.map(Conversations.run_turns, workers[bot.label], [con_turns] * sizes.concurrent,
-                                      prefixes))
+                parts = list(pool.map(Conversations.run_turns, workers[bot.label], [sys.maxsize] * sizes.concurrent,
+                                      prefixes, until))
             wall[bot.label] += time.perf_counter() - started
             con[bot.label] += [x for part in parts for x in part]
             nlu[bot.label] += nlu_latencies(bot.base, token, bot.nlu_texts, nlu_requests)
@@ -306,8 +310,9 @@ def ours(token: str, database: Path | None = None) -> Iterator[Bot]:
 def smoke(token: str, workdir: Path) -> int:
     with ours(token, database=workdir) as bot:
         mine = side_by_side([bot], token, SMOKE)["ours"]
-    print(f"smoke (ours only, {SMOKE.sequential} sequential turns, {SMOKE.concurrent} x {SMOKE.per_conversation} "
-          f"concurrent): seq p50 {mine['seq_p50']:.1f} ms, concurrent p50 {mine['con_p50']:.1f} ms, "
+    print(f"smoke (ours only, {SMOKE.sequential} sequential turns, {SMOKE.concurrent} conversations at once for "
+          f"{SMOKE.concurrent_seconds:.0f} s): seq p50 {mine['seq_p50']:.1f} ms, "
+          f"concurrent p50 {mine['con_p50']:.1f} ms, "
           f"nlu p50 {mine['nlu_ms']:.1f} ms, load {mine['load_s']:.1f} s, Rasa RSS {mine['rss_mb']:.0f} MB, "
           f"protocols recorded {mine['seq_decisions']:.0f}")
     print_kinds(mine)
