@@ -21,7 +21,7 @@ from actions.engine import Decision, EngineError, ProtocolState
 from actions.knowledge_cache import get_engine
 from actions.locations import location_name
 from actions.lookups import fetch_holders, fetch_locations, record_incident
-from actions.outbox import DELIVERED, PENDING, get_outbox, provisional_reference, resume_if_pending
+from actions.outbox import DELIVERED, PENDING, OutboxItem, get_outbox, provisional_reference, resume_if_pending
 from actions.protocol_actions import utter
 from actions.tracker_utils import action_timestamp, staff_id
 
@@ -152,12 +152,11 @@ def queued(reference: str) -> dict[str, Any]:
 
 
 def _record_durably(payload: dict[str, Any]) -> tuple[str, str | None]:
-    """Outbox first (durable), then one delivery attempt now (short timeouts)."""
+    """``_enqueue_and_deliver``, and once more after a quick failure."""
     key = str(payload["idempotency_key"])
     box = get_outbox()
-    item = box.enqueue("incident", key, payload, wake=False)
     started = time.monotonic()
-    item = box.deliver(key)
+    item = _enqueue_and_deliver(payload)
     if item.status == PENDING and time.monotonic() - started < QUICK_FAILURE_S:
         # A quick refusal is usually momentary (the API on SQLite answers 500 "database is
         # locked" when two writes overlap): once more before the counsellor is told
@@ -176,12 +175,16 @@ def _record_durably(payload: dict[str, Any]) -> tuple[str, str | None]:
     return item.status, None
 
 
+def _enqueue_and_deliver(payload: dict[str, Any]) -> OutboxItem:
+    """Outbox first (durable), then one delivery attempt now (short timeouts)."""
+    key, box = str(payload["idempotency_key"]), get_outbox()
+    box.enqueue("incident", key, payload, wake=False)
+    return box.deliver(key)
+
+
 def _deliver_once(payload: dict[str, Any]) -> None:
     try:
-        box = get_outbox()
-        key = str(payload["idempotency_key"])
-        box.enqueue("incident", key, payload, wake=False)
-        box.deliver(key)
+        _enqueue_and_deliver(payload)
     except (sqlite3.Error, OSError):
         logger.warning("decision not written ahead (outbox unusable); action_record_decision writes it")
 
@@ -200,14 +203,15 @@ def record_ahead(tracker: Tracker, finished: ProtocolState) -> None:
     """
     # The state as the next call will read it from the slots: through JSON, as Rasa keeps it.
     state = ProtocolState.from_slots(json.loads(json.dumps(finished.to_slots())))
+    if state is None:
+        return
     try:
-        decision = get_engine().decision(state) if state is not None else None
+        decision = get_engine().decision(state)
     except EngineError:
         return  # action_record_decision says so to the counsellor
-    if decision is not None:
-        # Submitted to the thread pool at once, not as a task: it starts before this
-        # action's reply and nothing cancels it.
-        asyncio.get_running_loop().run_in_executor(None, _deliver_once, incident_payload(tracker, decision))
+    # Submitted to the thread pool at once, not as a task: it starts before this
+    # action's reply and nothing cancels it.
+    asyncio.get_running_loop().run_in_executor(None, _deliver_once, incident_payload(tracker, decision))
 
 
 async def record_decision(payload: dict[str, Any]) -> tuple[str, str | None]:
