@@ -13,7 +13,9 @@ PostgreSQL database `coa_load` (SQLite when PostgreSQL is not reachable).
 Exit status 1 when a check fails.
 
 ``--smoke`` (in ``make test``, scripts/test.sh): 2 users for 20 s with short think
-times, the same checks; so a change that breaks the load test fails CI.
+times, the same checks; so a change that breaks the load test fails CI. It always
+starts a stack of its own, on ports of its own against `coa_load_smoke`: in `make
+test` it runs beside the end-to-end suite, which holds the contract ports.
 """
 
 from __future__ import annotations
@@ -35,11 +37,12 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from stack import API_VENV, Stack  # noqa: E402
+from stack import API_VENV, Ports, Stack  # noqa: E402
 
 OUT_DIR = ROOT / "test-artifacts" / "load"
 ADMIN_URL = os.environ.get("E2E_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 LOAD_DB = "coa_load"
+SMOKE_PORTS = Ports(api=18300, actions=15355, rasa=15305)
 
 
 def answers(url: str) -> bool:
@@ -54,16 +57,16 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def fresh_database(env: dict[str, str]) -> str:
+def fresh_database(env: dict[str, str], name: str) -> str:
     """A fresh, migrated and seeded PostgreSQL database for a stack of our own."""
     try:
         import psycopg
 
         with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {LOAD_DB} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {LOAD_DB}")
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {name}")
         env["DATABASE_URL"] = ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") \
-            + f"/{LOAD_DB}"
+            + f"/{name}"
     except Exception as error:  # no PostgreSQL: the API's embedded SQLite default
         print(f"PostgreSQL not reachable ({error}); the API uses its default database", flush=True)
     for argv in ([str(API_VENV / "bin" / "alembic"), "upgrade", "head"],
@@ -151,21 +154,25 @@ def main() -> int:
     out = OUT_DIR / "conversations.json"
     out.unlink(missing_ok=True)
 
-    rasa, api = "http://127.0.0.1:5005", "http://127.0.0.1:8000"
+    ports = SMOKE_PORTS if args.smoke else Ports()
+    rasa, api = f"http://127.0.0.1:{ports.rasa}", f"http://127.0.0.1:{ports.api}"
     env = dict(os.environ)
     Stack(env=env).load_dev_env()  # the development signing key, for the tokens below
     stack = None
-    # The lock first: a stack on the contract ports while someone holds it is an
-    # end-to-end test's, never to be loaded; with the lock, one answering is `make run`.
-    lock = open("/tmp/coa-e2e.lock", "a")  # noqa: SIM115 - held for the whole run
-    print("waiting for /tmp/coa-e2e.lock ...", flush=True)
-    fcntl.flock(lock, fcntl.LOCK_EX)
-    if answers(f"{rasa}/") and answers(f"{api}/health"):
+    lock = None
+    if not args.smoke:
+        # The lock first: a stack on the contract ports while someone holds it is an
+        # end-to-end test's, never to be loaded; with the lock, one answering is `make run`.
+        lock = open("/tmp/coa-e2e.lock", "a")  # noqa: SIM115 - held for the whole run
+        print("waiting for /tmp/coa-e2e.lock ...", flush=True)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+    if not args.smoke and answers(f"{rasa}/") and answers(f"{api}/health"):
         print("using the running stack (make run)", flush=True)
         database = "the running stack's"
     else:
-        stack = Stack(env=env, log_dir=ROOT / "var" / "log" / "load")
-        database = fresh_database(env)
+        log_dir = ROOT / "var" / "log" / ("load-smoke" if args.smoke else "load")
+        stack = Stack(env=env, ports=ports, log_dir=log_dir)
+        database = fresh_database(env, f"{LOAD_DB}_smoke" if args.smoke else LOAD_DB)
         print("starting API, action server and Rasa ...", flush=True)
         stack.start()
     sampler = LoadSampler()
@@ -181,7 +188,8 @@ def main() -> int:
     finally:
         if stack:
             stack.stop()
-        lock.close()
+        if lock:
+            lock.close()
 
     statuses = Counter(c["status"] for c in conversations.values())
     latencies = [took * 1000 for _, took in turns]

@@ -14,8 +14,8 @@ and measured in alternating blocks (A B B A ...): each bot's turns are spread ov
 the same minutes, and a slow spell weighs on both.
 
 ``--smoke`` (in ``make test``, scripts/test.sh): our stack only, a few turns, on a
-fresh SQLite database, no training; so a change that breaks the benchmark fails CI
-(the starter bot is Rasa's own and needs minutes of training).
+fresh SQLite database and ports of its own, no training; so a change that breaks the
+benchmark fails CI (the starter bot is Rasa's own and needs minutes of training).
 """
 
 from __future__ import annotations
@@ -41,13 +41,16 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from stack import API_VENV, RASA_VENV, Stack  # noqa: E402
+from stack import API_VENV, RASA_VENV, Ports, Stack  # noqa: E402
 
 RASA = str(RASA_VENV / "bin" / "rasa")
 #: How scripts/train.py trains: Rasa's command line with tf.data autotuning off (assistant/rasa_cli.py).
 TRAIN = [str(RASA_VENV / "bin" / "python"), "-m", "assistant.rasa_cli", "train", "--force"]
 ENV = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
 STARTER_PORT = 15006
+#: The smoke run's own ports and state: in `make test` it runs beside the end-to-end
+#: suite, which holds the contract ports.
+SMOKE_PORTS = Ports(api=18200, actions=15255, rasa=15205)
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -288,12 +291,14 @@ def fresh_sqlite(env: dict[str, str], folder: Path) -> None:
 
 
 @contextmanager
-def ours(token: str, database: Path | None = None) -> Iterator[Bot]:
-    """Our whole stack (Rasa, action server, API), on a fresh SQLite database when given."""
+def ours(token: str, database: Path | None = None, ports: Ports | None = None) -> Iterator[Bot]:
+    """Our whole stack (Rasa, action server, API), on a fresh SQLite database when given,
+    on the contract ports unless others are given."""
     env = dict(ENV)
     if database is not None:
         fresh_sqlite(env, database)
-    stack = Stack(env=env, log_dir=ROOT / "var" / "log" / "bench",
+    log_dir = ROOT / "var" / "log" / ("bench" if ports is None else f"bench-{ports.rasa}")
+    stack = Stack(env=env, ports=ports or Ports(), log_dir=log_dir,
                   rasa_extra_args=["--enable-api", "--auth-token", token])
     started = time.perf_counter()
     stack.start()
@@ -308,7 +313,7 @@ def ours(token: str, database: Path | None = None) -> Iterator[Bot]:
 
 
 def smoke(token: str, workdir: Path) -> int:
-    with ours(token, database=workdir) as bot:
+    with ours(token, database=workdir, ports=SMOKE_PORTS) as bot:
         mine = side_by_side([bot], token, SMOKE)["ours"]
     print(f"smoke (ours only, {SMOKE.sequential} sequential turns, {SMOKE.concurrent} conversations at once for "
           f"{SMOKE.concurrent_seconds:.0f} s): seq p50 {mine['seq_p50']:.1f} ms, "
