@@ -6,9 +6,9 @@
 # other idle: pip, the API suite, deduce's tables; only the model's training and the NLU
 # cross-validation want both.
 #
-#   assistant lane: Rasa environment + model -> assistant suite -> browser suite -> smokes
+#   assistant lane: Rasa environment + model -> assistant suite -> page suite -> smokes
 #   API lane:       API environment + database -> ruff -> API suite -> end-to-end suite
-#                   (once the model is there) -> the smokes of the API alone
+#                   (once the model is there) -> the other smokes
 #
 # Nothing is shared between the lanes but the machine: each suite and smoke has its own
 # ports and databases. Only the end-to-end suite uses the contract ports (it takes
@@ -63,8 +63,6 @@ assistant_lane() {
     .venv-api/bin/python bench/load.py --smoke
   stage "bench smoke: history (1,000 events before, its own ports)" \
     .venv-api/bin/python bench/history.py --smoke
-  stage "bench smoke: scale-out (two Rasa replicas vs one, 2 at once, 5 s each, its own ports)" \
-    .venv-api/bin/python bench/scale_out.py --smoke
 }
 
 api_lane() {
@@ -82,6 +80,8 @@ api_lane() {
     .venv-api/bin/python bench/indicators.py --smoke
   stage "bench smoke: API memory (2 workers, one de-identification process)" \
     .venv-api/bin/python bench/api_memory.py --smoke
+  stage "bench smoke: scale-out (two Rasa replicas vs one, 2 at once, 5 s each, its own ports)" \
+    .venv-api/bin/python bench/scale_out.py --smoke
 }
 
 assistant_lane > "$lanes/assistant.log" 2>&1 &
