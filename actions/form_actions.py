@@ -36,7 +36,7 @@ from actions.knowledge_cache import get_engine
 from actions.locations import fallback_code, location_name, match_location
 from actions.lookup_actions import LOOKUPS
 from actions.lookups import fetch_holders, fetch_locations
-from actions.protocol_actions import utter
+from actions.protocol_actions import note_second_topic, utter
 from actions.tracker_utils import (
     latest_entity,
     latest_intent,
@@ -249,15 +249,7 @@ class ValidateProtocolForm(FormValidationAction):
         if answered is not None and len(answered.text.split()) <= SHORT_ANSWER_WORDS:
             intent = None
         other = _other_protocol(intent, state, tracker)
-        if other is None:
-            return {}
-        knowledge = get_engine().knowledge
-        pending = tracker.get_slot(names.PENDING_PROTOCOL)
-        if pending and pending != other.id and pending in knowledge.protocols:
-            dispatcher.utter_message(**presenter.second_topic_not_kept(knowledge.protocols[pending], other))
-            return {}
-        dispatcher.utter_message(**presenter.second_topic_noted(other))
-        return {names.PENDING_PROTOCOL: other.id}
+        return {} if other is None else note_second_topic(dispatcher, tracker, other)
 
 
 def _other_protocol(intent: str | None, state: ProtocolState, tracker: Tracker) -> Protocol | None:

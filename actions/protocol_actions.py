@@ -65,6 +65,32 @@ async def start_guide(dispatcher: CollectingDispatcher, tracker: Tracker, protoc
     return [SlotSet(slot, value) for slot, value in values.items()]
 
 
+def note_second_topic(dispatcher: CollectingDispatcher, tracker: Tracker, other: Protocol,
+                      *, starting: str | None = None) -> dict[str, Any]:
+    """``pending_protocol``: ``other`` noted, to be offered after this protocol's decision.
+    One topic is kept: when another one is noted already, it stays and the user hears
+    how to start ``other`` later. ``starting``: the protocol this message starts (a topic
+    noted for it is being taken up now, so it no longer counts)."""
+    protocols = get_engine().knowledge.protocols
+    pending = tracker.get_slot(names.PENDING_PROTOCOL)
+    if pending and pending not in (other.id, starting) and pending in protocols:
+        dispatcher.utter_message(**presenter.second_topic_not_kept(protocols[pending], other))
+        return {}
+    dispatcher.utter_message(**presenter.second_topic_noted(other))
+    return {names.PENDING_PROTOCOL: other.id}
+
+
+def named_other_protocol(tracker: Tracker, started: Protocol) -> Protocol | None:
+    """Another protocol that the message names besides ``started`` ("8 weken zwanger na
+    een verkrachting"), by its ``protocol`` entities (the signal phrases in knowledge/)."""
+    protocols = get_engine().knowledge.protocols
+    for value in tracker.get_latest_entity_values(names.PROTOCOL):
+        other = protocols.get(str(value))
+        if other is not None and other.id != started.id:
+            return other
+    return None
+
+
 class ActionStartProtocol(Action):
     """Starts the protocol (or the general path) that belongs to the latest intent."""
 
@@ -78,7 +104,14 @@ class ActionStartProtocol(Action):
         if protocol is None:
             dispatcher.utter_message(**presenter.no_protocol())
             return []
-        return await start_guide(dispatcher, tracker, protocol)
+        events = await start_guide(dispatcher, tracker, protocol)
+        # A report of two situations starts one protocol; the other is offered after
+        # its decision, as a topic named during the protocol is, instead of being lost.
+        other = named_other_protocol(tracker, protocol)
+        if other is None:
+            return events
+        noted = note_second_topic(dispatcher, tracker, other, starting=protocol.id)
+        return [*events, *(SlotSet(slot, value) for slot, value in noted.items())]
 
 
 class ActionNotUnderstood(Action):

@@ -108,3 +108,51 @@ def test_metadata_is_read_from_the_latest_user_event_when_latest_message_lacks_i
     tracker.events[-1]["metadata"] = {"location": "GILZE"}
     events, _ = run(ActionStartProtocol(), tracker)
     assert events[-1] == SlotSet("location", "GILZE")
+
+
+# A report of two situations: one protocol starts, the other is noted for after its decision.
+TWO_SITUATIONS = "een bewoonster is 8 weken zwanger door een verkrachting in libie en wil abortus"
+SG_STARTED = ("Ik volg het protocol Seksueel geweld. Past dit niet bij de situatie, typ dan 'stop' "
+              "en beschrijf de situatie opnieuw.")
+OZ_NOTED = "Ik heb ook Ongewenste zwangerschap genoteerd; dat bieden we aan na dit protocol."
+
+
+def named(*protocols: str) -> list[dict]:
+    """The ``protocol`` entities of the entity ruler (knowledge/: signal phrases)."""
+    return [{"entity": "protocol", "value": protocol, "extractor": "EntityRulerExtractor"} for protocol in protocols]
+
+
+def sg_tracker(entities: list[dict], slots: dict | None = None) -> object:
+    return make_tracker(text=TWO_SITUATIONS, intent="melding_seksueel_geweld", entities=entities,
+                        metadata={"location": "TERAPEL"}, slots=slots)
+
+
+def test_a_report_naming_a_second_situation_notes_it_for_after_the_decision() -> None:
+    events, messages = run(ActionStartProtocol(),
+                           sg_tracker(named("ongewenste_zwangerschap", "seksueel_geweld")))
+    assert events == [*fresh_slots(protocol="seksueel_geweld"),
+                      SlotSet("pending_protocol", "ongewenste_zwangerschap")]
+    assert texts(messages) == [SG_STARTED, OZ_NOTED]
+
+
+def test_a_report_naming_only_its_own_protocol_notes_nothing() -> None:
+    events, messages = run(ActionStartProtocol(), sg_tracker(named("seksueel_geweld")))
+    assert events == fresh_slots(protocol="seksueel_geweld")
+    assert texts(messages) == [SG_STARTED]
+
+
+def test_a_topic_noted_before_stays_and_the_new_one_is_explained() -> None:
+    events, messages = run(ActionStartProtocol(), sg_tracker(named("ongewenste_zwangerschap"),
+                                                             slots={"pending_protocol": "huiselijk_geweld"}))
+    assert events == fresh_slots(protocol="seksueel_geweld")  # huiselijk_geweld stays noted
+    assert texts(messages) == [SG_STARTED, "Ik heb al Huiselijk geweld en kindermishandeling genoteerd om na dit "
+                               "protocol aan te bieden. Start daarna ook Ongewenste zwangerschap door de situatie "
+                               "kort te beschrijven."]
+
+
+def test_starting_the_noted_topic_notes_the_next_one_named() -> None:
+    events, messages = run(ActionStartProtocol(), sg_tracker(named("ongewenste_zwangerschap"),
+                                                             slots={"pending_protocol": "seksueel_geweld"}))
+    assert events == [*fresh_slots(protocol="seksueel_geweld")[:-1], SlotSet("pending_protocol", None),
+                      SlotSet("location", "TERAPEL"), SlotSet("pending_protocol", "ongewenste_zwangerschap")]
+    assert texts(messages) == [SG_STARTED, OZ_NOTED]

@@ -198,6 +198,19 @@ def test_a_second_topic_is_noted_and_offered_after_the_decision(stack) -> None:
     asks(chat, chat.say("/melding_ongewenste_zwangerschap"), "ongewenste_zwangerschap", "acuut_gevaar")
 
 
+def test_a_report_of_two_situations_starts_one_and_notes_the_other(stack) -> None:
+    """The NLU picks one protocol for "pregnant after a rape"; the entity ruler names both,
+    and the other one is noted, to be offered after the decision (as in the test above)."""
+    sg, oz = "seksueel_geweld", "ongewenste_zwangerschap"
+    chat = Conversation()
+    replies = chat.say("een bewoonster is 8 weken zwanger door een verkrachting in libie en wil abortus")
+    started = next(pid for pid in (sg, oz) if f"Ik volg het protocol {KNOWLEDGE.protocols[pid].title}."
+                   in chat.text(replies))
+    other = oz if started == sg else sg
+    assert f"Ik heb ook {KNOWLEDGE.protocols[other].title} genoteerd" in chat.text(replies), chat.dump()
+    asks(chat, replies, started, "acuut_gevaar")
+
+
 def test_terug_and_opnieuw_in_the_middle_of_a_protocol(stack) -> None:
     sg = "seksueel_geweld"
     chat = Conversation()
