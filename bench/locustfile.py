@@ -68,7 +68,7 @@ class Counsellor(HttpUser):
         # stops a user that is in a task gracefully, but kills one that is in its
         # wait_time at once, and such a kill could land just after the pause had ended:
         # the next conversation was cut off in its first turn and counted as an error
-        # (CI, 2026-12-04). Now a stop always lands between two protocols.
+        # (CI of stop 25). Now a stop always lands between two protocols.
         while not STOPPING.is_set():
             self.whole_protocol()
             time.sleep(self.wait_time())
