@@ -204,8 +204,9 @@ def test_a_report_of_two_situations_starts_one_and_notes_the_other(stack) -> Non
     sg, oz = "seksueel_geweld", "ongewenste_zwangerschap"
     chat = Conversation()
     replies = chat.say("een bewoonster is 8 weken zwanger door een verkrachting in libie en wil abortus")
-    started = next(pid for pid in (sg, oz) if f"Ik volg het protocol {KNOWLEDGE.protocols[pid].title}."
-                   in chat.text(replies))
+    started = next((pid for pid in (sg, oz) if f"Ik volg het protocol {KNOWLEDGE.protocols[pid].title}."
+                    in chat.text(replies)), None)
+    assert started, f"neither protocol started:\n{chat.dump()}"
     other = oz if started == sg else sg
     assert f"Ik heb ook {KNOWLEDGE.protocols[other].title} genoteerd" in chat.text(replies), chat.dump()
     asks(chat, replies, started, "acuut_gevaar")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from knowledge import KnowledgeError, PathStep, Protocol, invariants, iter_paths, load_protocol_file, path_referrals
+from knowledge import KnowledgeError, Protocol, Step, invariants, iter_paths, load_protocol_file, path_referrals
 from tests.knowledge.protocol_copies import copy_with, raw_step
 
 SAFEGUARDED = ["eergerelateerd_geweld", "seksueel_geweld", "ongewenste_zwangerschap"]
@@ -33,8 +33,8 @@ INFORM_FAMILY = re.compile(r"(informeer|inlicht|vertel|bel|contact|bemiddel)[^.;
 NEGATION = re.compile(r"\b(niet|geen|nooit)\b", re.IGNORECASE)
 
 
-def lines_of(protocol: Protocol, path) -> list[str]:
-    return [line for item in path for line in (item.step.text, item.step.help, *item.step.actions) if line]
+def lines_of(step: Step) -> list[str]:
+    return [line for line in (step.text, step.help, *step.actions) if line]
 
 
 def load(path: Path, kb) -> Protocol:
@@ -45,7 +45,7 @@ def steps_saying(protocol: Protocol, pattern: re.Pattern[str]) -> frozenset[str]
     """The steps with a line that matches: searched once per step, not once per path
     through it (a thousand paths, and the look-ahead patterns scan a line many times)."""
     return frozenset(step.id for step in protocol.steps.values()
-                     if any(pattern.search(line) for line in lines_of(protocol, [PathStep(step, None)])))
+                     if any(pattern.search(line) for line in lines_of(step)))
 
 
 @pytest.mark.parametrize("protocol_id", SAFEGUARDED)
