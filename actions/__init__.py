@@ -30,11 +30,12 @@ from actions.lookup_actions import (
     ActionLookupSteps,
     ActionLookupWhenToReport,
 )
-from actions.protocol_actions import ActionAcuteDanger, ActionNotUnderstood, ActionStartProtocol
+from actions.protocol_actions import ActionAcuteDanger, ActionAnswerOffer, ActionNotUnderstood, ActionStartProtocol
 from actions.record_actions import ActionRecordDecision
 
 __all__ = [
     "ActionAcuteDanger",
+    "ActionAnswerOffer",
     "ActionFollowUpAnswer",
     "ActionFollowUpCheck",
     "ActionLookupKeyPosition",

@@ -11,12 +11,14 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import follow_up_actions, presenter, session_events
 from actions import slots as names
 from actions.knowledge_cache import get_engine
-from actions.tracker_utils import last_action_among, latest_intent, metadata_location, user_input
-from actions.understanding import means_later
+from actions.tracker_utils import last_action_among, latest_intent, metadata_location, previous_action, user_input
+from actions.understanding import means_later, parse_yes_no
 from knowledge import Protocol
 
 #: The intent of a message the NLU is unsure of (FallbackClassifier).
 FALLBACK_INTENT = "nlu_fallback"
+AFFIRM_INTENT = "affirm"
+DENY_INTENT = "deny"
 OUT_OF_SCOPE_INTENT = "out_of_scope"
 
 
@@ -58,6 +60,8 @@ async def start_guide(dispatcher: CollectingDispatcher, tracker: Tracker, protoc
     if tracker.get_slot(names.PENDING_PROTOCOL) == protocol.id:
         # The second topic noted earlier is the one being started now.
         values[names.PENDING_PROTOCOL] = None
+    if tracker.get_slot(names.OFFERED_PROTOCOL):
+        values[names.OFFERED_PROTOCOL] = None
     location = metadata_location(tracker)
     if location:
         # Raw value: the form validates it (validate_location) when it activates.
@@ -114,6 +118,40 @@ class ActionStartProtocol(Action):
         return [*events, *(SlotSet(slot, value) for slot, value in noted.items())]
 
 
+def answer_to_offer(tracker: Tracker) -> str | None:
+    """"ja" / "nee" to the offer of a protocol after the decision: the button's intent
+    (affirm, deny) or a typed yes or no the NLU was unsure of ("neeh", "ja hoor")."""
+    intent = latest_intent(tracker)
+    if intent in (AFFIRM_INTENT, DENY_INTENT):
+        return "ja" if intent == AFFIRM_INTENT else "nee"
+    return parse_yes_no(user_input(tracker).text)
+
+
+def offer_open(tracker: Tracker) -> bool:
+    """A protocol was offered after the decision, and this message is the first answer."""
+    return bool(tracker.get_slot(names.OFFERED_PROTOCOL)) and previous_action(tracker) == names.ACTION_RECORD_DECISION
+
+
+class ActionAnswerOffer(Action):
+    """Ja or Nee right after a recorded decision, typed or a button. "Ja" starts the
+    protocol offered with it ("Wilt u nu ook het protocol … doorlopen?"), as its
+    "Start: …" button does; "Nee" / "Nu niet" leaves it. A "Ja" to nothing offered
+    gets the topic question, as outside a question anywhere."""
+
+    def name(self) -> str:
+        return names.ACTION_ANSWER_OFFER
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        offered = get_engine().knowledge.protocols.get(str(tracker.get_slot(names.OFFERED_PROTOCOL) or ""))
+        answer = answer_to_offer(tracker)
+        if answer == "ja" and offered is not None and offer_open(tracker):
+            return [*await start_guide(dispatcher, tracker, offered), FollowupAction(names.FORM)]
+        dispatcher.utter_message(response="utter_nu_niet" if answer == "nee" else "utter_ask_topic")
+        return [SlotSet(names.OFFERED_PROTOCOL, None)] if tracker.get_slot(names.OFFERED_PROTOCOL) else []
+
+
 class ActionNotUnderstood(Action):
     """A message the NLU is unsure of, or took for out of scope, outside a protocol.
     Fail safe: when it is about someone's safety it gets the safe general path
@@ -136,6 +174,9 @@ class ActionNotUnderstood(Action):
                 return await follow_up_actions.ActionFollowUpAnswer().run(dispatcher, tracker, domain)
             dispatcher.utter_message(**follow_up_actions.question_explained())
             return []
+        if offer_open(tracker) and answer_to_offer(tracker) and not engine.signals_safety_problem(said):
+            # A typed answer to "Wilt u nu ook het protocol … doorlopen?" ("neeh, later").
+            return await ActionAnswerOffer().run(dispatcher, tracker, domain)
         # What the message says decides, not the NLU's runner-up guesses: under its
         # fallback those are often a protocol for a toothache or the weather.
         if general is None or not engine.signals_safety_problem(said):

@@ -236,14 +236,21 @@ def offer_next_protocol(dispatcher: CollectingDispatcher, tracker: Tracker, fini
     (knowledge: ``hand_over``), else the second topic noticed during the protocol."""
     pending = tracker.get_slot(names.PENDING_PROTOCOL)
     knowledge = get_engine().knowledge
+    offered = None
     for candidate in (*hand_overs, pending):
         protocol = knowledge.protocols.get(str(candidate)) if candidate else None
         if protocol is not None and protocol.id != finished:
             dispatcher.utter_message(**presenter.offer_pending(protocol))
+            offered = protocol.id
             break
     else:
         if knowledge.general_path is not None and finished == knowledge.general_path.id:
             # The general path was taken because no protocol was clear: now that the
             # safe steps are done and recorded, the counsellor may recognise one.
             dispatcher.utter_message(**presenter.after_general_path(knowledge.protocols_by_title()))
-    return [SlotSet(names.PENDING_PROTOCOL, None)] if pending else []
+    events: list[EventType] = [SlotSet(names.PENDING_PROTOCOL, None)] if pending else []
+    # Kept for a typed answer to the offer ("ja graag", action_aanbod_beantwoorden); an
+    # earlier offer is cleared, so that a "ja" after this decision cannot start it.
+    if offered or tracker.get_slot(names.OFFERED_PROTOCOL):
+        events.append(SlotSet(names.OFFERED_PROTOCOL, offered))
+    return events

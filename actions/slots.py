@@ -13,6 +13,8 @@ ACUTE = "acute"
 INCIDENT_REFERENCE = "incident_reference"
 MISSES = "misses"
 PENDING_PROTOCOL = "pending_protocol"
+#: The protocol offered after the decision ("Wilt u nu ook het protocol … doorlopen?").
+OFFERED_PROTOCOL = "offered_protocol"
 #: The run marker of the protocol run in progress (session log ``run_id``).
 PROTOCOL_RUN = "protocol_run"
 REQUESTED_SLOT = "requested_slot"
@@ -25,6 +27,7 @@ ACTION_START_PROTOCOL = "action_start_protocol"
 ACTION_ACUTE_DANGER = "action_acute_danger"
 ACTION_RECORD_DECISION = "action_record_decision"
 ACTION_NOT_UNDERSTOOD = "action_niet_begrepen"
+ACTION_ANSWER_OFFER = "action_aanbod_beantwoorden"
 
 STOP_INTENT = "stop"
 RESTART_INTENT = "opnieuw"

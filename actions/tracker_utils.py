@@ -101,6 +101,17 @@ def last_action_among(tracker: Tracker, names: set[str]) -> str | None:
     return None
 
 
+def previous_action(tracker: Tracker) -> str | None:
+    """The bot's last action before the latest message (``action_listen`` aside)."""
+    seen_message = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            seen_message = True
+        elif seen_message and event.get("event") == "action" and event.get("name") != "action_listen":
+            return event["name"]
+    return None
+
+
 def action_timestamp(tracker: Tracker, name: str) -> float | None:
     """Timestamp of the most recent run of action ``name``."""
     for event in reversed(tracker.events):

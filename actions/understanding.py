@@ -62,13 +62,13 @@ def is_unsure(text: str) -> bool:
 
 # --------------------------------------------------------------------------- yes / no
 
-_YES = {"ja", "jazeker", "jawel", "jaja", "jep", "jup", "yes", "zeker", "klopt", "inderdaad",
+_YES = {"ja", "jah", "jazeker", "jawel", "jaja", "jep", "jup", "yes", "zeker", "klopt", "inderdaad",
         "correct", "wel", "absoluut", "natuurlijk", "uiteraard", "akkoord", "j", "juist", "precies",
         "yep", "ok", "oke"}
 #: Yes words that are the answer itself; the others ("zeker", "klopt") turn into a
 #: no when a negation follows ("zeker niet", "klopt niet").
-_PLAIN_YES = {"ja", "jazeker", "jawel", "jaja", "jep", "jup", "yes", "yep", "j"}
-_NO = {"nee", "neen", "neuh", "nope", "no", "niet", "geen", "nooit", "n", "neej"}
+_PLAIN_YES = {"ja", "jah", "jazeker", "jawel", "jaja", "jep", "jup", "yes", "yep", "j"}
+_NO = {"nee", "neen", "neeh", "neuh", "nope", "no", "niet", "geen", "nooit", "n", "neej"}
 _NEGATIONS = {"niet", "geen", "nee", "nooit"}
 #: Words people put before the answer itself ("ik denk het niet", "dat klopt",
 #: "volgens mij wel").

@@ -69,8 +69,8 @@ def test_a_state_that_does_not_fit_the_graph_is_an_engine_error(engine: Protocol
     [("ja", "ja"), ("Ja.", "ja"), ("jazeker", "ja"), ("ja hoor", "ja"), ("dat klopt", "ja"),
      ("ik denk het wel", "ja"), ("nee", "nee"), ("nee hoor", "nee"), ("Neen!", "nee"),
      ("klopt niet", "nee"), ("zeker niet", "nee"), ("ik denk het niet", "nee"),
-     ("misschien", None), ("dat weet ik niet", None), ("geen idee", None), ("weet niet", None),
-     ("", None)],
+     ("neeh", "nee"), ("jah graag", "ja"), ("misschien", None), ("dat weet ik niet", None),
+     ("geen idee", None), ("weet niet", None), ("", None)],
 )
 def test_typed_yes_no(text: str, expected: str | None) -> None:
     assert parse_yes_no(text) == expected

@@ -223,7 +223,7 @@ def test_a_pending_second_topic_is_offered_after_the_reference(fake_api: FakeApi
     slots = {**FINISHED, "pending_protocol": "ongewenste_zwangerschap"}
     events, messages = run(ActionRecordDecision(), finished_tracker(slots))
     assert events == [SlotSet("incident_reference", "EGG-20261129-0001"), *RESET,
-                      SlotSet("pending_protocol", None)]
+                      SlotSet("pending_protocol", None), SlotSet("offered_protocol", "ongewenste_zwangerschap")]
     assert messages[-2]["text"] == "Referentie van het vastgelegde besluit: EGG-20261129-0001"
     assert messages[-1]["text"] == "Wilt u nu ook het protocol Ongewenste zwangerschap doorlopen?"
     assert messages[-1]["buttons"] == [
@@ -242,7 +242,7 @@ def test_the_offer_has_the_contract_buttons(fake_api: FakeApi) -> None:
 def test_after_stop_nothing_is_recorded_but_the_second_topic_is_offered(fake_api: FakeApi) -> None:
     slots = {"location": "TERAPEL", "pending_protocol": "lhbti_ondersteuning"}
     events, messages = run(ActionRecordDecision(), finished_tracker(slots))
-    assert events == [SlotSet("pending_protocol", None)]
+    assert events == [SlotSet("pending_protocol", None), SlotSet("offered_protocol", "lhbti_ondersteuning")]
     assert texts(messages) == ["Wilt u nu ook het protocol LHBTI-bewoners en bekeerlingen doorlopen?"]
     assert fake_api.requests == []
 

@@ -212,6 +212,43 @@ def test_a_report_of_two_situations_starts_one_and_notes_the_other(stack) -> Non
     asks(chat, replies, started, "acuut_gevaar")
 
 
+def offered_after_seksueel_geweld(chat: Conversation) -> None:
+    """Seksueel geweld to its decision, with the pregnancy noted on the way: the decision
+    ends with the offer of Ongewenste zwangerschap."""
+    sg = "seksueel_geweld"
+    asks(chat, chat.say("een bewoonster vertelt dat ze twee dagen geleden door een medebewoner is aangerand"), sg,
+         "acuut_gevaar")
+    asks(chat, chat.say("nee"), sg, "dagen_geleden")
+    asks(chat, chat.say("2"), sg, "wie_slachtoffer")
+    noted = chat.say("ze vertelde ook dat ze zwanger is en dat niet wil")
+    assert "Ik heb ook Ongewenste zwangerschap genoteerd" in chat.text(noted), chat.dump()
+    asks(chat, chat.say("een volwassen vrouw"), sg, "wie_dader")
+    asks(chat, chat.say("een medebewoner"), sg, "veilige_plek")
+    asks(chat, chat.say("nee"), sg, "aangifte")
+    final = chat.say("ja")
+    recorded(chat, final)
+    assert final[-1]["text"] == "Wilt u nu ook het protocol Ongewenste zwangerschap doorlopen?", chat.dump()
+
+
+def test_a_typed_yes_to_the_offer_starts_the_second_protocol(stack) -> None:
+    """A typed answer works as well as a button (contract), also for the offer."""
+    chat = Conversation()
+    offered_after_seksueel_geweld(chat)
+    replies = chat.say("ja graag")
+    assert "Ik volg het protocol Ongewenste zwangerschap." in chat.text(replies), chat.dump()
+    asks(chat, replies, "ongewenste_zwangerschap", "acuut_gevaar")
+
+
+def test_a_typed_no_to_the_offer_leaves_it(stack) -> None:
+    chat = Conversation()
+    offered_after_seksueel_geweld(chat)
+    replies = chat.say("neeh")
+    assert chat.text(replies).startswith("Goed. Wilt u later toch nog iets melden"), chat.dump()
+    # Declined: a later "ja" is no answer to it and starts nothing.
+    again = chat.say("ja")
+    assert "Ik volg het protocol" not in chat.text(again), chat.dump()
+
+
 def test_terug_and_opnieuw_in_the_middle_of_a_protocol(stack) -> None:
     sg = "seksueel_geweld"
     chat = Conversation()
