@@ -29,7 +29,7 @@ from actions.understanding import (
     says_only_yes_or_no,
     signals_danger_now,
 )
-from knowledge import Knowledge, Protocol, Step
+from knowledge import GiveWay, Knowledge, Protocol, Step
 
 Answer = str | int
 
@@ -320,6 +320,15 @@ class ProtocolEngine:
         stems = self.knowledge.general_path.signal_phrases if self.knowledge.general_path else ()
         return (self.signals_danger(user) or mentions_any(text, named, whole_words=True)
                 or mentions_any(text, stems))
+
+    def leading_protocol(self, protocol: Protocol, user: UserInput) -> tuple[Protocol, GiveWay | None]:
+        """The protocol that leads for a report that starts ``protocol``: another one when
+        the report says a situation ``protocol`` gives way to (knowledge: ``gives_way``),
+        with the reason; else ``protocol`` itself."""
+        for give_way in protocol.gives_way:
+            if mentions_any(user.text or "", give_way.phrases):
+                return self.knowledge.protocols[give_way.protocol], give_way
+        return protocol, None
 
     def answer(self, state: ProtocolState, user: UserInput) -> Turn:
         """Interpret ``user`` for the current step and advance when understood."""

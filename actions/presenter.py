@@ -16,6 +16,7 @@ from actions.engine import Decision
 from knowledge import (
     KEY_POSITION_LABELS,
     UNKNOWN,
+    GiveWay,
     Knowledge,
     NumberRange,
     Organisation,
@@ -150,6 +151,11 @@ def protocol_started(protocol: Protocol) -> Message:
     """Which protocol the assistant chose, so a wrong choice is seen and stopped at once."""
     return {"text": f"Ik volg het protocol {protocol.title}. Past dit niet bij de situatie, typ dan 'stop' "
                     "en beschrijf de situatie opnieuw."}
+
+
+def gave_way(give_way: GiveWay) -> Message:
+    """Why another protocol leads than the report seemed to ask for (knowledge: ``gives_way``)."""
+    return {"text": f"{give_way.text}\n\n{_source_line(give_way.source)}"}
 
 
 def general_path_started() -> Message:

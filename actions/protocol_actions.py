@@ -104,14 +104,20 @@ class ActionStartProtocol(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        protocol = get_engine().knowledge.protocol_for_intent(latest_intent(tracker) or "")
-        if protocol is None:
+        engine = get_engine()
+        asked_for = engine.knowledge.protocol_for_intent(latest_intent(tracker) or "")
+        if asked_for is None:
             dispatcher.utter_message(**presenter.no_protocol())
             return []
+        # Violence against a pregnant woman is the meldcode's first, whatever the NLU
+        # made of the pregnancy: the protocol that gives way is noted for afterwards.
+        protocol, give_way = engine.leading_protocol(asked_for, user_input(tracker))
         events = await start_guide(dispatcher, tracker, protocol)
+        if give_way is not None:
+            dispatcher.utter_message(**presenter.gave_way(give_way))
         # A report of two situations starts one protocol; the other is offered after
         # its decision, as a topic named during the protocol is, instead of being lost.
-        other = named_other_protocol(tracker, protocol)
+        other = asked_for if give_way is not None else named_other_protocol(tracker, protocol)
         if other is None:
             return events
         noted = note_second_topic(dispatcher, tracker, other, starting=protocol.id)

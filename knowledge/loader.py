@@ -25,6 +25,7 @@ from .model import (
     YES,
     Definition,
     FollowUp,
+    GiveWay,
     KeyPosition,
     Knowledge,
     KnowledgeError,
@@ -68,7 +69,9 @@ _PROTOCOL_FIELDS = {
     "signal_phrases",
     "intent_examples",
     "follow_ups",
+    "gives_way",
 }
+_GIVE_WAY_FIELDS = {"protocol", "when", "text", "source"}
 _FOLLOW_UP_FIELDS = {"id", "action", "organisation", "norm"}
 _PRIVACY_FIELDS = {"consent_step", "category", "neutral_steps", "revealing_referrals"}
 _CATEGORY_FIELDS = {"id", "title", "reference_prefix"}
@@ -671,6 +674,31 @@ def _follow_ups(raw: Any, organisations: Container[str], problems: _Problems) ->
     return tuple(result)
 
 
+def _gives_way(raw: Any, sources: Mapping[str, Source], problems: _Problems) -> tuple[GiveWay, ...]:
+    """The ``gives_way`` list; that each ``protocol`` is another known protocol is checked
+    by load_knowledge, which knows them all."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        problems.add("gives_way", "expected a list of {protocol, when, text, source}")
+        return ()
+    result: list[GiveWay] = []
+    for index, entry in enumerate(raw):
+        where = f"gives_way #{index + 1}"
+        if not isinstance(entry, dict):
+            problems.add(where, "expected a mapping {protocol, when, text, source}")
+            continue
+        _unknown_fields(entry, _GIVE_WAY_FIELDS, where, problems)
+        phrases = _phrases(entry, "when", where, problems)
+        if not phrases:
+            problems.add(where, "'when' must list at least one phrase")
+        source = _source(entry, where, sources, problems)
+        if source is not None:
+            result.append(GiveWay(protocol=_text(entry, "protocol", where, problems), phrases=phrases,
+                                  text=_text(entry, "text", where, problems), source=source))
+    return tuple(result)
+
+
 def load_protocol_file(
     path: Path | str,
     organisations: Container[str],
@@ -735,6 +763,7 @@ def load_protocol_file(
         problems.add(where, f"reference_prefix '{prefix}' must be 2 to 6 capital letters")
     examples = _intent_examples(data, path, problems)
     follow_ups = _follow_ups(data.get("follow_ups"), organisations, problems)
+    gives_way = _gives_way(data.get("gives_way"), sources, problems)
     problems.raise_if_any()
 
     protocol = Protocol(
@@ -753,6 +782,7 @@ def load_protocol_file(
         signal_phrases=_phrases(data, "signal_phrases", where, problems),
         intent_examples=examples,
         follow_ups=follow_ups,
+        gives_way=gives_way,
     )
     problems.raise_if_any()
     found = invariants.check_protocol(protocol) if check_invariants else invariants.check_graph(protocol)
@@ -929,6 +959,10 @@ def load_knowledge(root: Path | str | None = None) -> Knowledge:
             if step.hand_over is not None and (step.hand_over not in protocols or step.hand_over == protocol.id):
                 raise KnowledgeError(f"{protocol.file}: step '{step.id}': hand_over '{step.hand_over}' "
                                      f"is not another protocol; known: {', '.join(sorted(protocols))}")
+        for give_way in protocol.gives_way:
+            if give_way.protocol not in protocols or give_way.protocol == protocol.id:
+                raise KnowledgeError(f"{protocol.file}: gives_way: '{give_way.protocol}' is not another "
+                                     f"protocol; known: {', '.join(sorted(protocols))}")
     general_path = _load_general_path(root, organisations, sources, categories, key_positions, intents,
                                       follow_up_norms)
     references: dict[str, Reference] = {}

@@ -254,6 +254,18 @@ class Privacy:
 
 
 @dataclass(frozen=True)
+class GiveWay:
+    """A report that starts its protocol but also says one of ``phrases`` (word stems,
+    "geslagen") is about ``protocol`` first: that one leads, and the protocol that gives
+    way is offered after its decision. ``text`` says why, from ``source``."""
+
+    protocol: str
+    phrases: tuple[str, ...]
+    text: str
+    source: Source
+
+
+@dataclass(frozen=True)
 class Protocol:
     id: str
     version: str
@@ -274,6 +286,8 @@ class Protocol:
     intent_examples: tuple[str, ...] = ()
     follow_ups: tuple[FollowUp, ...] = ()
     privacy: Privacy | None = None
+    #: Situations in the opening report that another protocol leads (``GiveWay``).
+    gives_way: tuple[GiveWay, ...] = ()
 
     def __hash__(self) -> int:
         return hash((self.id, self.version))

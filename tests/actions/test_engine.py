@@ -411,3 +411,34 @@ def test_the_decision_builder_drops_a_gated_answer_without_consent(knowledge: Kn
 )
 def test_parse_step_number(text: str, expected: int | None) -> None:
     assert parse_step_number(text) == expected
+
+
+# --------------------------------------------------------------------------- the protocol that leads
+
+
+@pytest.mark.parametrize(
+    ("text", "leads"),
+    [("een man slaat zijn zwangere vrouw", "huiselijk_geweld"),
+     ("bewoonster is zwanger en wordt door haar man geslagen", "huiselijk_geweld"),
+     ("een zwangere bewoonster wordt mishandeld door haar partner", "huiselijk_geweld"),
+     ("haar man schopt haar terwijl ze zwanger is", "huiselijk_geweld"),
+     ("haar partner sloeg haar in haar buik, ze is zwanger", "huiselijk_geweld"),
+     # Threats, pressure and rape: the pregnancy protocol asks about those itself.
+     ("een zwangere vrouw wordt door haar vriend bedreigd", "ongewenste_zwangerschap"),
+     ("zwanger en haar familie dwingt haar het kind te houden", "ongewenste_zwangerschap"),
+     ("8 weken zwanger door een verkrachting en wil abortus", "ongewenste_zwangerschap"),
+     ("ze is zwanger en haar vriend wil dat ze een abortus doet", "ongewenste_zwangerschap"),
+     # A word that only contains a stem does not count.
+     ("ze is zwanger en verslaat iedereen met schaken", "ongewenste_zwangerschap")],
+)
+def test_violence_against_a_pregnant_woman_is_led_by_the_meldcode(engine: ProtocolEngine, text: str,
+                                                                    leads: str) -> None:
+    protocol, give_way = engine.leading_protocol(engine.knowledge.protocols["ongewenste_zwangerschap"],
+                                                 UserInput(text=text))
+    assert protocol.id == leads
+    assert (give_way is not None) == (leads != "ongewenste_zwangerschap")
+
+
+def test_a_protocol_without_gives_way_leads_itself(engine: ProtocolEngine) -> None:
+    sg = engine.knowledge.protocols["seksueel_geweld"]
+    assert engine.leading_protocol(sg, UserInput(text="ze is geslagen en verkracht")) == (sg, None)

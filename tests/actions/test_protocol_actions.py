@@ -156,3 +156,32 @@ def test_starting_the_noted_topic_notes_the_next_one_named() -> None:
     assert events == [*fresh_slots(protocol="seksueel_geweld")[:-1], SlotSet("pending_protocol", None),
                       SlotSet("location", "TERAPEL"), SlotSet("pending_protocol", "ongewenste_zwangerschap")]
     assert texts(messages) == [SG_STARTED, OZ_NOTED]
+
+
+# Violence against a pregnant woman: the NLU may take the pregnancy for the topic;
+# the meldcode leads (knowledge: gives_way) and the pregnancy is offered afterwards.
+HG_STARTED = ("Ik volg het protocol Huiselijk geweld en kindermishandeling. Past dit niet bij de situatie, "
+              "typ dan 'stop' en beschrijf de situatie opnieuw.")
+MELDCODE_FIRST = ("De melding noemt geweld tegen haar. Daarvoor geldt eerst de meldcode huiselijk geweld en "
+                  "kindermishandeling.\n\nBron: Rijksoverheid: Basismodel meldcode huiselijk geweld en "
+                  "kindermishandeling (https://www.rijksoverheid.nl/documenten/rapporten/2017/01/09/"
+                  "basismodel-meldcode-huiselijk-geweld-en-kindermishandeling)")
+
+
+def test_violence_against_a_pregnant_woman_starts_the_meldcode_and_notes_the_pregnancy() -> None:
+    tracker = make_tracker(text="een man slaat zijn zwangere vrouw", intent="melding_ongewenste_zwangerschap",
+                           metadata={"location": "TERAPEL"})
+    events, messages = run(ActionStartProtocol(), tracker)
+    assert events == [*fresh_slots(protocol="huiselijk_geweld"),
+                      SlotSet("pending_protocol", "ongewenste_zwangerschap")]
+    assert texts(messages) == [HG_STARTED, MELDCODE_FIRST, OZ_NOTED]
+
+
+def test_a_pregnancy_report_without_violence_starts_its_own_protocol() -> None:
+    tracker = make_tracker(text="een bewoonster is zwanger en haar vriend wil dat ze een abortus doet",
+                           intent="melding_ongewenste_zwangerschap", metadata={"location": "TERAPEL"},
+                           entities=named("ongewenste_zwangerschap"))
+    events, messages = run(ActionStartProtocol(), tracker)
+    assert events == fresh_slots(protocol="ongewenste_zwangerschap")
+    assert texts(messages) == ["Ik volg het protocol Ongewenste zwangerschap. Past dit niet bij de situatie, typ "
+                               "dan 'stop' en beschrijf de situatie opnieuw."]

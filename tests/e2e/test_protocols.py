@@ -212,6 +212,17 @@ def test_a_report_of_two_situations_starts_one_and_notes_the_other(stack) -> Non
     asks(chat, replies, started, "acuut_gevaar")
 
 
+def test_violence_against_a_pregnant_woman_starts_the_meldcode_first(stack) -> None:
+    """Whether the NLU takes it for the pregnancy or the violence: the meldcode leads
+    (knowledge: gives_way), the pregnancy is noted for after its decision."""
+    hg = "huiselijk_geweld"
+    chat = Conversation()
+    replies = chat.say("bewoonster is zwanger en wordt door haar man geslagen")
+    assert f"Ik volg het protocol {KNOWLEDGE.protocols[hg].title}." in chat.text(replies), chat.dump()
+    assert "Ik heb ook Ongewenste zwangerschap genoteerd" in chat.text(replies), chat.dump()
+    asks(chat, replies, hg, "acuut_gevaar")
+
+
 def offered_after_seksueel_geweld(chat: Conversation) -> None:
     """Seksueel geweld to its decision, with the pregnancy noted on the way: the decision
     ends with the offer of Ongewenste zwangerschap."""
