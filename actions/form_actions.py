@@ -36,7 +36,7 @@ from actions.knowledge_cache import get_engine
 from actions.locations import fallback_code, location_name, match_location
 from actions.lookup_actions import LOOKUPS
 from actions.lookups import fetch_holders, fetch_locations
-from actions.protocol_actions import note_second_topic, utter
+from actions.protocol_actions import named_other_protocol, note_second_topic, utter
 from actions.tracker_utils import (
     latest_entity,
     latest_intent,
@@ -260,7 +260,7 @@ def _other_protocol(intent: str | None, state: ProtocolState, tracker: Tracker) 
     if protocol is not None and latest_intent_confidence(tracker) < SECOND_TOPIC_CONFIDENCE:
         protocol = None
     if protocol is None and intent not in LOOKUPS:
-        protocol = knowledge.protocols.get(latest_entity(tracker, names.PROTOCOL) or "")
+        return named_other_protocol(tracker, state.protocol)
     return protocol if protocol is not None and protocol.id != state.protocol else None
 
 

@@ -84,13 +84,14 @@ def note_second_topic(dispatcher: CollectingDispatcher, tracker: Tracker, other:
     return {names.PENDING_PROTOCOL: other.id}
 
 
-def named_other_protocol(tracker: Tracker, started: Protocol) -> Protocol | None:
-    """Another protocol that the message names besides ``started`` ("8 weken zwanger na
-    een verkrachting"), by its ``protocol`` entities (the signal phrases in knowledge/)."""
+def named_other_protocol(tracker: Tracker, running: str) -> Protocol | None:
+    """Another protocol than ``running`` (an id) that the message names ("8 weken zwanger
+    na een verkrachting"), by its ``protocol`` entities (the signal phrases in knowledge/):
+    every one of them, since the running protocol's own name may come first."""
     protocols = get_engine().knowledge.protocols
     for value in tracker.get_latest_entity_values(names.PROTOCOL):
         other = protocols.get(str(value))
-        if other is not None and other.id != started.id:
+        if other is not None and other.id != running:
             return other
     return None
 
@@ -117,7 +118,7 @@ class ActionStartProtocol(Action):
             dispatcher.utter_message(**presenter.gave_way(give_way))
         # A report of two situations starts one protocol; the other is offered after
         # its decision, as a topic named during the protocol is, instead of being lost.
-        other = asked_for if give_way is not None else named_other_protocol(tracker, protocol)
+        other = asked_for if give_way is not None else named_other_protocol(tracker, protocol.id)
         if other is None:
             return events
         noted = note_second_topic(dispatcher, tracker, other, starting=protocol.id)

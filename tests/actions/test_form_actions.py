@@ -451,6 +451,15 @@ def test_a_protocol_entity_also_notes_a_second_topic() -> None:
     assert events == [SlotSet("protocol_answer", None), SlotSet("pending_protocol", "ongewenste_zwangerschap")]
 
 
+def test_a_second_topic_named_after_the_running_protocol_is_noted() -> None:
+    """"eergerelateerd, en ze is ook zwanger": every name in the message is read, not only
+    the first (the running protocol's own)."""
+    events, _ = answer("het eergerelateerde en ook een zwangerschap", "out_of_scope", AT_GESPREK,
+                       entities=[{"entity": "protocol", "value": "eergerelateerd_geweld"},
+                                 {"entity": "protocol", "value": "ongewenste_zwangerschap"}])
+    assert events == [SlotSet("protocol_answer", None), SlotSet("pending_protocol", "ongewenste_zwangerschap")]
+
+
 def test_an_answer_with_a_second_topic_is_answered_and_noted() -> None:
     events, messages = answer("ja, en ze is ook zwanger", "melding_ongewenste_zwangerschap", AT_GESPREK)
     assert texts(messages) == ["Ik heb ook Ongewenste zwangerschap genoteerd; dat bieden we aan na dit protocol."]
