@@ -59,7 +59,7 @@ def sg(kb) -> Protocol:
 
 
 def test_sg_metadata(sg):
-    assert sg.version == "1.2.0" and sg.intent == "melding_seksueel_geweld"
+    assert sg.version == "1.2.1" and sg.intent == "melding_seksueel_geweld"
     assert sg.required_referrals == ("veilig_thuis",)
 
 
@@ -133,7 +133,7 @@ def oz(kb) -> Protocol:
 
 
 def test_oz_metadata(oz):
-    assert oz.version == "1.2.0" and oz.intent == "melding_ongewenste_zwangerschap"
+    assert oz.version == "1.3.0" and oz.intent == "melding_ongewenste_zwangerschap"
     # the neutral referral is a protocol-level invariant, so the loader enforces it too
     assert {"fiom", "siriz", "gza"} <= set(oz.required_referrals)
 
