@@ -65,6 +65,24 @@ def _guides(knowledge: Knowledge) -> list[Protocol]:
     return sorted(guides, key=lambda p: p.id)
 
 
+def _lower_first(title: str) -> str:
+    """"Mensenhandel" -> "mensenhandel" inside a sentence; "LHBTI-bewoners" stays."""
+    return title[:1].lower() + title[1:] if title[:1].isupper() and not title[1:2].isupper() else title
+
+
+def greeting(knowledge: Knowledge) -> str:
+    """``utter_greet``: what the assistant does, every protocol by name (semicolons:
+    titles hold "en"), how to describe a situation, and 112 first."""
+    titles = "; ".join(_lower_first(p.title) for p in knowledge.protocols_by_title())
+    return ("Hallo, ik ben de digitale casusbegeleider van het COA. Ik loop met u stap voor stap een "
+            "protocol sociale veiligheid door, vertel wie u moet inschakelen en met welk nummer, en leg "
+            f"het besluit voor u vast. De protocollen: {titles}. Beschrijf de situatie in uw eigen "
+            'woorden, bijvoorbeeld: "Een bewoonster vertelt dat haar broer haar bedreigt omdat ze niet '
+            'wil trouwen." U kunt ook iets opzoeken: een stap ("wat is stap 4 van de meldcode?"), de '
+            "stappen van een protocol, wat een organisatie doet en haar nummer, wanneer u moet melden, "
+            "of wie op uw locatie de contactpersoon veiligheid is. Is er nu direct gevaar? Bel dan eerst 112.")
+
+
 def domain_yaml(knowledge: Knowledge) -> str:
     """The protocol intents and the responses that offer the protocols as buttons."""
     lines = [_HEADER.format(sources="knowledge/protocols/*.yml, knowledge/general/*.yml") + 'version: "3.1"', "",
@@ -72,7 +90,8 @@ def domain_yaml(knowledge: Knowledge) -> str:
     lines += [f"  - {p.intent}" for p in _guides(knowledge)]
     # utter_default: a message not understood that says nothing about safety
     # (action_niet_begrepen takes the general path when it does).
-    lines += ["", "responses:", "  utter_default:", "    - text: Dat begreep ik niet. Bedoelde u een van deze?"]
+    lines += ["", "responses:", "  utter_greet:", f"    - text: {_quote(greeting(knowledge))}", "",
+              "  utter_default:", "    - text: Dat begreep ik niet. Bedoelde u een van deze?"]
     lines += _topic_buttons(knowledge, [("Er is nu direct gevaar", "/acuut_gevaar"),
                                         ("Iets anders, geen veiligheid", "/out_of_scope")])
     lines += ["", "  utter_ask_topic:", "    - text: Waar gaat de melding over?"]

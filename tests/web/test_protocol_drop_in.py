@@ -63,6 +63,7 @@ def test_the_generated_rasa_files_carry_the_new_protocol(dropped: Knowledge) -> 
     files = generated_files(dropped)
     domain = yaml.safe_load(files["assistant/domain/protocols_generated.yml"])
     assert "melding_proef" in domain["intents"]
+    assert "; proefmelding; " in domain["responses"]["utter_greet"][0]["text"]
     for response in ("utter_default", "utter_ask_topic", "utter_geen_protocol_actief"):
         buttons = domain["responses"][response][0]["buttons"]
         assert {"title": "Proefmelding", "payload": "/melding_proef"} in buttons, response
