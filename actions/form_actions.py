@@ -44,8 +44,8 @@ from actions.tracker_utils import (
     metadata_location,
     user_input,
 )
-from actions.understanding import normalise_text
-from knowledge import Protocol
+from actions.understanding import echoes_option, normalise_text
+from knowledge import Option, Protocol
 
 logger = logging.getLogger(__name__)
 
@@ -186,7 +186,8 @@ class ValidateProtocolForm(FormValidationAction):
                 names.PROTOCOL_ANSWER: names.DONE if turn.finished else None,
                 **turn.state.to_slots(),
                 names.MISSES: 0.0,
-                **self._second_topic(intent, state, dispatcher, tracker, answered=user),
+                **self._second_topic(intent, state, dispatcher, tracker, answered=user,
+                                     option=engine.step(state).option_for(turn.answer)),
             }
         if turn.help is None:
             # Danger reported mid-question: 112 was said, the same question is asked again.
@@ -239,14 +240,16 @@ class ValidateProtocolForm(FormValidationAction):
     @staticmethod
     def _second_topic(
         intent: str | None, state: ProtocolState, dispatcher: CollectingDispatcher, tracker: Tracker,
-        answered: UserInput | None = None,
+        answered: UserInput | None = None, option: Option | None = None,
     ) -> dict[str, Any]:
         """``pending_protocol`` when the message reports another protocol's situation.
 
         A message that answered the question in a few words ("eergisteren", "een
-        medebewoner") is that answer, whatever report intent the NLU gave it; only a
+        medebewoner") or in the words of the ``option`` it chose ("een kind bij zijn
+        ouders") is that answer, whatever report intent the NLU gave it; only a
         protocol named in it ("ja, ook zwanger") is a second topic."""
-        if answered is not None and len(answered.text.split()) <= SHORT_ANSWER_WORDS:
+        if answered is not None and (len(answered.text.split()) <= SHORT_ANSWER_WORDS
+                                     or (option is not None and echoes_option(answered.text, option))):
             intent = None
         other = _other_protocol(intent, state, tracker)
         return {} if other is None else note_second_topic(dispatcher, tracker, other)

@@ -15,7 +15,7 @@ import math
 import re
 import unicodedata
 
-from knowledge import UNKNOWN, Step
+from knowledge import UNKNOWN, Option, Step
 
 __all__ = [
     "UNKNOWN",
@@ -112,6 +112,23 @@ def says_only_yes_or_no(text: str) -> bool:
     who does not know must not be stuck on the question."""
     words = normalise_text(text).split()
     return bool(words) and all(word in _YES_NO_OR_FILLER for word in words)
+
+
+#: Words that carry no topic of their own in a short description ("een kind bij zijn ouders").
+_FUNCTION_WORDS = frozenset({
+    "een", "de", "het", "die", "dat", "deze", "dit", "bij", "met", "van", "voor", "aan", "in", "op", "uit",
+    "naar", "zijn", "haar", "hun", "hij", "ze", "zij", "is", "was", "en", "of", "hier", "er", "wie",
+    "nog", "wel", "gewoon", "denk", "ik", "volgens", "mij", "iemand"})
+
+
+def echoes_option(text: str, option: Option) -> bool:
+    """True when every word of ``text`` that carries meaning is a word of ``option``'s
+    label, value or synonyms: the message describes that option ("een kind bij zijn
+    ouders" for "Een kind dat met zijn of haar ouders hier woont") and reports nothing else."""
+    named = {word for name in (option.value.replace("_", " "), option.label, *option.synonyms)
+             for word in normalise_text(name).split()}
+    words = [word for word in normalise_text(text).split() if word not in _FUNCTION_WORDS]
+    return bool(words) and all(word in named for word in words)
 
 
 # --------------------------------------------------------------------------- numbers

@@ -467,6 +467,27 @@ def test_an_answer_with_a_second_topic_is_answered_and_noted() -> None:
     assert events[-1] == SlotSet("pending_protocol", "ongewenste_zwangerschap")
 
 
+AT_WIE_BEWONER = {**START, "protocol": "suicidaliteit", "protocol_step": "wie_bewoner",
+                  "protocol_answers": [{"step": "acuut_gevaar", "answer": "nee"}]}
+
+
+def test_an_answer_in_the_words_of_its_option_is_no_second_topic() -> None:
+    """The NLU takes "een kind bij zijn ouders" for huiselijk geweld (0.94): it is the
+    option "Een kind dat met zijn of haar ouders hier woont", nothing more."""
+    events, messages = answer("een kind bij zijn ouders", "melding_huiselijk_geweld", AT_WIE_BEWONER)
+    assert SlotSet("protocol_step", "geweld_thuis") in events
+    assert not any(e["name"] == "pending_protocol" for e in events)
+    assert messages == []
+
+
+def test_an_answer_that_also_reports_violence_notes_it() -> None:
+    events, messages = answer("een jongen, zijn vader slaat hem", "melding_huiselijk_geweld", AT_WIE_BEWONER)
+    assert SlotSet("protocol_step", "geweld_thuis") in events
+    assert events[-1] == SlotSet("pending_protocol", "huiselijk_geweld")
+    assert texts(messages) == ["Ik heb ook Huiselijk geweld en kindermishandeling genoteerd; dat bieden we aan "
+                               "na dit protocol."]
+
+
 def test_the_running_protocol_is_no_second_topic() -> None:
     events, messages = answer("ja, eergerelateerd", "melding_eergerelateerd_geweld", AT_GESPREK)
     assert messages == []
