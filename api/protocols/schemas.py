@@ -39,6 +39,8 @@ class StepOut(BaseModel):
     key_positions: list[str]
     verify: bool = Field(description="content to be verified before it is relied on ('verifiëren')")
     outcome: str | None
+    hand_over: str | None = Field(default=None, description="protocol offered after the decision of a run "
+                                  "that passes this step")
     source: SourceOut
 
 
@@ -60,9 +62,19 @@ class ProtocolSummary(BaseModel):
     step_count: int
 
 
+class GiveWayOut(BaseModel):
+    protocol: str = Field(description="the protocol that leads when the opening report says one of `phrases`")
+    title: str
+    phrases: list[str] = Field(description="word stems, matched at the start of a word")
+    text: str = Field(description="why, as the assistant says it")
+    source: SourceOut
+
+
 class ProtocolDetail(ProtocolSummary):
     intent: str
     required_referrals: list[str]
     steps: list[StepOut]
     sources: list[SourceOut]
     organisations: list[OrganisationOut]
+    gives_way: list[GiveWayOut] = Field(default_factory=list, description="situations in the opening report "
+                                        "that another protocol leads; this one is offered after its decision")

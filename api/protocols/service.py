@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 
 from api.protocols.schemas import (
+    GiveWayOut,
     OptionOut,
     OrganisationOut,
     ProtocolDetail,
@@ -189,10 +190,9 @@ def mermaid_source(protocol: Protocol, knowledge: Knowledge) -> str:
 
 
 def sources(protocol: Protocol) -> list[dict[str, str]]:
-    """The sources the protocol's steps cite, unique, in order of first use."""
+    """The sources the protocol's steps (then its ``gives_way``) cite, unique, in order of first use."""
     seen: dict[str, dict[str, str]] = {}
-    for step in protocol.steps.values():
-        source = step.source
+    for source in [*(step.source for step in protocol.steps.values()), *(g.source for g in protocol.gives_way)]:
         seen.setdefault(source.key, {"key": source.key, "title": source.title, "url": source.url})
     return list(seen.values())
 
@@ -240,6 +240,7 @@ def _step_out(number: int, step: Step) -> StepOut:
         key_positions=list(step.key_positions),
         verify=step.verify,
         outcome=step.outcome,
+        hand_over=step.hand_over,
         source=SourceOut(key=step.source.key, title=step.source.title, url=step.source.url),
     )
 
@@ -266,4 +267,9 @@ def detail(protocol: Protocol, knowledge: Knowledge) -> ProtocolDetail:
         steps=[_step_out(number, step) for number, step in enumerate(protocol.steps.values(), start=1)],
         sources=[SourceOut(**source) for source in sources(protocol)],
         organisations=orgs,
+        gives_way=[GiveWayOut(protocol=give_way.protocol, title=knowledge.protocols[give_way.protocol].title,
+                              phrases=list(give_way.phrases), text=give_way.text,
+                              source=SourceOut(key=give_way.source.key, title=give_way.source.title,
+                                               url=give_way.source.url))
+                   for give_way in protocol.gives_way],
     )

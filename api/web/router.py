@@ -150,6 +150,7 @@ def protocol_page(request: Request, protocol_id: str, user: PageUser, knowledge:
             "steps_by_id": steps_by_id,
             "edges": {step.id: service.edges(step) for step in protocol.steps.values()},
             "organisations": {org.id: org for org in detail.organisations},
+            "protocol_titles": {other.id: other.title for other in knowledge.protocols.values()},
             "mermaid_source": service.mermaid_source(protocol, knowledge),
             "kind_labels": service.KIND_LABELS,
             "question_kinds": QUESTION_KINDS,

@@ -317,3 +317,34 @@ async def test_static_files_are_served(client: httpx.AsyncClient) -> None:
     assert vendor.status_code == 200, "run `npm ci` (make node_modules/.stamp)"
     assert vendor.headers.get("content-encoding") == "gzip"
     assert "javascript" in vendor.headers["content-type"]
+
+
+async def test_the_pregnancy_page_says_when_the_meldcode_goes_first(logged_in: httpx.AsyncClient, auth) -> None:
+    """``gives_way`` is reviewable: on the page and in the JSON, with its reason and source."""
+    give_way = get_knowledge().protocols["ongewenste_zwangerschap"].gives_way[0]
+    page = html.unescape((await logged_in.get("/protocollen/ongewenste_zwangerschap")).text)
+    section = page.split('id="voorrang-kop"', 1)[1].split("</section>", 1)[0]
+    assert ", ".join(give_way.phrases) in section
+    assert '<a href="/protocollen/huiselijk_geweld">Huiselijk geweld en kindermishandeling</a>' in section
+    assert give_way.text in section and give_way.source.title in section
+    body = (await logged_in.get("/api/v1/protocols/ongewenste_zwangerschap", headers=auth("counsellor"))).json()
+    assert body["gives_way"] == [{"protocol": "huiselijk_geweld", "title": "Huiselijk geweld en kindermishandeling",
+                                  "phrases": list(give_way.phrases), "text": give_way.text,
+                                  "source": {"key": give_way.source.key, "title": give_way.source.title,
+                                             "url": give_way.source.url}}]
+    assert give_way.source.key in {source["key"] for source in body["sources"]}
+    assert 'id="voorrang-kop"' not in (await logged_in.get("/protocollen/seksueel_geweld")).text
+
+
+async def test_a_step_that_hands_over_names_the_protocol_offered_after(logged_in: httpx.AsyncClient, auth) -> None:
+    protocol = get_knowledge().protocols["ongewenste_zwangerschap"]
+    handing = [step for step in protocol.steps.values() if step.hand_over]
+    assert handing
+    page = html.unescape((await logged_in.get("/protocollen/ongewenste_zwangerschap")).text)
+    body = (await logged_in.get("/api/v1/protocols/ongewenste_zwangerschap", headers=auth("counsellor"))).json()
+    steps = {step["id"]: step for step in body["steps"]}
+    for step in handing:
+        row = " ".join(page.split(f'<tr id="{step_anchor(step.id)}"', 1)[1].split("</tr>", 1)[0].split())
+        title = get_knowledge().protocols[step.hand_over].title
+        assert f'Na het besluit aangeboden:</span> <a href="/protocollen/{step.hand_over}">{title}</a>' in row
+        assert steps[step.id]["hand_over"] == step.hand_over
