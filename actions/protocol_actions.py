@@ -28,9 +28,10 @@ def utter(dispatcher: CollectingDispatcher, messages: list[dict[str, Any]]) -> N
 
 
 async def start_guide(dispatcher: CollectingDispatcher, tracker: Tracker, protocol: Protocol,
-                      *, announce: bool = True) -> list[EventType]:
+                      *, announce: bool = True, reason: dict[str, Any] | None = None) -> list[EventType]:
     """Fresh protocol slots for ``protocol`` (or the general path), 112 first when the
-    message says the danger is now, then (``announce``) which protocol it is."""
+    message says the danger is now, then (``announce``) which protocol it is, and
+    ``reason``: why it leads when the report seemed to ask for another (logged too)."""
     engine = get_engine()
     # The report itself may say the danger is now ("hij staat nu met een mes
     # voor de deur"): the contract wants 112 in the very next reply.
@@ -39,6 +40,8 @@ async def start_guide(dispatcher: CollectingDispatcher, tracker: Tracker, protoc
         dispatcher.utter_message(**presenter.acute_danger())
     if announce:
         dispatcher.utter_message(**presenter.protocol_started(protocol))
+    if reason is not None:
+        dispatcher.utter_message(**reason)
     # Danger flagged by action_acute_danger just before (the counsellor then
     # picked the topic) belongs to this protocol run; an acute flag left by an
     # earlier, recorded or stopped, run does not.
@@ -48,7 +51,8 @@ async def start_guide(dispatcher: CollectingDispatcher, tracker: Tracker, protoc
     ) == names.ACTION_ACUTE_DANGER
     state = engine.start(protocol.id, acute=danger_now or flagged_before)
     run_id = session_events.new_run_id(tracker)
-    await session_events.run_started(tracker, run_id, state, acute_shown=state.acute)
+    await session_events.run_started(tracker, run_id, state, acute_shown=state.acute,
+                                     reason=reason["text"] if reason is not None else None)
 
     values: dict[str, Any] = {
         **state.to_slots(),
@@ -113,9 +117,8 @@ class ActionStartProtocol(Action):
         # Violence against a pregnant woman is the meldcode's first, whatever the NLU
         # made of the pregnancy: the protocol that gives way is noted for afterwards.
         protocol, give_way = engine.leading_protocol(asked_for, user_input(tracker))
-        events = await start_guide(dispatcher, tracker, protocol)
-        if give_way is not None:
-            dispatcher.utter_message(**presenter.gave_way(give_way))
+        events = await start_guide(dispatcher, tracker, protocol,
+                                   reason=presenter.gave_way(give_way) if give_way is not None else None)
         # A report of two situations starts one protocol; the other is offered after
         # its decision, as a topic named during the protocol is, instead of being lost.
         other = asked_for if give_way is not None else named_other_protocol(tracker, protocol.id)

@@ -182,12 +182,16 @@ def _numbered(tag: str, tracker: Tracker, events: Sequence[SessionEvent]) -> lis
     return [(f"{base}:{index}", event) for index, event in enumerate(events)]
 
 
-def _opening(run_id: str | None, protocol_title: str, acute_shown: bool) -> list[tuple[str, SessionEvent]]:
-    """``started`` (and the 112 advice given with the start), keyed by the run."""
+def _opening(run_id: str | None, protocol_title: str, acute_shown: bool,
+             reason: str | None = None) -> list[tuple[str, SessionEvent]]:
+    """``started`` (and the 112 advice given with the start, and why this protocol leads
+    when the report seemed to ask for another), keyed by the run."""
     marker = f"open:{run_id}"
     events = [(f"{marker}:0", SessionEvent("started", text=protocol_title))]
     if acute_shown:
         events.append((f"{marker}:1", SessionEvent("advice_shown", text=presenter.ACUTE_TEXT)))
+    if reason:
+        events.append((f"{marker}:2", SessionEvent("advice_shown", text=reason)))
     return events
 
 
@@ -208,16 +212,18 @@ def _texts(messages: Sequence[dict[str, Any]]) -> str:
 # --------------------------------------------------------------------------- what happened
 
 
-async def run_started(tracker: Tracker, run_id: str, state: ProtocolState, *, acute_shown: bool) -> None:
+async def run_started(tracker: Tracker, run_id: str, state: ProtocolState, *, acute_shown: bool,
+                      reason: str | None = None) -> None:
     """``action_start_protocol``: the run begins. Logged now when the channel says
-    where (else with the first question, see ``question_asked``)."""
+    where (else with the first question, see ``question_asked``). ``reason``: the text
+    shown when this protocol leads instead of the one the report seemed to ask for."""
     location = metadata_location(tracker) or tracker.get_slot(names.LOCATION)
     if not location or not _CODE.match(location):
         return  # a name, not a code: the form validates it first
     run = _run(tracker, state.protocol, run_id=run_id, location=location.upper())
     if run is not None:
         title = get_engine().protocol(state.protocol).title
-        await _store(run, _opening(run_id, title, acute_shown))
+        await _store(run, _opening(run_id, title, acute_shown, reason))
 
 
 async def question_asked(tracker: Tracker, state: ProtocolState, step: Step,

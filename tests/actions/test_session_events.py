@@ -123,6 +123,18 @@ def test_start_with_danger_now_logs_the_112_advice(outbox_file: Path) -> None:
                                           {"type": "advice_shown", "text": ACUTE_TEXT}]
 
 
+def test_why_another_protocol_leads_is_logged_with_the_start(outbox_file: Path) -> None:
+    """The reviewer sees why the meldcode was followed for a report about a pregnancy."""
+    tracker = make_tracker(text="een man slaat zijn zwangere vrouw", metadata=META,
+                           intent="melding_ongewenste_zwangerschap")
+    _, messages = run(ActionStartProtocol(), tracker)
+    reason = messages[1]["text"]
+    assert reason.startswith("De melding noemt geweld tegen haar.")
+    assert logged_events(outbox_file) == [{"type": "started", "text": "Huiselijk geweld en kindermishandeling"},
+                                          {"type": "advice_shown", "text": reason}]
+    assert {p["protocol"] for p in logged(outbox_file)} == {"huiselijk_geweld"}
+
+
 def test_a_second_protocol_in_the_conversation_is_a_second_run(outbox_file: Path) -> None:
     first = make_tracker(text=REPORT, intent="melding_eergerelateerd_geweld", metadata=META)
     second = make_tracker(text="ze is ook zwanger en wil het niet", intent="melding_ongewenste_zwangerschap",
