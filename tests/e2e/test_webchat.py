@@ -202,9 +202,15 @@ def test_counsellor_runs_the_protocol_by_clicking_on_a_laptop(browser: Browser) 
     context, page, problems = open_chat(browser, COUNSELLOR, LAPTOP)
     try:
         expect(page.get_by_role("link", name="Chat")).to_have_attribute("aria-current", "page")
+        badge = page.locator(".follow-up-badge")
+        open_before = int(badge.inner_text().split()[0])
         reference = run_acute_protocol(page, "webchat-laptop")
         conversation = session_id(page)
         incident = incident_for(conversation)
+        # The decision's follow-ups are in the header's badge at once, without a reload.
+        added = [f for f in incident["follow_ups"] if f["status"] == "open"]
+        assert added, incident["follow_ups"]
+        expect(badge).to_have_text(re.compile(rf"^{open_before + len(added)} open\b"))
         assert incident["reference"] == reference
         assert incident["conversation_id"] == conversation
         assert incident["location"] == "TERAPEL"

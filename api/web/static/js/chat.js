@@ -222,6 +222,38 @@
     scrollToEnd();
   }
 
+  // A recorded decision adds follow-ups and an answer in the chat closes one: the
+  // header's "open · te laat" badge (base.html) follows without a reload.
+  var CHANGES_FOLLOW_UPS = /Referentie van het vastgelegde besluit|^Vastgelegd: /;
+  var badgeTimer = null;
+
+  function refreshBadge() {
+    var badge = document.querySelector(".follow-up-badge");
+    if (!badge) {
+      return;
+    }
+    fetch("/api/v1/follow-ups?status=open&limit=1", {
+      credentials: "same-origin",
+      headers: { "Accept": "application/json" }
+    }).then(function (response) {
+      return response.ok ? response.json() : null;
+    }).then(function (body) {
+      if (!body || typeof body.open !== "number" || typeof body.overdue !== "number") {
+        return;
+      }
+      badge.textContent = body.open + " open" + (body.overdue ? " · " + body.overdue + " te laat" : "");
+      badge.setAttribute("aria-label", "Mijn acties: " + body.open + " open, " + body.overdue + " te laat");
+      badge.classList.toggle("follow-up-badge-overdue", body.overdue > 0);
+    }, function () { /* the badge stays as it was; the page shows it on the next load */ });
+  }
+
+  function noteFollowUpChange(message) {
+    if (message && typeof message.text === "string" && CHANGES_FOLLOW_UPS.test(message.text)) {
+      window.clearTimeout(badgeTimer);
+      badgeTimer = window.setTimeout(refreshBadge, 300);
+    }
+  }
+
   function submit(text) {
     if (socket && socket.connected && sessionId) {
       lastSent = text;
@@ -320,7 +352,10 @@
       }
     });
 
-    socket.on("bot_uttered", addBotMessage);
+    socket.on("bot_uttered", function (message) {
+      addBotMessage(message);
+      noteFollowUpChange(message);
+    });
 
     socket.on("connect_error", function () {
       setReady(false);
