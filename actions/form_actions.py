@@ -34,9 +34,10 @@ from actions.engine import EngineError, ProtocolState, UserInput
 from actions.form_questions import ask_next
 from actions.knowledge_cache import get_engine
 from actions.locations import fallback_code, location_name, match_location
-from actions.lookup_actions import LOOKUPS
+from actions.lookup_actions import LOOKUPS, asked_look_up
 from actions.lookups import fetch_holders, fetch_locations
-from actions.protocol_actions import named_other_protocol, note_second_topic, utter
+from actions.presenter import utter
+from actions.protocol_actions import named_other_protocol, note_second_topic
 from actions.tracker_utils import (
     latest_entity,
     latest_intent,
@@ -44,7 +45,7 @@ from actions.tracker_utils import (
     metadata_location,
     user_input,
 )
-from actions.understanding import echoes_option, normalise_text
+from actions.understanding import asks_a_question, echoes_option, normalise_text
 from knowledge import Option, Protocol
 
 logger = logging.getLogger(__name__)
@@ -226,8 +227,9 @@ class ValidateProtocolForm(FormValidationAction):
             await session_events.went_back(tracker, state, previous)
             return {names.PROTOCOL_ANSWER: None, **previous.to_slots(), names.MISSES: 0.0}
         step = engine.step(state)
-        if intent in LOOKUPS and not _short_answer(engine.interpret(step, user, use_intent=False), user):
-            answer = await LOOKUPS[intent](tracker)
+        look_up = asked_look_up(tracker, intent)
+        if look_up is not None and not _short_answer(engine.interpret(step, user, use_intent=False), user):
+            answer = await LOOKUPS[look_up](tracker)
             utter(dispatcher, answer)
             await session_events.lookup_answered(tracker, state, answer)
             return {names.PROTOCOL_ANSWER: None}
@@ -273,14 +275,7 @@ def _short_answer(answer: Any, user: UserInput) -> bool:
     a look-up."""
     if answer is None:
         return False
-    words = normalise_text(user.text).split()
-    asks = "?" in user.text or bool(words and words[0] in _QUESTION_WORDS)
-    return len(words) <= SHORT_ANSWER_WORDS or not asks
-
-
-#: A message that starts with one of these asks something (a look-up).
-_QUESTION_WORDS = {"wat", "wie", "wanneer", "waar", "welke", "welk", "hoe", "hoeveel", "waarom", "mag",
-                   "moet", "kan", "kun", "kunt", "wil"}
+    return len(normalise_text(user.text).split()) <= SHORT_ANSWER_WORDS or not asks_a_question(user.text)
 #: Words that say stop / opnieuw / terug outright ("nee, stop maar").
 _CONTROL_WORDS = re.compile(r"\b(stop\w*|ophouden|hou op|kappen|annuleer\w*|opnieuw|overnieuw|terug|vorige)\b")
 _CONTROL_INTENTS = {names.STOP_INTENT, names.RESTART_INTENT, names.BACK_INTENT}

@@ -30,7 +30,7 @@ from actions import slots as names
 from actions.engine import EngineError, ProtocolState
 from actions.knowledge_cache import get_engine
 from actions.lookups import fetch_locations
-from actions.protocol_actions import utter
+from actions.presenter import utter
 
 logger = logging.getLogger(__name__)
 

@@ -25,10 +25,9 @@ from actions import slots as names
 from actions.knowledge_cache import get_knowledge
 from actions.locations import location_name, match_location
 from actions.lookups import fetch_holders, fetch_locations
-from actions.presenter import Message
-from actions.protocol_actions import utter
+from actions.presenter import Message, utter
 from actions.tracker_utils import latest_entity, metadata_location
-from actions.understanding import normalise_text, parse_step_number
+from actions.understanding import asks_a_question, normalise_text, parse_step_number
 from knowledge import KEY_POSITIONS, Knowledge, main_path
 
 MELDCODE = "meldcode"
@@ -200,6 +199,35 @@ LOOKUPS: dict[str, Callable[[Tracker], Awaitable[list[Message]]]] = {
     "vraag_wanneer_melden": lookup_when_to_report,
     "vraag_sleutelpersoon": lookup_key_position,
 }
+
+
+#: The look-ups that a message may ask without a question, by naming what it is about.
+_SUBJECT_ENTITIES = {"vraag_organisatie": "organisation", "vraag_wanneer_melden": "organisation",
+                     "vraag_sleutelpersoon": "key_position"}
+
+
+def asked_look_up(tracker: Tracker, intent: str | None) -> str | None:
+    """The look-up this message asks for, or None. Its look-up intent counts when the
+    message asks something or names what it is about (a step, an organisation, a key
+    position): "ze is 7" is no look-up of step 7, whatever the NLU made of it. And a
+    question that names an organisation or a key position is a look-up even when the
+    NLU took it for something else ("wat doet Pharos?" as out of scope)."""
+    text = str(tracker.latest_message.get("text") or "")
+    if text.startswith("/"):
+        return intent if intent in LOOKUPS else None  # a button's payload
+    asks = asks_a_question(text)
+    if intent in LOOKUPS:
+        entity = _SUBJECT_ENTITIES.get(intent)
+        names_step = any(word.startswith("stap") for word in normalise_text(text).split())
+        named = latest_entity(tracker, entity) if entity else names_step
+        return intent if asks or named else None
+    if not asks:
+        return None
+    if latest_entity(tracker, "organisation"):
+        return "vraag_organisatie"
+    if latest_entity(tracker, "key_position"):
+        return "vraag_sleutelpersoon"
+    return None
 
 
 # --------------------------------------------------------------------------- actions

@@ -12,6 +12,8 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from rasa_sdk.executor import CollectingDispatcher
+
 from actions.engine import Decision
 from knowledge import (
     KEY_POSITION_LABELS,
@@ -28,6 +30,11 @@ from knowledge import (
 )
 
 Message = dict[str, Any]
+
+
+def utter(dispatcher: CollectingDispatcher, messages: Iterable[Message]) -> None:
+    for message in messages:
+        dispatcher.utter_message(**message)
 
 YES_NO_BUTTONS: list[dict[str, str]] = [
     {"title": "Ja", "payload": "/affirm"},

@@ -11,6 +11,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import follow_up_actions, presenter, session_events
 from actions import slots as names
 from actions.knowledge_cache import get_engine
+from actions.lookup_actions import LOOKUPS, asked_look_up
+from actions.presenter import utter
 from actions.tracker_utils import last_action_among, latest_intent, metadata_location, previous_action, user_input
 from actions.understanding import means_later, parse_yes_no
 from knowledge import Protocol
@@ -20,11 +22,6 @@ FALLBACK_INTENT = "nlu_fallback"
 AFFIRM_INTENT = "affirm"
 DENY_INTENT = "deny"
 OUT_OF_SCOPE_INTENT = "out_of_scope"
-
-
-def utter(dispatcher: CollectingDispatcher, messages: list[dict[str, Any]]) -> None:
-    for message in messages:
-        dispatcher.utter_message(**message)
 
 
 async def start_guide(dispatcher: CollectingDispatcher, tracker: Tracker, protocol: Protocol,
@@ -187,6 +184,12 @@ class ActionNotUnderstood(Action):
         if offer_open(tracker) and answer_to_offer(tracker) and not engine.signals_safety_problem(said):
             # A typed answer to "Wilt u nu ook het protocol … doorlopen?" ("neeh, later").
             return await ActionAnswerOffer().run(dispatcher, tracker, domain)
+        look_up = asked_look_up(tracker, latest_intent(tracker))
+        if look_up is not None and not engine.signals_danger(said):
+            # A question about an organisation or a key position the NLU did not take
+            # for one ("wat doet Pharos?"): answered, not "niet begrepen".
+            utter(dispatcher, await LOOKUPS[look_up](tracker))
+            return []
         # What the message says decides, not the NLU's runner-up guesses: under its
         # fallback those are often a protocol for a toothache or the weather.
         if general is None or not engine.signals_safety_problem(said):

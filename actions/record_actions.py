@@ -22,7 +22,7 @@ from actions.knowledge_cache import get_engine
 from actions.locations import location_name
 from actions.lookups import fetch_holders, fetch_locations, record_incident
 from actions.outbox import DELIVERED, PENDING, OutboxItem, get_outbox, provisional_reference, resume_if_pending
-from actions.protocol_actions import utter
+from actions.presenter import utter
 from actions.tracker_utils import action_timestamp, staff_id
 
 logger = logging.getLogger(__name__)

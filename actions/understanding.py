@@ -114,6 +114,17 @@ def says_only_yes_or_no(text: str) -> bool:
     return bool(words) and all(word in _YES_NO_OR_FILLER for word in words)
 
 
+#: A message that starts with one of these asks something (a look-up).
+_QUESTION_WORDS = frozenset({"wat", "wie", "wanneer", "waar", "welke", "welk", "hoe", "hoeveel", "waarom", "mag",
+                             "moet", "kan", "kun", "kunt", "wil"})
+
+
+def asks_a_question(text: str) -> bool:
+    """"wat doet Pharos?", "wie is de contactpersoon": a question mark or a question word first."""
+    words = normalise_text(text).split()
+    return "?" in text or bool(words and words[0] in _QUESTION_WORDS)
+
+
 #: Words that carry no topic of their own in a short description ("een kind bij zijn ouders").
 _FUNCTION_WORDS = frozenset({
     "een", "de", "het", "die", "dat", "deze", "dit", "bij", "met", "van", "voor", "aan", "in", "op", "uit",

@@ -375,6 +375,23 @@ def test_a_look_up_of_step_4_is_no_answer_to_a_number_question() -> None:
     assert messages[0]["text"].startswith("Stap 4 van de meldcode")
 
 
+def test_a_look_up_intent_without_a_question_or_its_subject_is_no_look_up() -> None:
+    """"ze is 7" to a choice question: the NLU says vraag_stap (0.85); it asks nothing and
+    names no step, so it is no answer that was understood, not "which step do you mean"."""
+    events, messages = answer("ze is 7", "vraag_stap", AT_GESPREK)
+    assert events == [SlotSet("protocol_answer", None), SlotSet("misses", 1.0)]
+    assert messages[0]["text"].startswith("Dat heb ik niet goed begrepen.")
+    assert "welke stap" not in texts(messages)[0]
+
+
+def test_a_question_naming_an_organisation_is_a_look_up_whatever_the_intent(knowledge: Knowledge) -> None:
+    """"wat doet Pharos?": the NLU says out_of_scope (1.00), the entity ruler names Pharos."""
+    events, messages = answer("wat doet Pharos?", "out_of_scope", AT_GESPREK,
+                              entities=[{"entity": "organisation", "value": "pharos"}])
+    assert events == [SlotSet("protocol_answer", None)]
+    assert messages[0]["text"].startswith(f"{knowledge.organisations['pharos'].name}:")
+
+
 # --------------------------------------------------------------------------- typed answers the NLU misreads
 # Intents the NLU gave these typed answers (the trained model, issue 12 part 4):
 # "ongeveer acht weken denk ik" -> terug, "eergisteren" -> melding_eergerelateerd_geweld

@@ -65,6 +65,14 @@ def test_an_unclear_message_without_a_safety_signal_gets_the_question_explained(
     assert [m["response"] for m in messages] == ["utter_default"]
 
 
+def test_a_question_about_an_organisation_taken_for_out_of_scope_is_answered(knowledge: Knowledge) -> None:
+    tracker = make_tracker(text="wat doet Pharos?", intent="out_of_scope", metadata={"location": "TERAPEL"},
+                           entities=[{"entity": "organisation", "value": "pharos"}])
+    events, messages = run(ActionNotUnderstood(), tracker)
+    assert events == []
+    assert texts(messages)[0].startswith(f"{knowledge.organisations['pharos'].name}:")
+
+
 def test_out_of_scope_with_a_safety_signal_still_gets_the_general_path() -> None:
     tracker = make_tracker(text="na een knokpartij heeft een bewoner een snee in zijn hoofd", intent="out_of_scope",
                            metadata={"location": "TERAPEL"})

@@ -51,7 +51,7 @@ def test_the_domain_declares_what_the_actions_use() -> None:
     # validate_protocol_form asks the questions: an ask action in the domain would
     # make Rasa's form ask a second time (and call the action server twice per turn).
     assert not [a for a in domain["actions"] if a.startswith(("action_ask_", "utter_ask_protocol_form"))]
-    used_slots = {names.LOCATION, names.PROTOCOL, names.PROTOCOL_STEP, names.PROTOCOL_ANSWERS,
+    used_slots = {names.LOCATION, names.PROTOCOL, names.PROTOCOL_STEP, names.PROTOCOL_ANSWERS, names.OFFERED_PROTOCOL,
                   names.PROTOCOL_ANSWER, names.ACUTE, names.INCIDENT_REFERENCE, names.MISSES,
                   names.PENDING_PROTOCOL}
     assert used_slots <= set(domain["slots"])
