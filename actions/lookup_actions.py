@@ -22,7 +22,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import presenter
 from actions import slots as names
-from actions.knowledge_cache import get_knowledge
+from actions.engine import UserInput
+from actions.knowledge_cache import get_engine, get_knowledge
 from actions.locations import location_name, match_location
 from actions.lookups import fetch_holders, fetch_locations
 from actions.presenter import Message, utter
@@ -207,11 +208,15 @@ _SUBJECT_ENTITIES = {"vraag_organisatie": "organisation", "vraag_wanneer_melden"
 
 
 def asked_look_up(tracker: Tracker, intent: str | None) -> str | None:
-    """The look-up this message asks for, or None. Its look-up intent counts when the
-    message asks something or names what it is about (a step, an organisation, a key
-    position): "ze is 7" is no look-up of step 7, whatever the NLU made of it. And a
-    question that names an organisation or a key position is a look-up even when the
-    NLU took it for something else ("wat doet Pharos?" as out of scope)."""
+    """The look-up this message asks for, or None.
+
+    A look-up intent counts when the message asks something or names what it is about (a
+    step, an organisation, a key position): "ze is 7" is no look-up of step 7, whatever
+    the NLU made of it. Under any other intent, a question that names an organisation or
+    a key position is its look-up when, without those names, it says nothing about
+    anyone's safety: "wat doet Pharos?" (out of scope to the NLU), "wie is de
+    aandachtsfunctionaris huiselijk geweld?" (a report to the NLU, for the name in it);
+    "wat doet het CSG, ze is gisteren verkracht" stays a report."""
     text = str(tracker.latest_message.get("text") or "")
     if text.startswith("/"):
         return intent if intent in LOOKUPS else None  # a button's payload
@@ -223,11 +228,14 @@ def asked_look_up(tracker: Tracker, intent: str | None) -> str | None:
         return intent if asks or named else None
     if not asks:
         return None
-    if latest_entity(tracker, "organisation"):
-        return "vraag_organisatie"
-    if latest_entity(tracker, "key_position"):
-        return "vraag_sleutelpersoon"
-    return None
+    found = [e for e in tracker.latest_message.get("entities") or []
+             if e.get("entity") in ("organisation", "key_position") and "start" in e and "end" in e]
+    rest = text
+    for entity in sorted(found, key=lambda e: int(e["start"]), reverse=True):
+        rest = rest[:int(entity["start"])] + " " + rest[int(entity["end"]):]
+    if not found or get_engine().signals_safety_problem(UserInput(text=rest)):
+        return None
+    return "vraag_organisatie" if any(e["entity"] == "organisation" for e in found) else "vraag_sleutelpersoon"
 
 
 # --------------------------------------------------------------------------- actions

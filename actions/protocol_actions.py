@@ -22,6 +22,7 @@ FALLBACK_INTENT = "nlu_fallback"
 AFFIRM_INTENT = "affirm"
 DENY_INTENT = "deny"
 OUT_OF_SCOPE_INTENT = "out_of_scope"
+ACTION_LISTEN = "action_listen"
 
 
 async def start_guide(dispatcher: CollectingDispatcher, tracker: Tracker, protocol: Protocol,
@@ -108,6 +109,12 @@ class ActionStartProtocol(Action):
     ) -> list[EventType]:
         engine = get_engine()
         asked_for = engine.knowledge.protocol_for_intent(latest_intent(tracker) or "")
+        look_up = asked_look_up(tracker, latest_intent(tracker))
+        if look_up is not None:
+            # A question, not a report: answered, and no protocol starts (the rule's
+            # protocol_form is skipped; the next message is read afresh).
+            utter(dispatcher, await LOOKUPS[look_up](tracker))
+            return [FollowupAction(ACTION_LISTEN)]
         if asked_for is None:
             dispatcher.utter_message(**presenter.no_protocol())
             return []
@@ -185,7 +192,7 @@ class ActionNotUnderstood(Action):
             # A typed answer to "Wilt u nu ook het protocol … doorlopen?" ("neeh, later").
             return await ActionAnswerOffer().run(dispatcher, tracker, domain)
         look_up = asked_look_up(tracker, latest_intent(tracker))
-        if look_up is not None and not engine.signals_danger(said):
+        if look_up is not None:
             # A question about an organisation or a key position the NLU did not take
             # for one ("wat doet Pharos?"): answered, not "niet begrepen".
             utter(dispatcher, await LOOKUPS[look_up](tracker))

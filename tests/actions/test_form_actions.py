@@ -387,7 +387,7 @@ def test_a_look_up_intent_without_a_question_or_its_subject_is_no_look_up() -> N
 def test_a_question_naming_an_organisation_is_a_look_up_whatever_the_intent(knowledge: Knowledge) -> None:
     """"wat doet Pharos?": the NLU says out_of_scope (1.00), the entity ruler names Pharos."""
     events, messages = answer("wat doet Pharos?", "out_of_scope", AT_GESPREK,
-                              entities=[{"entity": "organisation", "value": "pharos"}])
+                              entities=[{"entity": "organisation", "value": "pharos", "start": 9, "end": 15}])
     assert events == [SlotSet("protocol_answer", None)]
     assert messages[0]["text"].startswith(f"{knowledge.organisations['pharos'].name}:")
 

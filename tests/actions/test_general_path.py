@@ -67,10 +67,21 @@ def test_an_unclear_message_without_a_safety_signal_gets_the_question_explained(
 
 def test_a_question_about_an_organisation_taken_for_out_of_scope_is_answered(knowledge: Knowledge) -> None:
     tracker = make_tracker(text="wat doet Pharos?", intent="out_of_scope", metadata={"location": "TERAPEL"},
-                           entities=[{"entity": "organisation", "value": "pharos"}])
+                           entities=[{"entity": "organisation", "value": "pharos", "start": 9, "end": 15}])
     events, messages = run(ActionNotUnderstood(), tracker)
     assert events == []
     assert texts(messages)[0].startswith(f"{knowledge.organisations['pharos'].name}:")
+
+
+def test_a_question_about_an_organisation_that_also_reports_takes_the_general_path() -> None:
+    """"wat doet het CSG, ze is gisteren verkracht": a report (fail safe), not a look-up."""
+    text = "wat doet het CSG, ze is gisteren verkracht"
+    tracker = fallback(text, ("melding_seksueel_geweld", 0.33))
+    tracker.latest_message["entities"] = [{"entity": "organisation", "value": "centrum_seksueel_geweld",
+                                           "start": text.index("CSG"), "end": text.index("CSG") + 3}]
+    events, messages = run(ActionNotUnderstood(), tracker)
+    assert events == [*started_slots(), FollowupAction("protocol_form")]
+    assert texts(messages) == [general_path_started()["text"]]
 
 
 def test_out_of_scope_with_a_safety_signal_still_gets_the_general_path() -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 
 from actions import ActionAcuteDanger, ActionStartProtocol
 from actions.presenter import ACUTE_TEXT
 from knowledge import Knowledge
+from tests.actions.conftest import FakeApi
 from tests.actions.helpers import action_event, make_tracker, run, texts
 
 REPORT = "een bewoonster vertelt dat haar broer haar bedreigt omdat ze niet met haar neef wil trouwen"
@@ -185,3 +186,28 @@ def test_a_pregnancy_report_without_violence_starts_its_own_protocol() -> None:
     assert events == fresh_slots(protocol="ongewenste_zwangerschap")
     assert texts(messages) == ["Ik volg het protocol Ongewenste zwangerschap. Past dit niet bij de situatie, typ "
                                "dan 'stop' en beschrijf de situatie opnieuw."]
+
+
+# A question that only looks like a report because of a name in it.
+def test_a_question_about_a_key_position_named_after_a_protocol_starts_nothing(fake_api: FakeApi) -> None:
+    text = "wie is de aandachtsfunctionaris huiselijk geweld en kindermishandeling in Ter Apel?"
+    label = "aandachtsfunctionaris huiselijk geweld en kindermishandeling"
+    tracker = make_tracker(text=text, intent="melding_huiselijk_geweld", metadata={"location": "TERAPEL"},
+                           entities=[{"entity": "key_position", "value": "aandachtsfunctionaris",
+                                      "start": text.index(label), "end": text.index(label) + len(label)},
+                                     {"entity": "location", "value": "TERAPEL", "start": text.index("Ter Apel"),
+                                      "end": len(text) - 1}])
+    events, messages = run(ActionStartProtocol(), tracker)
+    assert events == [FollowupAction("action_listen")]  # no protocol slots, no form
+    assert texts(messages) == ["De aandachtsfunctionaris huiselijk geweld en kindermishandeling op Ter Apel: "
+                               "Sanne Bakker."]
+
+
+def test_a_question_with_a_report_in_it_starts_the_protocol() -> None:
+    text = "wie is de aandachtsfunctionaris, haar man slaat haar"
+    tracker = make_tracker(text=text, intent="melding_huiselijk_geweld", metadata={"location": "TERAPEL"},
+                           entities=[{"entity": "key_position", "value": "aandachtsfunctionaris",
+                                      "start": 10, "end": 31}])
+    events, messages = run(ActionStartProtocol(), tracker)
+    assert events == fresh_slots(protocol="huiselijk_geweld")
+    assert texts(messages) == [HG_STARTED]

@@ -61,26 +61,31 @@ def test_what_fiom_does(stack) -> None:
     assert "0800-6160" in text and "https://fiom.nl" in text and "Bron: " in text
 
 
-def test_every_organisation_is_looked_up_by_name(stack) -> None:
-    """A question naming an organisation is answered, also when the NLU has no examples of
-    it and takes it for out of scope ("wat doet Pharos?"), in and outside a protocol."""
-    signals = [phrase.casefold() for protocol in KNOWLEDGE.protocols.values() for phrase in protocol.signal_phrases]
+def test_every_organisation_and_key_position_is_looked_up_by_name(stack) -> None:
+    """A question naming an organisation or a key position is answered, also when the NLU
+    takes it for out of scope ("wat doet Pharos?") or, for the name in it, for a report
+    ("wat doet 113 Zelfmoordpreventie?", "wie is de aandachtsfunctionaris huiselijk
+    geweld ...?"): no protocol starts. Inside a protocol too, which then asks again."""
     for organisation in KNOWLEDGE.organisations.values():
         chat = Conversation()
         text = chat.text(chat.say(f"wat doet {organisation.name}?"))
-        if text.startswith("Ik volg het protocol"):
-            # Fail safe: a name that says a protocol's situation ("113 Zelfmoordpreventie")
-            # may start that protocol; a stop away from the answer, never "niet begrepen".
-            words = f" {organisation.name.casefold()} "
-            assert any(f" {phrase} " in words for phrase in signals), chat.dump()
-        else:
-            assert text.startswith(f"{organisation.name}: "), chat.dump()
+        assert text.startswith(f"{organisation.name}: "), chat.dump()
+    for position in KNOWLEDGE.key_positions.values():
+        chat = Conversation()
+        text = chat.text(chat.say(f"wie is de {position.label} in Ter Apel?"))
+        assert text.startswith(f"De {position.label} op Ter Apel: "), chat.dump()
     chat = Conversation()
     chat.say("een moeder wil haar dochtertje laten besnijden in de vakantie")
     replies = chat.say("wat doet Pharos?")
     assert chat.text(replies).startswith("Pharos: "), chat.dump()
     fgm = KNOWLEDGE.protocols["meisjesbesnijdenis"]
     assert fgm.steps["acuut_gevaar"].text in replies[-1]["text"], chat.dump()
+
+
+def test_a_question_that_also_reports_is_a_report(stack) -> None:
+    chat = Conversation()
+    text = chat.text(chat.say("wat doet het CSG, ze is gisteren verkracht"))
+    assert "Ik volg het protocol Seksueel geweld." in text or "algemene veiligheidsstappen" in text, chat.dump()
 
 
 def test_the_number_of_veilig_thuis(stack) -> None:
