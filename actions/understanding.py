@@ -395,12 +395,18 @@ def parse_choice(step: Step, text: str, keuze: str | None = None) -> str | None:
 
 # --------------------------------------------------------------------------- danger now
 
-_WEAPONS = re.compile(r"\b(mes|messen|wapen|wapens|pistool|vuurwapen|geweer|bijl|schaar)\b")
-_NOW = re.compile(r"\b(nu|op dit moment|momenteel|op het moment|zojuist|net|direct|meteen)\b")
+_WEAPONS = re.compile(r"\b(mes|messen|wapen|wapens|pistool|vuurwapen|geweer|bijl|schaar|steekpartij|"
+                      r"schietpartij|geschoten)\b")
+#: "help" first: the counsellor writes while it happens ("help er is een steekpartij").
+_NOW = re.compile(r"\b(nu|op dit moment|momenteel|op het moment|zojuist|net|direct|meteen)\b|^help\b")
 _VIOLENCE = re.compile(
     r"\b(geslagen|slaat|sloeg|aangevallen|valt .{0,20}aan|bedreigd|bedreigt|mishandeld|mishandelt|"
     r"verkracht|gewurgd|wurgt|gestoken|steekt|opgesloten|sluit .{0,20}op|vastgehouden|gewond|bloedt|"
-    r"achtervolgd|achtervolgt|ontvoerd|meegenomen|in gevaar)\b"
+    r"achtervolgd|achtervolgt|ontvoerd|meegenomen|in gevaar|vecht|vechten|gevecht|"
+    # a suicide attempt under way ("hij staat nu op het dak", "ze heeft net pillen ingenomen")
+    r"ophangen|op te hangen|springen|te springen|op het dak|op de brug|overdosis|pillen ingenomen|"
+    r"pillen geslikt|pillen genomen|polsen|"
+    r"van het leven|zichzelf iets aan)\b"
 )
 _ALWAYS_ACUTE = re.compile(
     r"\b(acuut gevaar|acute dreiging|direct gevaar|levensgevaar|levensbedreigend|doodsbedreiging|"
