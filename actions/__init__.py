@@ -13,7 +13,8 @@ One module per concern; the Rasa action classes stay thin:
 - ``tracker_utils`` reading metadata, entities and slots from a rasa_sdk Tracker
 - ``protocol_actions`` / ``form_actions`` / ``record_actions`` the Rasa actions
 - ``form_questions`` the form's next question, asked by its validation action
-- ``lookup_actions`` look-ups for contact persons (steps, organisations, key positions)
+- ``look_ups`` / ``lookup_actions`` look-ups for contact persons (steps, organisations, key
+  positions): the answers, and the actions that give them outside the form
 - ``follow_up_actions`` the counsellor confirms its due follow-ups in the chat (issue 15)
 
 The action classes are imported here so that the rasa_sdk executor, which

@@ -34,7 +34,7 @@ from actions.engine import EngineError, ProtocolState, UserInput
 from actions.form_questions import ask_next
 from actions.knowledge_cache import get_engine
 from actions.locations import fallback_code, location_name, match_location
-from actions.lookup_actions import LOOKUPS, asked_look_up
+from actions.look_ups import LOOKUPS, asked_look_up
 from actions.lookups import fetch_holders, fetch_locations
 from actions.presenter import utter
 from actions.protocol_actions import named_other_protocol, note_second_topic

@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import follow_up_actions, presenter, session_events
 from actions import slots as names
 from actions.knowledge_cache import get_engine
-from actions.lookup_actions import LOOKUPS, asked_look_up
+from actions.look_ups import LOOKUPS, asked_look_up
 from actions.presenter import utter
 from actions.tracker_utils import last_action_among, latest_intent, metadata_location, previous_action, user_input
 from actions.understanding import means_later, parse_yes_no

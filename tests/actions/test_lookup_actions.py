@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from rasa_sdk.events import FollowupAction, SlotSet
 
 from actions import (
     ActionLookupKeyPosition,
@@ -39,6 +40,17 @@ def test_step_4_of_the_meldcode_with_its_source(knowledge: Knowledge) -> None:
     # step 4 is the afwegingskader: its five questions follow
     assert messages[1]["text"].startswith("Afwegingskader (verplicht sinds 1 januari 2019):\n1. ")
     assert len(messages) == 2
+
+
+def test_a_message_that_asks_nothing_is_no_look_up() -> None:
+    """"ze is 7" is vraag_stap to the NLU: it asks nothing and names no step, so it is read
+    as a message not understood (as action_niet_begrepen reads it), not "welke stap bedoelt u"."""
+    events, messages = ask(ActionLookupStep(), "ze is 7", "vraag_stap")
+    assert (events, [m.get("response") for m in messages]) == ([], ["utter_default"])
+    # ... and the safe general path when it speaks of someone's safety.
+    events, messages = ask(ActionLookupStep(), "ze is 7 en wordt thuis geslagen", "vraag_stap")
+    assert events[-1] == FollowupAction("protocol_form")
+    assert SlotSet("protocol", "algemene_veiligheid") in events
 
 
 @pytest.mark.parametrize("text", ["wat houdt stap twee in?", "wat is de tweede stap van de meldcode"])

@@ -9,7 +9,7 @@ import yaml
 from rasa_sdk.executor import ActionExecutor
 
 from actions import slots as names
-from actions.lookup_actions import LOOKUPS
+from actions.look_ups import LOOKUPS
 
 ROOT = Path(__file__).resolve().parents[2]
 ACTIONS = {"action_start_protocol", "validate_protocol_form", "action_record_decision", "action_acute_danger",

@@ -82,6 +82,15 @@ def test_every_organisation_and_key_position_is_looked_up_by_name(stack) -> None
     assert fgm.steps["acuut_gevaar"].text in replies[-1]["text"], chat.dump()
 
 
+def test_a_message_the_nlu_takes_for_a_step_look_up_but_that_asks_nothing(stack) -> None:
+    """"ze is 7" (vraag_stap to the NLU): one "not understood" with the topics, not "which
+    step do you mean", and no second answer from Rasa's core fallback."""
+    chat = Conversation()
+    replies = chat.say("ze is 7")
+    assert [r.get("text") for r in replies] == ["Dat begreep ik niet. Bedoelde u een van deze?"], chat.dump()
+    assert replies[0]["buttons"], chat.dump()
+
+
 def test_a_question_that_also_reports_is_a_report(stack) -> None:
     chat = Conversation()
     text = chat.text(chat.say("wat doet het CSG, ze is gisteren verkracht"))
