@@ -27,6 +27,7 @@ from knowledge import (
     ReferenceItem,
     Source,
     Step,
+    lower_first,
 )
 
 Message = dict[str, Any]
@@ -399,17 +400,13 @@ def offer_pending(protocol: Protocol) -> Message:
 # --------------------------------------------------------------------------- look-ups
 
 
-def _lower_first(text: str) -> str:
-    return text[:1].lower() + text[1:] if text[:1].isupper() and not text[1:2].isupper() else text
-
-
 def _source_line(source: Source) -> str:
     url = f" ({source.url})" if source.url.startswith("http") else ""
     return f"Bron: {source.title}{url}"
 
 
 def reference_step(reference: Reference, item: ReferenceItem) -> list[Message]:
-    text = f"Stap {item.number} van de {_lower_first(reference.title)}: {item.title}.\n{item.text}"
+    text = f"Stap {item.number} van de {lower_first(reference.title)}: {item.title}.\n{item.text}"
     messages: list[Message] = [{"text": f"{text}\n\n{_source_line(item.source)}"}]
     if reference.questions and "afwegingskader" in item.text.casefold():
         messages.append(afwegingskader(reference))
@@ -429,7 +426,7 @@ def _unique_sources(sources: Iterable[Source]) -> str:
 
 def reference_steps(reference: Reference, *, intro: str = "") -> Message:
     lines = [f"{s.number}. {s.title}" for s in reference.steps]
-    head = intro or f"De stappen van de {_lower_first(reference.title)}:"
+    head = intro or f"De stappen van de {lower_first(reference.title)}:"
     return {"text": head + "\n" + "\n".join(lines) + "\n\n" + _unique_sources(s.source for s in reference.steps)}
 
 

@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import follow_up_actions, presenter, session_events
 from actions import slots as names
+from actions.engine import YES_NO_INTENTS
 from actions.knowledge_cache import get_engine
 from actions.look_ups import LOOKUPS, asked_look_up
 from actions.presenter import utter
@@ -19,8 +20,6 @@ from knowledge import Protocol
 
 #: The intent of a message the NLU is unsure of (FallbackClassifier).
 FALLBACK_INTENT = "nlu_fallback"
-AFFIRM_INTENT = "affirm"
-DENY_INTENT = "deny"
 OUT_OF_SCOPE_INTENT = "out_of_scope"
 ACTION_LISTEN = "action_listen"
 
@@ -135,10 +134,8 @@ class ActionStartProtocol(Action):
 def answer_to_offer(tracker: Tracker) -> str | None:
     """"ja" / "nee" to the offer of a protocol after the decision: the button's intent
     (affirm, deny) or a typed yes or no the NLU was unsure of ("neeh", "ja hoor")."""
-    intent = latest_intent(tracker)
-    if intent in (AFFIRM_INTENT, DENY_INTENT):
-        return "ja" if intent == AFFIRM_INTENT else "nee"
-    return parse_yes_no(user_input(tracker).text)
+    by_intent = YES_NO_INTENTS.get(latest_intent(tracker) or "")
+    return by_intent or parse_yes_no(user_input(tracker).text)
 
 
 def offer_open(tracker: Tracker) -> bool:

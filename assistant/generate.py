@@ -21,7 +21,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from knowledge import Knowledge, Protocol, load_knowledge
+from knowledge import Knowledge, Protocol, load_knowledge, lower_first
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAIN_FILE = "assistant/domain/protocols_generated.yml"
@@ -65,15 +65,10 @@ def _guides(knowledge: Knowledge) -> list[Protocol]:
     return sorted(guides, key=lambda p: p.id)
 
 
-def _lower_first(title: str) -> str:
-    """"Mensenhandel" -> "mensenhandel" inside a sentence; "LHBTI-bewoners" stays."""
-    return title[:1].lower() + title[1:] if title[:1].isupper() and not title[1:2].isupper() else title
-
-
 def greeting(knowledge: Knowledge) -> str:
     """``utter_greet``: what the assistant does, every protocol by name (semicolons:
     titles hold "en"), how to describe a situation, and 112 first."""
-    titles = "; ".join(_lower_first(p.title) for p in knowledge.protocols_by_title())
+    titles = "; ".join(lower_first(p.title) for p in knowledge.protocols_by_title())
     return ("Hallo, ik ben de digitale casusbegeleider van het COA. Ik loop met u stap voor stap een "
             "protocol sociale veiligheid door, vertel wie u moet inschakelen en met welk nummer, en leg "
             f"het besluit voor u vast. De protocollen: {titles}. Beschrijf de situatie in uw eigen "

@@ -40,6 +40,7 @@ from .model import (
     ReferenceItem,
     Source,
     Step,
+    lower_first,
 )
 
 __all__ = [
@@ -76,6 +77,7 @@ __all__ = [
     "load_protocol_file",
     "load_reference_file",
     "load_sources",
+    "lower_first",
     "main_path",
     "path_key_positions",
     "path_referrals",

@@ -26,6 +26,11 @@ NUMBER_UNITS = frozenset({"days", "weeks", "years"})
 Answer = str | int | bool | None
 
 
+def lower_first(title: str) -> str:
+    """A title inside a sentence: "Mensenhandel" -> "mensenhandel"; "LHBTI-bewoners" stays."""
+    return title[:1].lower() + title[1:] if title[:1].isupper() and not title[1:2].isupper() else title
+
+
 class KnowledgeError(ValueError):
     """A knowledge file is invalid; the message names the file and the step."""
 

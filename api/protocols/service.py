@@ -25,7 +25,7 @@ from api.protocols.schemas import (
     SourceOut,
     StepOut,
 )
-from knowledge import Knowledge, Protocol, Step
+from knowledge import Knowledge, Protocol, Source, Step
 
 #: Dutch names of the step kinds, as shown on the pages.
 KIND_LABELS: dict[str, str] = {
@@ -222,6 +222,10 @@ def summary(protocol: Protocol) -> ProtocolSummary:
     )
 
 
+def _source_out(source: Source) -> SourceOut:
+    return SourceOut(key=source.key, title=source.title, url=source.url)
+
+
 def _step_out(number: int, step: Step) -> StepOut:
     return StepOut(
         id=step.id,
@@ -241,7 +245,7 @@ def _step_out(number: int, step: Step) -> StepOut:
         verify=step.verify,
         outcome=step.outcome,
         hand_over=step.hand_over,
-        source=SourceOut(key=step.source.key, title=step.source.title, url=step.source.url),
+        source=_source_out(step.source),
     )
 
 
@@ -269,7 +273,6 @@ def detail(protocol: Protocol, knowledge: Knowledge) -> ProtocolDetail:
         organisations=orgs,
         gives_way=[GiveWayOut(protocol=give_way.protocol, title=knowledge.protocols[give_way.protocol].title,
                               phrases=list(give_way.phrases), text=give_way.text,
-                              source=SourceOut(key=give_way.source.key, title=give_way.source.title,
-                                               url=give_way.source.url))
+                              source=_source_out(give_way.source))
                    for give_way in protocol.gives_way],
     )
