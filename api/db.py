@@ -44,6 +44,13 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        # Write-ahead log: a commit appends to one file and syncs it once, where the
+        # rollback journal wrote and synced the journal, the database and the folder
+        # (an incident's write took 12.7 ms, 8.5 ms in WAL: bench/results.md), and a
+        # reader (the dashboard, the key positions) never waits for a writer. FULL: a
+        # committed decision survives a power cut, as with the journal.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -89,3 +89,36 @@ def test_a_request_that_may_write_gets_a_writing_session(
     finally:
         db.get_sessionmaker.cache_clear()
         db.get_write_sessionmaker.cache_clear()
+
+
+def test_the_embedded_database_keeps_a_synced_write_ahead_log(tmp_path: Path) -> None:
+    path = tmp_path / "wal.db"
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        connection.exec_driver_sql("CREATE TABLE entries (writer TEXT)")
+        connection.exec_driver_sql("INSERT INTO entries VALUES ('a')")
+    assert (tmp_path / "wal.db-wal").exists()
+
+
+def test_a_reader_does_not_wait_for_an_open_write(tmp_path: Path) -> None:
+    """The dashboard or the key positions read while a decision is being written: with
+    the rollback journal a reader waits once the writer's pages reach the file."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'reads.db'}",
+                         connect_args={"check_same_thread": False, "timeout": 0.2})
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE entries (writer TEXT)")
+        connection.exec_driver_sql("INSERT INTO entries VALUES ('before')")
+    writer = engine.execution_options(**{SQLITE_WRITE_OPTION: True}).connect()
+    transaction = writer.begin()
+    try:
+        # Enough rows to spill the writer's page cache into the database file.
+        writer.exec_driver_sql("PRAGMA cache_size=10")
+        for index in range(3000):
+            writer.exec_driver_sql(f"INSERT INTO entries VALUES ('{index:04d}{'x' * 200}')")
+        with engine.connect() as reader:
+            assert reader.exec_driver_sql("SELECT count(*) FROM entries").scalar() == 1
+    finally:
+        transaction.rollback()
+        writer.close()
