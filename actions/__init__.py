@@ -14,7 +14,8 @@ One module per concern; the Rasa action classes stay thin:
 - ``protocol_actions`` / ``form_actions`` / ``record_actions`` the Rasa actions
 - ``form_questions`` the form's next question, asked by its validation action
 - ``look_ups`` / ``lookup_actions`` look-ups for contact persons (steps, organisations, key
-  positions): the answers, and the actions that give them outside the form
+  positions): the answers, and the actions that give them outside the form (and
+  "wie ben jij?", which the NLU confuses with "wie is Pharos?")
 - ``follow_up_actions`` the counsellor confirms its due follow-ups in the chat (issue 15)
 
 The action classes are imported here so that the rasa_sdk executor, which
@@ -30,6 +31,7 @@ from actions.lookup_actions import (
     ActionLookupStep,
     ActionLookupSteps,
     ActionLookupWhenToReport,
+    ActionWieBenJij,
 )
 from actions.protocol_actions import ActionAcuteDanger, ActionAnswerOffer, ActionNotUnderstood, ActionStartProtocol
 from actions.record_actions import ActionRecordDecision
@@ -47,6 +49,7 @@ __all__ = [
     "ActionNotUnderstood",
     "ActionRecordDecision",
     "ActionStartProtocol",
+    "ActionWieBenJij",
     "ValidateFollowUpReasonForm",
     "ValidateProtocolForm",
 ]

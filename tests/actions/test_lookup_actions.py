@@ -11,6 +11,7 @@ from actions import (
     ActionLookupStep,
     ActionLookupSteps,
     ActionLookupWhenToReport,
+    ActionWieBenJij,
     presenter,
 )
 from actions.knowledge_cache import get_knowledge
@@ -220,3 +221,38 @@ def test_when_to_bring_in_an_organisation_whose_number_is_to_be_verified_says_so
     assert messages[0]["text"].startswith(
         "Wanneer schakelt u Landelijk Expertisecentrum Eergerelateerd Geweld (LEC EGG) "
         "(088-9648550 (nummer verifiëren)) in?")
+
+
+# --------------------------------------------------------------------------- "wie ben jij?"
+
+
+def test_who_are_you_is_answered() -> None:
+    events, messages = ask(ActionWieBenJij(), "ben jij een bot?", "bot_challenge")
+    assert (events, [m.get("response") for m in messages]) == ([], ["utter_bot_challenge"])
+
+
+def test_who_is_an_organisation_taken_for_who_are_you_gets_its_look_up(knowledge: Knowledge) -> None:
+    """"wie is pharos" is bot_challenge to the NLU (0.71)."""
+    events, messages = ask(ActionWieBenJij(), "wie is pharos", "bot_challenge",
+                           [{"entity": "organisation", "value": "pharos", "start": 7, "end": 13}])
+    assert events == []
+    assert texts(messages)[0].startswith(f"{knowledge.organisations['pharos'].name}:")
+
+
+def test_who_is_a_key_position_taken_for_who_are_you_gets_its_holder(fake_api: FakeApi) -> None:
+    text = "wie is de contactpersoon veiligheid in Ter Apel"
+    start = text.index("contactpersoon")
+    _, messages = ask(ActionWieBenJij(), text, "bot_challenge",
+                      [{"entity": "key_position", "value": "contactpersoon_veiligheid", "start": start,
+                        "end": start + len("contactpersoon veiligheid")},
+                       {"entity": "location", "value": "TERAPEL"}])
+    assert texts(messages) == ["De contactpersoon veiligheid op Ter Apel: Ineke Veldman (06-11111111)."]
+
+
+def test_who_are_you_that_speaks_of_safety_takes_the_general_path() -> None:
+    """Fail safe: no "ik ben een assistent" to a message about someone's safety."""
+    events, messages = ask(ActionWieBenJij(), "wie ben jij, mijn man slaat me", "bot_challenge",
+                           metadata={"location": "TERAPEL"})
+    assert events[-1] == FollowupAction("protocol_form")
+    assert SlotSet("protocol", "algemene_veiligheid") in events
+    assert "utter_bot_challenge" not in [m.get("response") for m in messages]

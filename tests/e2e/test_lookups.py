@@ -82,6 +82,23 @@ def test_every_organisation_and_key_position_is_looked_up_by_name(stack) -> None
     assert fgm.steps["acuut_gevaar"].text in replies[-1]["text"], chat.dump()
 
 
+def test_who_is_an_organisation_is_no_question_about_the_assistant(stack) -> None:
+    """"wie is pharos" reads to the NLU like "wie ben jij?" (bot_challenge): every
+    organisation asked that way gets an answer about it (its look-up, or for some names
+    the NLU's "when do I bring it in", which names it as well), never "ik ben een
+    assistent"; "ben jij een bot?" is still answered."""
+    chat = Conversation()
+    assert chat.text(chat.say("wie is pharos")).startswith("Pharos: "), chat.dump()
+    for organisation in KNOWLEDGE.organisations.values():
+        chat = Conversation()
+        text = chat.text(chat.say(f"wie is {organisation.name.lower()}"))
+        assert text.startswith((f"{organisation.name}: ", f"Wanneer schakelt u {organisation.name}")), \
+            chat.dump()
+        assert "assistent" not in text, chat.dump()
+    chat = Conversation()
+    assert "assistent" in chat.text(chat.say("ben jij een bot?")), chat.dump()
+
+
 def test_a_message_the_nlu_takes_for_a_step_look_up_but_that_asks_nothing(stack) -> None:
     """"ze is 7" (vraag_stap to the NLU): one "not understood" with the topics, not "which
     step do you mean", and no second answer from Rasa's core fallback."""
