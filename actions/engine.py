@@ -272,11 +272,22 @@ class ProtocolEngine:
                              answers=[dict(a) for a in state.answers[:-1]], acute=state.acute)
 
     def pending_instructions(self, state: ProtocolState) -> tuple[Step, ...]:
-        """Instruction steps passed since the last answer, to show before the current step."""
+        """Instruction steps passed since the last answer, to show before the current step.
+
+        Not the protocol's ``acute_step``: only an acute answer leads to it (the loader
+        checks), and an acute answer's reply already starts with it (``acute_step``)."""
         trail: list[Step] = []
         for step, _answer in self._replay(state)[:-1]:
             trail = [*trail, step] if step.kind == "instruction" else []
-        return tuple(trail)
+        said = self.acute_step(state.protocol)
+        return tuple(step for step in trail if step is not said)
+
+    def acute_step(self, protocol_id: str | None) -> Step | None:
+        """What to say when danger now comes up in a run of ``protocol_id``: its own 112
+        instruction (an ambulance, stay with the resident) where the knowledge names one,
+        else None for the general 112 advice."""
+        guide = self.knowledge.guide(protocol_id) if protocol_id else None
+        return guide.steps[guide.acute_step] if guide is not None and guide.acute_step else None
 
     def interpret(self, step: Step, user: UserInput, *, use_intent: bool = True) -> Answer | None:
         """The answer value for ``step`` in what the user said, or None."""
@@ -306,8 +317,13 @@ class ProtocolEngine:
             return stripped
         return None
 
-    def signals_danger(self, user: UserInput) -> bool:
-        return user.intent == ACUTE_INTENT or signals_danger_now(user.text or "")
+    def signals_danger(self, user: UserInput, protocol_id: str | None = None) -> bool:
+        """Danger now in ``user``'s message; with ``protocol_id`` also by that protocol's
+        own ``danger_phrases`` (the report that starts it, or an answer in its run)."""
+        # An unknown id (a state the knowledge no longer fits) is reported elsewhere.
+        guide = self.knowledge.guide(protocol_id) if protocol_id else None
+        phrases = guide.danger_phrases if guide is not None else ()
+        return user.intent == ACUTE_INTENT or signals_danger_now(user.text or "", phrases)
 
     def signals_safety_problem(self, user: UserInput) -> bool:
         """True when a message the assistant did not understand still says something
@@ -337,7 +353,7 @@ class ProtocolEngine:
         if step.kind == "outcome":
             return Turn(state=state, step=step, understood=False)
 
-        danger = self.signals_danger(user)
+        danger = self.signals_danger(user, protocol.id)
         if danger:
             # A step that asks about danger now takes the danger as its acute answer,
             # even when the message starts with "nee, maar...". Otherwise only a

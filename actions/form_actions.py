@@ -148,10 +148,10 @@ class ValidateProtocolForm(FormValidationAction):
         engine = get_engine()
         user = user_input(tracker)
         intent = _intent_of(latest_intent(tracker), tracker, user)
-        danger = engine.signals_danger(user)
+        danger = engine.signals_danger(user, tracker.get_slot(names.PROTOCOL))
         if intent == names.STOP_INTENT:
             if danger:
-                dispatcher.utter_message(**presenter.acute_danger())
+                dispatcher.utter_message(**presenter.acute_danger(engine.acute_step(tracker.get_slot(names.PROTOCOL))))
             dispatcher.utter_message(**presenter.stopped())
             await session_events.stopped(tracker, ProtocolState.from_slots(tracker.slots), acute_shown=danger)
             return {names.REQUESTED_SLOT: None, **names.cleared_protocol()}
@@ -174,7 +174,7 @@ class ValidateProtocolForm(FormValidationAction):
 
         if turn.acute:
             # Contract: on danger now the reply starts with 112, whatever else follows.
-            dispatcher.utter_message(**presenter.acute_danger())
+            dispatcher.utter_message(**presenter.acute_danger(engine.acute_step(state.protocol)))
         if turn.understood:
             await session_events.answer_given(tracker, state, turn)
         elif turn.acute:

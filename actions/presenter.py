@@ -137,9 +137,10 @@ def not_understood(step: Step) -> Message:
     return {"text": f"Dat heb ik niet goed begrepen. {step.help}".rstrip() + (f" {hint}" if hint else "")}
 
 
-def acute_danger() -> Message:
-    """The contract's first reply on danger now: call 112 before anything else."""
-    return {"text": ACUTE_TEXT}
+def acute_danger(acute_step: Step | None = None) -> Message:
+    """The contract's first reply on danger now: call 112 before anything else. In a run
+    of a protocol with an ``acute_step`` (engine.acute_step), that step, with its source."""
+    return {"text": cite(acute_step.text, acute_step) if acute_step else ACUTE_TEXT}
 
 
 def _general_path_button(general_path: Protocol | None) -> list[dict[str, str]]:

@@ -32,9 +32,9 @@ async def start_guide(dispatcher: CollectingDispatcher, tracker: Tracker, protoc
     engine = get_engine()
     # The report itself may say the danger is now ("hij staat nu met een mes
     # voor de deur"): the contract wants 112 in the very next reply.
-    danger_now = engine.signals_danger(user_input(tracker))
+    danger_now = engine.signals_danger(user_input(tracker), protocol.id)
     if danger_now:
-        dispatcher.utter_message(**presenter.acute_danger())
+        dispatcher.utter_message(**presenter.acute_danger(engine.acute_step(protocol.id)))
     if announce:
         dispatcher.utter_message(**presenter.protocol_started(protocol))
     if reason is not None:

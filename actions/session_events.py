@@ -55,7 +55,7 @@ from actions.knowledge_cache import get_engine
 from actions.outbox import get_outbox
 from actions.session_log import SessionEvent, event_payload
 from actions.tracker_utils import action_timestamp, metadata_location, staff_id
-from knowledge import Step
+from knowledge import Protocol, Step
 
 logger = logging.getLogger(__name__)
 
@@ -182,21 +182,23 @@ def _numbered(tag: str, tracker: Tracker, events: Sequence[SessionEvent]) -> lis
     return [(f"{base}:{index}", event) for index, event in enumerate(events)]
 
 
-def _opening(run_id: str | None, protocol_title: str, acute_shown: bool,
+def _opening(run_id: str | None, protocol: Protocol, acute_shown: bool,
              reason: str | None = None) -> list[tuple[str, SessionEvent]]:
     """``started`` (and the 112 advice given with the start, and why this protocol leads
     when the report seemed to ask for another), keyed by the run."""
     marker = f"open:{run_id}"
-    events = [(f"{marker}:0", SessionEvent("started", text=protocol_title))]
+    events = [(f"{marker}:0", SessionEvent("started", text=protocol.title))]
     if acute_shown:
-        events.append((f"{marker}:1", SessionEvent("advice_shown", text=presenter.ACUTE_TEXT)))
+        events.append((f"{marker}:1", _acute(None, protocol.id)))
     if reason:
         events.append((f"{marker}:2", SessionEvent("advice_shown", text=reason)))
     return events
 
 
-def _acute(step: str | None) -> SessionEvent:
-    return SessionEvent("advice_shown", step=step, text=presenter.ACUTE_TEXT)
+def _acute(step: str | None, protocol_id: str) -> SessionEvent:
+    """The 112 advice as it was shown in a run of ``protocol_id``."""
+    text = presenter.acute_danger(get_engine().acute_step(protocol_id))["text"]
+    return SessionEvent("advice_shown", step=step, text=text)
 
 
 def _instruction_events(instructions: Sequence[Step], shown: Sequence[str]) -> list[SessionEvent]:
@@ -222,8 +224,7 @@ async def run_started(tracker: Tracker, run_id: str, state: ProtocolState, *, ac
         return  # a name, not a code: the form validates it first
     run = _run(tracker, state.protocol, run_id=run_id, location=location.upper())
     if run is not None:
-        title = get_engine().protocol(state.protocol).title
-        await _store(run, _opening(run_id, title, acute_shown, reason))
+        await _store(run, _opening(run_id, get_engine().protocol(state.protocol), acute_shown, reason))
 
 
 async def question_asked(tracker: Tracker, state: ProtocolState, step: Step,
@@ -236,8 +237,8 @@ async def question_asked(tracker: Tracker, state: ProtocolState, step: Step,
     shown = [str(m.get("text") or "") for m in messages]
     events = _instruction_events(instructions, shown)
     events.append(SessionEvent("question_asked", step=step.id, text=shown[-1] if shown else step.text))
-    title = get_engine().protocol(state.protocol).title
-    await _store(run, [*_opening(run.run_id, title, False), *_numbered("ask", tracker, events)])
+    opening = _opening(run.run_id, get_engine().protocol(state.protocol), False)
+    await _store(run, [*opening, *_numbered("ask", tracker, events)])
 
 
 async def answer_given(tracker: Tracker, before: ProtocolState, turn: Turn) -> None:
@@ -254,13 +255,13 @@ async def answer_given(tracker: Tracker, before: ProtocolState, turn: Turn) -> N
         event = SessionEvent("answer_given", step=step.id, text=NO_CONSENT_NOTE)
     else:
         event = SessionEvent("answer_given", step=step.id, answer=turn.answer)
-    events = [event, _acute(step.id)] if turn.acute else [event]
+    events = [event, _acute(step.id, before.protocol)] if turn.acute else [event]
     await _store(_run(tracker, before.protocol), _numbered("answer", tracker, events))
 
 
 async def acute_advice(tracker: Tracker, state: ProtocolState) -> None:
     """Danger now reported while a question was open: 112 was said."""
-    await _store(_run(tracker, state.protocol), _numbered("acute", tracker, [_acute(state.step)]))
+    await _store(_run(tracker, state.protocol), _numbered("acute", tracker, [_acute(state.step, state.protocol)]))
 
 
 async def lookup_answered(tracker: Tracker, state: ProtocolState, messages: Sequence[dict[str, Any]]) -> None:
@@ -286,7 +287,7 @@ async def stopped(tracker: Tracker, state: ProtocolState | None, *, acute_shown:
     """``stop``: the run ends without a decision."""
     if state is None:
         return
-    events = [_acute(state.step)] if acute_shown else []
+    events = [_acute(state.step, state.protocol)] if acute_shown else []
     events.append(SessionEvent("stopped", step=state.step, text=presenter.stopped()["text"]))
     await _store(_run(tracker, state.protocol), _numbered("stop", tracker, events))
 

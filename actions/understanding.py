@@ -417,14 +417,15 @@ _ALWAYS_ACUTE = re.compile(
 _NEGATED = re.compile(r"\b(niet|geen|nooit)( \w+){0,3}")
 
 
-def signals_danger_now(text: str) -> bool:
+def signals_danger_now(text: str, context_phrases: tuple[str, ...] = ()) -> bool:
     """True when a typed message says someone is in danger right now.
 
     A conservative backstop for the NLU intent ``acuut_gevaar``: a false alarm
-    costs one extra sentence, a miss could cost a life.
+    costs one extra sentence, a miss could cost a life. ``context_phrases`` are word
+    stems that mean danger only in the protocol being followed (its ``danger_phrases``).
     """
     plain = _NEGATED.sub(" ", normalise_text(text))
-    if _ALWAYS_ACUTE.search(plain) or _WEAPONS.search(plain):
+    if _ALWAYS_ACUTE.search(plain) or _WEAPONS.search(plain) or mentions_any(plain, context_phrases):
         return True
     return bool(_NOW.search(plain) and _VIOLENCE.search(plain))
 

@@ -70,6 +70,8 @@ _PROTOCOL_FIELDS = {
     "intent_examples",
     "follow_ups",
     "gives_way",
+    "danger_phrases",
+    "acute_step",
 }
 _GIVE_WAY_FIELDS = {"protocol", "when", "text", "source"}
 _FOLLOW_UP_FIELDS = {"id", "action", "organisation", "norm"}
@@ -764,6 +766,19 @@ def load_protocol_file(
     examples = _intent_examples(data, path, problems)
     follow_ups = _follow_ups(data.get("follow_ups"), organisations, problems)
     gives_way = _gives_way(data.get("gives_way"), sources, problems)
+    acute_step = _optional_text(data, "acute_step", where, problems)
+    if acute_step is not None and (acute_step not in steps or steps[acute_step].kind != "instruction"
+                                   or "112" not in steps[acute_step].text):
+        problems.add(where, f"'acute_step' must name an instruction step that says 112, not '{acute_step}'")
+    elif acute_step is not None:
+        # The assistant says it as the 112 advice and then leaves it out of the instructions
+        # that follow (actions.engine.pending_instructions): only an acute answer may lead there.
+        for step in steps.values():
+            leads = [r.next for r in step.ranges] + ([step.unknown] if step.unknown else [])
+            leads += [target for value, target in step.next.items() if not step.is_acute(value)]
+            if acute_step in leads:
+                problems.add(f"step '{step.id}'", f"leads to the acute_step '{acute_step}' by an answer "
+                                                  "that is not acute")
     problems.raise_if_any()
 
     protocol = Protocol(
@@ -783,6 +798,8 @@ def load_protocol_file(
         intent_examples=examples,
         follow_ups=follow_ups,
         gives_way=gives_way,
+        danger_phrases=_phrases(data, "danger_phrases", where, problems),
+        acute_step=acute_step,
     )
     problems.raise_if_any()
     found = invariants.check_protocol(protocol) if check_invariants else invariants.check_graph(protocol)

@@ -293,6 +293,13 @@ class Protocol:
     privacy: Privacy | None = None
     #: Situations in the opening report that another protocol leads (``GiveWay``).
     gives_way: tuple[GiveWay, ...] = ()
+    #: Word stems that mean danger now in this protocol's context only ("een plan" in
+    #: suicidality, not in a report of domestic violence): 112 first, as for any danger.
+    danger_phrases: tuple[str, ...] = ()
+    #: An instruction step said instead of the general 112 advice (police, keep people
+    #: away from the perpetrator) when danger now comes up in a run of this protocol:
+    #: where 112 means an ambulance and staying with the resident.
+    acute_step: str | None = None
 
     def __hash__(self) -> int:
         return hash((self.id, self.version))

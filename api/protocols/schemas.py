@@ -78,3 +78,5 @@ class ProtocolDetail(ProtocolSummary):
     organisations: list[OrganisationOut]
     gives_way: list[GiveWayOut] = Field(default_factory=list, description="situations in the opening report "
                                         "that another protocol leads; this one is offered after its decision")
+    danger_phrases: list[str] = Field(default_factory=list, description="word stems that mean danger now in "
+                                      "this protocol's context (112 first), matched at the start of a word")

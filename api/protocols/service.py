@@ -275,4 +275,5 @@ def detail(protocol: Protocol, knowledge: Knowledge) -> ProtocolDetail:
                               phrases=list(give_way.phrases), text=give_way.text,
                               source=_source_out(give_way.source))
                    for give_way in protocol.gives_way],
+        danger_phrases=list(protocol.danger_phrases),
     )

@@ -239,6 +239,50 @@ def test_danger_at_the_danger_question_is_its_acute_answer(engine: ProtocolEngin
     assert turn.step.id == "vorm_dreiging"
 
 
+SUI = "suicidaliteit"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["ja hij heeft een plan", "ze heeft een afscheidsbrief geschreven", "hij heeft pillen verzameld",
+     "hij heeft nog geen plan maar wel de pillen verzameld", "ze heeft een touw op haar kamer"],
+)
+def test_a_plan_or_the_means_is_danger_now_in_a_suicidality_run_only(engine: ProtocolEngine, text: str) -> None:
+    """The protocol's own ``danger_phrases``: "een plan" says danger in its context, not
+    in another report (domestic violence) or outside a protocol."""
+    assert engine.signals_danger(typed(text), SUI)
+    assert not engine.signals_danger(typed(text), "huiselijk_geweld")
+    assert not engine.signals_danger(typed(text))
+
+
+@pytest.mark.parametrize("text", ["nee, geen plan", "ze heeft geen afscheidsbrief", "hij wil niet meer leven",
+                                  "een volwassene"])
+def test_a_negated_plan_is_no_danger_in_a_suicidality_run(engine: ProtocolEngine, text: str) -> None:
+    assert not engine.signals_danger(typed(text), SUI)
+
+
+def test_a_plan_told_at_a_later_question_says_112_and_asks_again(engine: ProtocolEngine) -> None:
+    state = walk(engine, NO, protocol=SUI)
+    assert state.step == "wie_bewoner" and not state.acute
+    turn = engine.answer(state, typed("ja hij heeft een plan"))
+    assert turn.acute and not turn.understood and turn.help is None
+    assert turn.state == ProtocolState(SUI, "wie_bewoner", state.answers, acute=True)
+
+
+def test_no_but_a_plan_at_the_danger_question_is_its_acute_answer(engine: ProtocolEngine) -> None:
+    turn = engine.answer(engine.start(SUI), typed("nee, maar hij heeft wel een plan"))
+    assert turn.understood and turn.acute and turn.answer == "ja"
+    assert [s.id for s in turn.instructions] == ["bel_112", "niet_alleen_laten", "bel_113", "gza_vandaag"]
+    # bel_112 is the acute_step: said as the 112 advice, not again among the instructions
+    assert [s.id for s in engine.pending_instructions(turn.state)] == ["niet_alleen_laten", "bel_113",
+                                                                       "gza_vandaag"]
+
+
+def test_only_the_acute_step_is_left_out_of_the_instructions_shown(engine: ProtocolEngine) -> None:
+    state = walk(engine, YES, protocol=EGG)
+    assert engine.acute_step(EGG) is None and engine.pending_instructions(state)[0].id == "bel_112"
+
+
 # --------------------------------------------------------------------------- decisions
 
 

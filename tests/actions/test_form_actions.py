@@ -29,6 +29,10 @@ AT_GESPREK = {**START, "protocol_step": "gesprek_veilig",
                                    {"step": "vorm_dreiging", "answer": "bedreiging"},
                                    {"step": "wie_slachtoffer", "answer": "volwassene"}]}
 KIES_BEDREIGING = [{"entity": "keuze", "value": "bedreiging"}]
+SUI_112 = ("Bel nu 112 en vraag om een ambulance en zo nodig de politie. Blijf bij de bewoner, of zorg dat "
+           "een collega bij de bewoner blijft, tot de hulp er is.\nWaarom: Bij levensgevaar gaat 112 voor alles. "
+           "Daarna gaat het protocol verder met de hulp voor de komende uren en dagen.\n\n"
+           "Bron: NU.nl: 113 Zelfmoordpreventie gratis bereikbaar (sinds oktober 2025)")
 
 
 def answer(text: str, intent: str | None, slots: dict[str, Any] = START,
@@ -550,6 +554,30 @@ def test_danger_in_the_middle_of_every_protocol_gets_112_first(protocol: str, in
     events, messages = answer("help, hij staat nu met een mes voor haar deur", intent, slots)
     assert texts(messages) == [ACUTE_TEXT]
     assert events == [SlotSet("protocol_answer", None), SlotSet("acute", True)]
+
+
+def test_a_plan_told_at_a_later_suicidality_question_gets_112_first_and_the_same_question() -> None:
+    """"ja hij heeft een plan" after "nee" at the danger question: the counsellor now
+    knows more than when she answered; the protocol's danger phrases catch it."""
+    slots = {**START, "protocol": "suicidaliteit", "protocol_step": "wie_bewoner",
+             "protocol_answers": [{"step": "acuut_gevaar", "answer": "nee"}]}
+    events, messages = answer("ja hij heeft een plan", "affirm", slots)
+    assert texts(messages) == [SUI_112]
+    assert events == [SlotSet("protocol_answer", None), SlotSet("acute", True)]
+
+
+def test_danger_in_a_suicidality_run_says_its_own_112_step_not_the_police_advice(knowledge: Knowledge) -> None:
+    """112 in a suicide crisis is an ambulance and staying with the resident; "keep the
+    perpetrator away" is the general advice of the violence protocols."""
+    step = knowledge.protocols["suicidaliteit"].steps["bel_112"]
+    assert SUI_112.startswith(step.text) and "ambulance" in SUI_112 and f"Bron: {step.source.title}" in SUI_112
+    assert "pleger" not in SUI_112
+    slots = {**START, "protocol": "suicidaliteit", "protocol_step": "acuut_gevaar"}
+    events, messages = answer("/affirm", "affirm", slots)
+    assert texts(messages) == [SUI_112]
+    assert SlotSet("protocol_step", "wie_bewoner") in events and SlotSet("acute", True) in events
+    _, messages = answer("stop, hij staat nu op het dak", "stop", {**slots, "protocol_step": "wie_bewoner"})
+    assert texts(messages) == [SUI_112, "Het protocol is gestopt. Er is niets vastgelegd."]
 
 
 # --------------------------------------------------------------------------- asking again

@@ -82,6 +82,18 @@ def test_a_report_that_says_the_danger_is_now_gets_112_first() -> None:
     assert events == fresh_slots(acute=True)
 
 
+def test_a_suicidality_report_with_a_plan_and_the_means_gets_112_first() -> None:
+    """The protocol's own danger phrases count in the report that starts it."""
+    tracker = make_tracker(text="bewoner heeft een afscheidsbrief geschreven en pillen verzameld",
+                           intent="melding_suicidaliteit", metadata={"location": "TERAPEL"})
+    events, messages = run(ActionStartProtocol(), tracker)
+    assert texts(messages)[1:] == ["Ik volg het protocol Suïcidaliteit en zelfbeschadiging. Past dit niet bij "
+                                   "de situatie, typ dan 'stop' en beschrijf de situatie opnieuw."]
+    # its own 112 step (an ambulance, stay with the resident), not the police advice
+    assert texts(messages)[0].startswith("Bel nu 112 en vraag om een ambulance") and "pleger" not in texts(messages)[0]
+    assert events == fresh_slots(acute=True, protocol="suicidaliteit")
+
+
 def test_start_with_an_intent_without_protocol_says_so() -> None:
     events, messages = run(ActionStartProtocol(), make_tracker(text="hallo", intent="greet"))
     assert events == []

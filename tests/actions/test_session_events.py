@@ -201,6 +201,16 @@ def test_instructions_passed_on_the_way_are_logged_as_advice(outbox_file: Path) 
 # --------------------------------------------------------------------------- answers
 
 
+def test_a_suicidality_report_with_a_plan_logs_its_own_112_step_as_shown(outbox_file: Path) -> None:
+    tracker = make_tracker(text="hij heeft een afscheidsbrief geschreven en een touw gekocht", metadata=META,
+                           intent="melding_suicidaliteit")
+    _, messages = run(ActionStartProtocol(), tracker)
+    shown = texts(messages)[0]
+    assert shown.startswith("Bel nu 112 en vraag om een ambulance")
+    assert logged_events(outbox_file) == [{"type": "started", "text": "Suïcidaliteit en zelfbeschadiging"},
+                                          {"type": "advice_shown", "text": shown}]
+
+
 def test_an_accepted_answer_is_logged(outbox_file: Path) -> None:
     events, messages = answer("nee", "deny", START)
     assert messages == []

@@ -88,10 +88,27 @@ def test_suicidaliteit_to_113_and_gza(stack) -> None:
 @pytest.mark.parametrize("report", ["een bewoner dreigt zichzelf op te hangen, hij staat nu op het dak",
                                     "help er is een steekpartij op de gang"])
 def test_a_report_of_danger_now_gets_112_in_the_very_next_reply(stack, report: str) -> None:
-    """Contract: whatever the assistant starts, its first reply tells to call 112 first."""
+    """Contract: whatever the assistant starts, its first reply tells to call 112 first
+    (in a suicidality run its own 112 step: an ambulance, stay with the resident)."""
     chat = Conversation()
     replies = chat.say(report)
-    assert "Bel nu eerst 112" in replies[0]["text"], chat.dump()
+    assert replies[0]["text"].startswith(("Bel nu eerst 112", "Bel nu 112")), chat.dump()
+
+
+def test_a_plan_told_after_no_danger_in_a_suicidality_run_says_112_and_is_recorded_acute(stack) -> None:
+    """"nee" to "is er nu levensgevaar?", then "ja hij heeft een plan": 112 first (an
+    ambulance, not the police advice), the same question again, and the decision acute."""
+    protocol = KNOWLEDGE.protocols["suicidaliteit"]
+    chat = Conversation()
+    asks(chat, chat.say("een bewoner zegt dat hij niet meer wil leven"), "suicidaliteit", "acuut_gevaar")
+    asks(chat, chat.say(NO), "suicidaliteit", "wie_bewoner")
+    replies = chat.say("ja hij heeft een plan")
+    assert replies[0]["text"].startswith(protocol.steps["bel_112"].text), chat.dump()
+    assert "pleger" not in replies[0]["text"]
+    asks(chat, replies, "suicidaliteit", "wie_bewoner")
+    asks(chat, chat.say(kies("volwassene")), "suicidaliteit", "zelfbeschadiging")
+    incident = recorded(chat, chat.say(NO))
+    assert incident["protocol"] == "suicidaliteit" and incident["acute"] is True, chat.dump()
 
 
 def test_the_morning_after_pill_is_no_pregnancy_of_so_many_weeks(stack) -> None:

@@ -336,6 +336,19 @@ async def test_the_pregnancy_page_says_when_the_meldcode_goes_first(logged_in: h
     assert 'id="voorrang-kop"' not in (await logged_in.get("/protocollen/seksueel_geweld")).text
 
 
+async def test_the_suicidality_page_lists_the_words_that_mean_danger_now(logged_in: httpx.AsyncClient,
+                                                                          auth) -> None:
+    """``danger_phrases`` are reviewable: a contact person sees which words make it say 112."""
+    phrases = get_knowledge().protocols["suicidaliteit"].danger_phrases
+    assert "een plan" in phrases
+    page = html.unescape((await logged_in.get("/protocollen/suicidaliteit")).text)
+    section = page.split('id="gevaar-kop"', 1)[1].split("</section>", 1)[0]
+    assert ", ".join(phrases) in section and "112" in section
+    body = (await logged_in.get("/api/v1/protocols/suicidaliteit", headers=auth("counsellor"))).json()
+    assert body["danger_phrases"] == list(phrases)
+    assert 'id="gevaar-kop"' not in (await logged_in.get("/protocollen/seksueel_geweld")).text
+
+
 async def test_a_step_that_hands_over_names_the_protocol_offered_after(logged_in: httpx.AsyncClient, auth) -> None:
     protocol = get_knowledge().protocols["ongewenste_zwangerschap"]
     handing = [step for step in protocol.steps.values() if step.hand_over]
