@@ -245,7 +245,8 @@ SUI = "suicidaliteit"
 @pytest.mark.parametrize(
     "text",
     ["ja hij heeft een plan", "ze heeft een afscheidsbrief geschreven", "hij heeft pillen verzameld",
-     "hij heeft nog geen plan maar wel de pillen verzameld", "ze heeft een touw op haar kamer"],
+     "hij heeft nog geen plan maar wel de pillen verzameld", "ze heeft een touw op haar kamer",
+     "ja, ze heeft zich gesneden en bloedt nog", "hij heeft een handvol pillen geslikt"],
 )
 def test_a_plan_or_the_means_is_danger_now_in_a_suicidality_run_only(engine: ProtocolEngine, text: str) -> None:
     """The protocol's own ``danger_phrases``: "een plan" says danger in its context, not
