@@ -256,6 +256,24 @@ def test_a_plan_or_the_means_is_danger_now_in_a_suicidality_run_only(engine: Pro
     assert not engine.signals_danger(typed(text))
 
 
+@pytest.mark.parametrize(
+    ("protocol", "text"),
+    [("meisjesbesnijdenis", "ze is gisteren besneden en heeft hoge koorts"),
+     ("meisjesbesnijdenis", "het meisje bloedt nog"),
+     ("seksueel_geweld", "de dader is nog in de buurt")],
+)
+def test_the_signs_in_a_protocols_own_danger_question_are_danger_in_its_run(engine: ProtocolEngine, protocol: str,
+                                                                           text: str) -> None:
+    assert engine.signals_danger(typed(text), protocol)
+    assert not engine.signals_danger(typed(text))
+
+
+@pytest.mark.parametrize("text", ["een meisje van 6 moet deze zomer in het land van herkomst besneden worden",
+                                  "ze is als kind besneden en heeft nu veel pijn bij het plassen"])
+def test_a_cutting_planned_or_long_ago_is_no_danger_now(engine: ProtocolEngine, text: str) -> None:
+    assert not engine.signals_danger(typed(text), "meisjesbesnijdenis")
+
+
 @pytest.mark.parametrize("text", ["nee, geen plan", "ze heeft geen afscheidsbrief", "hij wil niet meer leven",
                                   "een volwassene"])
 def test_a_negated_plan_is_no_danger_in_a_suicidality_run(engine: ProtocolEngine, text: str) -> None:

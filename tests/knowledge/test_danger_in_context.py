@@ -25,6 +25,13 @@ def test_suicidality_names_its_signs_of_danger_and_its_own_112_step() -> None:
     assert protocol.steps[protocol.start].next["ja"] == protocol.acute_step
 
 
+def test_fgm_says_medical_help_when_danger_is_now() -> None:
+    protocol = load_knowledge().protocols["meisjesbesnijdenis"]
+    assert "medische hulp" in protocol.steps[protocol.acute_step].text
+    assert {"bloedt", "koorts"} <= set(protocol.danger_phrases)
+    assert not any("pijn" in phrase for phrase in protocol.danger_phrases)  # old cuttings hurt too
+
+
 def _set(field: str, value: object) -> Callable[[dict], None]:
     return lambda data: data.__setitem__(field, value)
 
