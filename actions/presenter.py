@@ -44,9 +44,12 @@ YES_NO_BUTTONS: list[dict[str, str]] = [
 
 # KEY_POSITION_LABELS: the Dutch names of the key-position ids (knowledge/key_positions.yml).
 
+#: Said before the situation is known (and in a run without its own ``acute_step``):
+#: right for violence and for a resident who harms himself alike.
 ACUTE_TEXT = (
-    "Bel nu eerst 112: er is acuut gevaar. Laat de politie komen en zorg dat niemand "
-    "alleen met de (dreigende) pleger blijft."
+    "Bel nu eerst 112: er is acuut gevaar. Vraag om de politie, en om een ambulance als iemand "
+    "gewond is of zichzelf iets aandoet. Laat niemand alleen met wie dreigt, en laat iemand in "
+    "nood niet alleen."
 )
 REFERENCE_PREFIX = "Referentie van het vastgelegde besluit: "
 VERIFY_NOTE = "(nummer verifiëren)"

@@ -106,6 +106,9 @@ def test_acute_danger_outside_a_protocol_says_112_first_then_asks_the_topic(know
     assert events == [SlotSet("acute", True)]
     assert messages[0]["text"] == ACUTE_TEXT
     assert messages[0]["text"].startswith("Bel nu eerst 112")
+    # Before the topic is known: the police, an ambulance for someone hurt or harming
+    # himself, nobody left alone with whoever threatens, and nobody in crisis alone.
+    assert all(part in ACUTE_TEXT for part in ("politie", "ambulance", "zichzelf", "wie dreigt", "niet alleen"))
     assert messages[1]["text"] == "Daarna help ik u verder. Waar gaat het om?"
     # Every protocol, then the safe general path for what fits none of them.
     assert messages[1]["buttons"] == [{"title": p.title, "payload": f"/{p.intent}"}

@@ -14,6 +14,8 @@ sys.path.insert(0, str(ROOT / "teams"))
 
 import build_package  # noqa: E402
 
+from knowledge import load_knowledge  # noqa: E402
+
 
 def test_manifest_is_a_personal_bot_with_an_app_id_placeholder() -> None:
     manifest = json.loads((ROOT / "teams" / "manifest.json").read_text(encoding="utf-8"))
@@ -25,6 +27,14 @@ def test_manifest_is_a_personal_bot_with_an_app_id_placeholder() -> None:
     assert bot["scopes"] == ["personal"]
     assert len(manifest["name"]["short"]) <= 30
     assert len(manifest["description"]["short"]) <= 80
+
+
+def test_the_store_description_names_every_protocol() -> None:
+    """What an admin reads before installing the app keeps up with knowledge/."""
+    full = json.loads((ROOT / "teams" / "manifest.json").read_text(encoding="utf-8"))["description"]["full"]
+    assert len(full) <= 4000
+    for protocol in load_knowledge().protocols.values():
+        assert protocol.title.lower() in full.lower(), protocol.title
 
 
 def test_icons_have_the_sizes_teams_requires() -> None:
