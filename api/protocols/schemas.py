@@ -80,3 +80,5 @@ class ProtocolDetail(ProtocolSummary):
                                         "that another protocol leads; this one is offered after its decision")
     danger_phrases: list[str] = Field(default_factory=list, description="word stems that mean danger now in "
                                       "this protocol's context (112 first), matched at the start of a word")
+    acute_step: str | None = Field(default=None, description="the instruction step said as the 112 advice on "
+                                   "danger now in a run of this protocol; none: the general 112 advice")

@@ -276,4 +276,5 @@ def detail(protocol: Protocol, knowledge: Knowledge) -> ProtocolDetail:
                               source=_source_out(give_way.source))
                    for give_way in protocol.gives_way],
         danger_phrases=list(protocol.danger_phrases),
+        acute_step=protocol.acute_step,
     )

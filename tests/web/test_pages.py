@@ -346,6 +346,12 @@ async def test_the_suicidality_page_lists_the_words_that_mean_danger_now(logged_
     assert ", ".join(phrases) in section and "112" in section
     body = (await logged_in.get("/api/v1/protocols/suicidaliteit", headers=auth("counsellor"))).json()
     assert body["danger_phrases"] == list(phrases)
+    # and what it says then: its own 112 step, not the general advice
+    step = get_knowledge().protocols["suicidaliteit"].steps["bel_112"]
+    assert body["acute_step"] == "bel_112"
+    advice = page.split('id="acuut-advies-kop"', 1)[1].split("</section>", 1)[0]
+    assert step.text in advice and 'href="#' in advice
+    assert 'id="acuut-advies-kop"' not in (await logged_in.get("/protocollen/huiselijk_geweld")).text
     assert not get_knowledge().protocols["huiselijk_geweld"].danger_phrases
     assert 'id="gevaar-kop"' not in (await logged_in.get("/protocollen/huiselijk_geweld")).text
 
