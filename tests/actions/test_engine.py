@@ -260,7 +260,9 @@ def test_a_plan_or_the_means_is_danger_now_in_a_suicidality_run_only(engine: Pro
     ("protocol", "text"),
     [("meisjesbesnijdenis", "ze is gisteren besneden en heeft hoge koorts"),
      ("meisjesbesnijdenis", "het meisje bloedt nog"),
-     ("seksueel_geweld", "de dader is nog in de buurt")],
+     ("seksueel_geweld", "de dader is nog in de buurt"),
+     ("algemene_veiligheid", "ja, en hij is gewond"),
+     ("algemene_veiligheid", "ze wordt meegenomen door twee mannen")],
 )
 def test_the_signs_in_a_protocols_own_danger_question_are_danger_in_its_run(engine: ProtocolEngine, protocol: str,
                                                                            text: str) -> None:
