@@ -413,8 +413,10 @@ _ALWAYS_ACUTE = re.compile(
     r"vermoorden|vermoord|dood maken|ombrengen|zelfmoord|suicide|suicidaal|112)\b"
 )
 #: "niet in gevaar", "geen wapen", "geen acuut gevaar": a negation switches off
-#: the few words after it.
+#: the few words after it, within its clause: "hij kan niet meer, heeft een plan" keeps
+#: the plan, and so does "geen plan maar wel een touw" the rope.
 _NEGATED = re.compile(r"\b(niet|geen|nooit)( \w+){0,3}")
+_CLAUSE = re.compile(r"[,.;:!?]+|\bmaar\b", re.IGNORECASE)
 
 
 def signals_danger_now(text: str, context_phrases: tuple[str, ...] = ()) -> bool:
@@ -424,7 +426,7 @@ def signals_danger_now(text: str, context_phrases: tuple[str, ...] = ()) -> bool
     costs one extra sentence, a miss could cost a life. ``context_phrases`` are word
     stems that mean danger only in the protocol being followed (its ``danger_phrases``).
     """
-    plain = _NEGATED.sub(" ", normalise_text(text))
+    plain = " ".join(_NEGATED.sub(" ", normalise_text(clause)) for clause in _CLAUSE.split(text))
     if _ALWAYS_ACUTE.search(plain) or _WEAPONS.search(plain) or mentions_any(plain, context_phrases):
         return True
     return bool(_NOW.search(plain) and _VIOLENCE.search(plain))

@@ -246,7 +246,8 @@ SUI = "suicidaliteit"
     "text",
     ["ja hij heeft een plan", "ze heeft een afscheidsbrief geschreven", "hij heeft pillen verzameld",
      "hij heeft nog geen plan maar wel de pillen verzameld", "ze heeft een touw op haar kamer",
-     "ja, ze heeft zich gesneden en bloedt nog", "hij heeft een handvol pillen geslikt"],
+     "ja, ze heeft zich gesneden en bloedt nog", "hij heeft een handvol pillen geslikt",
+     "hij kan niet meer, heeft een plan", "ze heeft geen afscheidsbrief maar wel een touw"],
 )
 def test_a_plan_or_the_means_is_danger_now_in_a_suicidality_run_only(engine: ProtocolEngine, text: str) -> None:
     """The protocol's own ``danger_phrases``: "een plan" says danger in its context, not
