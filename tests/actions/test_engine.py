@@ -262,13 +262,18 @@ def test_a_plan_or_the_means_is_danger_now_in_a_suicidality_run_only(engine: Pro
     [("meisjesbesnijdenis", "ze is gisteren besneden en heeft hoge koorts"),
      ("meisjesbesnijdenis", "het meisje bloedt nog"),
      ("seksueel_geweld", "de dader is nog in de buurt"),
-     ("algemene_veiligheid", "ja, en hij is gewond"),
+     ("algemene_veiligheid", "ja, en hij bloedt"),
      ("algemene_veiligheid", "ze wordt meegenomen door twee mannen")],
 )
 def test_the_signs_in_a_protocols_own_danger_question_are_danger_in_its_run(engine: ProtocolEngine, protocol: str,
                                                                            text: str) -> None:
     assert engine.signals_danger(typed(text), protocol)
     assert not engine.signals_danger(typed(text))
+
+
+def test_an_injury_from_yesterday_is_no_danger_now_on_the_general_path(engine: ProtocolEngine) -> None:
+    text = "een bewoner is gisteren in elkaar geslagen door iemand anders, hij is gewond"
+    assert not engine.signals_danger(typed(text), "algemene_veiligheid")
 
 
 @pytest.mark.parametrize("text", ["een meisje van 6 moet deze zomer in het land van herkomst besneden worden",
