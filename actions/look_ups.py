@@ -74,7 +74,9 @@ def asked_organisation(tracker: Tracker, knowledge: Knowledge) -> str | None:
     found: dict[str, str] = {}
     for org in knowledge.organisations.values():
         name = org.name.split("(")[0]
-        candidates = [org.id.replace("_", " "), org.name, name]
+        # Its number names it too: "wat is het nummer van 113?" (113 is also the
+        # suicidality protocol's signal phrase, so the entity ruler calls it a protocol).
+        candidates = [org.id.replace("_", " "), org.name, name, *org.aliases, *([org.phone] if org.phone else [])]
         if "(" in org.name:
             candidates.append(org.name.split("(", 1)[1].rstrip(")"))
         for candidate in candidates:

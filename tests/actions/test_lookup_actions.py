@@ -145,6 +145,15 @@ def test_an_unknown_organisation_offers_the_list(knowledge: Knowledge) -> None:
     assert {"title": "Fiom", "payload": '/vraag_organisatie{"organisation": "fiom"}'} in messages[0]["buttons"]
 
 
+def test_an_organisation_asked_for_by_its_number_or_alias_is_looked_up(knowledge: Knowledge) -> None:
+    """The entity ruler calls "113" the suicidality protocol; the number still names 113."""
+    _, messages = ask(ActionLookupOrganisation(), "wat is het nummer van 113?", "vraag_organisatie",
+                      [{"entity": "protocol", "value": "suicidaliteit", "start": 22, "end": 25}])
+    assert messages[0]["text"].startswith(f"{knowledge.organisations['zelfmoordpreventie_113'].name}: ")
+    _, messages = ask(ActionLookupOrganisation(), "wat doet het blijfhuis", "vraag_organisatie")
+    assert messages[0]["text"].startswith(f"{knowledge.organisations['vrouwenopvang'].name}: ")
+
+
 # --------------------------------------------------------------------------- when to report
 
 
