@@ -176,8 +176,17 @@ async def lookup_key_position(tracker: Tracker) -> list[Message]:
     holders = await fetch_holders(code)
     if holders is None:
         return [presenter.key_positions_unavailable()]
-    return [presenter.key_position_holders(position, location_name(code, locations) or code, holders,
-                                           after_hours=presenter.unreachable_note(get_knowledge()))]
+    place = location_name(code, locations) or code
+    knowledge = get_knowledge()
+    topic = asked_protocol(tracker, knowledge) if position is None else None
+    if topic in knowledge.protocols:
+        # "wie bel ik voor mensenhandel?": the positions that protocol brings in, not all.
+        protocol = knowledge.protocols[topic]
+        wanted = {kp for step in protocol.steps.values() for kp in step.key_positions}
+        return [presenter.key_positions_for(protocol.title, [kp for kp in KEY_POSITIONS if kp in wanted],
+                                            place, holders)]
+    return [presenter.key_position_holders(position, place, holders,
+                                           after_hours=presenter.unreachable_note(knowledge))]
 
 
 def _mentions_location(text: str, locations: list[dict[str, Any]]) -> bool:

@@ -526,6 +526,18 @@ def key_position_holders(position: str | None, location_name: str,
     return {"text": f"De {label} op {location_name}: {_holders_text(mine)}."}
 
 
+def key_positions_for(topic: str, positions: Sequence[str], location_name: str,
+                      holders: Sequence[Mapping[str, Any]]) -> Message:
+    """The holders of the key positions one protocol brings in, a position nobody holds
+    included (then the location manager is the one to ask)."""
+    lines = []
+    for position in positions:
+        mine = [h for h in holders if h.get("position") == position]
+        lines.append(f"- {key_position_label(position)}: "
+                     + (_holders_text(mine) if mine else "niet bekend, vraag het de locatiemanager"))
+    return {"text": f"Sleutelposities op {location_name} bij {topic}:\n" + "\n".join(lines)}
+
+
 def key_positions_unavailable() -> Message:
     return {"text": "Ik kan de sleutelposities nu niet opvragen: de registratie is niet bereikbaar. "
                     "Probeer het later opnieuw of vraag het de locatiemanager. Bij direct gevaar: bel 112."}

@@ -208,6 +208,17 @@ def test_without_a_position_all_holders_are_listed(fake_api: FakeApi) -> None:
                                "- aandachtsfunctionaris huiselijk geweld en kindermishandeling: Sanne Bakker"]
 
 
+def test_the_key_positions_of_a_named_protocol_only(fake_api: FakeApi) -> None:
+    """"wie bel ik voor mensenhandel?": the positions that protocol brings in, in the
+    knowledge's order, one nobody holds included."""
+    _, messages = ask(ActionLookupKeyPosition(), "wie bel ik voor mensenhandel in ter apel?", "vraag_sleutelpersoon",
+                      [{"entity": "protocol", "value": "mensenhandel", "start": 16, "end": 28}])
+    assert texts(messages) == ["Sleutelposities op Ter Apel bij Mensenhandel:\n"
+                               "- contactpersoon veiligheid: Ineke Veldman (06-11111111)\n"
+                               "- aandachtsfunctionaris huiselijk geweld en kindermishandeling: Sanne Bakker\n"
+                               "- contactpersoon mensenhandel en -smokkel: niet bekend, vraag het de locatiemanager"]
+
+
 def test_without_a_location_the_locations_are_offered(fake_api: FakeApi) -> None:
     _, messages = ask(ActionLookupKeyPosition(), "wie is de contactpersoon veiligheid?", "vraag_sleutelpersoon",
                       [{"entity": "key_position", "value": "contactpersoon_veiligheid"}])
