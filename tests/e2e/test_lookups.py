@@ -82,6 +82,18 @@ def test_every_organisation_and_key_position_is_looked_up_by_name(stack) -> None
     assert fgm.steps["acuut_gevaar"].text in replies[-1]["text"], chat.dump()
 
 
+def test_whom_to_call_for_a_protocol_lists_its_key_positions_and_a_number_names_its_organisation(stack) -> None:
+    chat = Conversation()
+    text = chat.text(chat.say("wie bel ik voor mensenhandel in ter apel?"))
+    assert text.startswith("Sleutelposities op Ter Apel bij Mensenhandel:"), chat.dump()
+    mine = [h for h in holders("TERAPEL") if h["position"] == "contactpersoon_mensenhandel"]
+    assert mine and mine[0]["name"] in text, chat.dump()
+    assert "lhbti" not in text.lower(), chat.dump()  # not the positions of another protocol
+    chat = Conversation()
+    text = chat.text(chat.say("wat is het nummer van 113?"))
+    assert text.startswith(f"{KNOWLEDGE.organisations['zelfmoordpreventie_113'].name}: "), chat.dump()
+
+
 def test_who_is_an_organisation_is_no_question_about_the_assistant(stack) -> None:
     """"wie is pharos" reads to the NLU like "wie ben jij?" (bot_challenge): every
     organisation asked that way gets an answer about it (its look-up, or for some names
