@@ -412,6 +412,16 @@ _ALWAYS_ACUTE = re.compile(
     r"\b(acuut gevaar|acute dreiging|direct gevaar|levensgevaar|levensbedreigend|doodsbedreiging|"
     r"vermoorden|vermoord|dood maken|ombrengen|zelfmoord|suicide|suicidaal|112)\b"
 )
+#: Whoever threatens is here now: "haar broers wachten buiten bij de poort", "haar vader
+#: is op de locatie". Named as a relative, partner or perpetrator, so "de tolk wacht
+#: buiten" and "hij staat buiten" (a resident) are no alarm; the tense is the present.
+_PRESENT_THREAT = re.compile(
+    r"\b(broer|broers|vader|moeder|oom|ooms|neef|neven|zus|zussen|familie|familieleden|schoonfamilie|"
+    r"schoonvader|man|echtgenoot|ex|expartner|partner|vriend|dader|daders|pleger|plegers|uitbuiter|"
+    r"uitbuiters|pooier|mannen|landgenoten)\b(?: \w+){0,4} (staat|staan|wacht|wachten|is|zijn)"
+    r"(?: nu| er| weer| al){0,2} (buiten|bij de poort|aan de poort|bij de ingang|aan de deur|voor de deur|"
+    r"voor haar deur|voor zijn deur|op de locatie|op het terrein|in het gebouw|op de gang)\b"
+)
 #: "niet in gevaar", "geen wapen", "geen acuut gevaar": a negation switches off
 #: the few words after it, within its clause: "hij kan niet meer, heeft een plan" keeps
 #: the plan, and so does "geen plan maar wel een touw" the rope.
@@ -427,7 +437,8 @@ def signals_danger_now(text: str, context_phrases: tuple[str, ...] = ()) -> bool
     stems that mean danger only in the protocol being followed (its ``danger_phrases``).
     """
     plain = " ".join(_NEGATED.sub(" ", normalise_text(clause)) for clause in _CLAUSE.split(text))
-    if _ALWAYS_ACUTE.search(plain) or _WEAPONS.search(plain) or mentions_any(plain, context_phrases):
+    if (_ALWAYS_ACUTE.search(plain) or _WEAPONS.search(plain) or _PRESENT_THREAT.search(plain)
+            or mentions_any(plain, context_phrases)):
         return True
     return bool(_NOW.search(plain) and _VIOLENCE.search(plain))
 

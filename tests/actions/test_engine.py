@@ -192,7 +192,9 @@ def test_number_step_uses_its_ranges(test_knowledge: Knowledge) -> None:
     ["help hij staat nu met een mes voor haar deur", "Er is acuut gevaar!", "ze wordt nu geslagen",
      "hij dreigt haar te vermoorden", "we hebben 112 al gebeld", "hij slaat haar op dit moment",
      "een bewoner dreigt zichzelf op te hangen, hij staat nu op het dak", "ze heeft net pillen ingenomen",
-     "help er is een steekpartij op de gang", "help, ze vechten in de kantine"],
+     "help er is een steekpartij op de gang", "help, ze vechten in de kantine",
+     "haar broers wachten buiten bij de poort", "haar vader is nu op de locatie",
+     "de man die hem uitbuit staat bij de ingang", "haar ex staat weer voor haar deur"],
 )
 def test_danger_now_in_typed_text(text: str) -> None:
     assert signals_danger_now(text)
@@ -204,7 +206,8 @@ def test_danger_now_in_typed_text(text: str) -> None:
      "Bwn wordt door haar vader bedreigd ivm eer, hij wil haar uithuwelijken",
      "er is geen acuut gevaar", "ze is nu niet in gevaar", "nee", "huwelijksdwang", "ja",
      "hij zegt dat hij niet meer wil leven", "ze heeft net pillen gekregen van de huisarts",
-     "ik heb hulp nodig bij een melding"],
+     "ik heb hulp nodig bij een melding", "de tolk wacht buiten", "hij staat buiten te roken",
+     "haar vader is niet op de locatie", "haar broer was vorige week op de locatie"],
 )
 def test_no_danger_now_in_typed_text(text: str) -> None:
     assert not signals_danger_now(text)

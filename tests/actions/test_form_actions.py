@@ -580,6 +580,15 @@ def test_danger_in_a_suicidality_run_says_its_own_112_step_not_the_police_advice
     assert texts(messages) == [SUI_112, "Het protocol is gestopt. Er is niets vastgelegd."]
 
 
+def test_the_threatening_brothers_waiting_at_the_gate_get_112_first_and_the_same_question() -> None:
+    """Found by trying it: the NLU took this for a bad answer to "waar gaat het vooral om?"."""
+    slots = {**START, "protocol_step": "vorm_dreiging", "protocol_answers": [{"step": "acuut_gevaar",
+                                                                                "answer": "nee"}]}
+    events, messages = answer("haar broers wachten buiten bij de poort", "nlu_fallback", slots)
+    assert texts(messages) == [ACUTE_TEXT]
+    assert events == [SlotSet("protocol_answer", None), SlotSet("acute", True)]
+
+
 # --------------------------------------------------------------------------- asking again
 
 
