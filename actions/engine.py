@@ -286,8 +286,13 @@ class ProtocolEngine:
         """What to say when danger now comes up in a run of ``protocol_id``: its own 112
         instruction (an ambulance, stay with the resident) where the knowledge names one,
         else None for the general 112 advice."""
-        guide = self.knowledge.guide(protocol_id) if protocol_id else None
+        guide = self._known_guide(protocol_id)
         return guide.steps[guide.acute_step] if guide is not None and guide.acute_step else None
+
+    def _known_guide(self, protocol_id: str | None) -> Protocol | None:
+        # None for an unknown id too: a state the knowledge no longer fits is reported
+        # where the state is read, not while looking for danger words.
+        return self.knowledge.guide(protocol_id) if protocol_id else None
 
     def interpret(self, step: Step, user: UserInput, *, use_intent: bool = True) -> Answer | None:
         """The answer value for ``step`` in what the user said, or None."""
@@ -320,8 +325,7 @@ class ProtocolEngine:
     def signals_danger(self, user: UserInput, protocol_id: str | None = None) -> bool:
         """Danger now in ``user``'s message; with ``protocol_id`` also by that protocol's
         own ``danger_phrases`` (the report that starts it, or an answer in its run)."""
-        # An unknown id (a state the knowledge no longer fits) is reported elsewhere.
-        guide = self.knowledge.guide(protocol_id) if protocol_id else None
+        guide = self._known_guide(protocol_id)
         phrases = guide.danger_phrases if guide is not None else ()
         return user.intent == ACUTE_INTENT or signals_danger_now(user.text or "", phrases)
 
