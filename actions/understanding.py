@@ -419,8 +419,9 @@ _PRESENT_THREAT = re.compile(
     r"\b(broer|broers|vader|moeder|oom|ooms|neef|neven|zus|zussen|familie|familieleden|schoonfamilie|"
     r"schoonvader|man|echtgenoot|ex|expartner|partner|vriend|dader|daders|pleger|plegers|uitbuiter|"
     r"uitbuiters|pooier|mannen|landgenoten)\b(?: \w+){0,4} (staat|staan|wacht|wachten|is|zijn)"
-    r"(?: nu| er| weer| al){0,2} (buiten|bij de poort|aan de poort|bij de ingang|aan de deur|voor de deur|"
-    r"voor haar deur|voor zijn deur|op de locatie|op het terrein|in het gebouw|op de gang)\b"
+    r"(?: nu| er| weer| al| hier){0,2} (buiten|bij de poort|aan de poort|bij de ingang|aan de deur|voor de deur|"
+    r"voor haar deur|voor zijn deur|bij de deur|bij het hek|aan het hek|voor het hek|bij de receptie|"
+    r"op de locatie|op het terrein|in het gebouw|op de gang)\b"
 )
 #: "niet in gevaar", "geen wapen", "geen acuut gevaar": a negation switches off
 #: the few words after it, within its clause: "hij kan niet meer, heeft een plan" keeps

@@ -194,7 +194,9 @@ def test_number_step_uses_its_ranges(test_knowledge: Knowledge) -> None:
      "een bewoner dreigt zichzelf op te hangen, hij staat nu op het dak", "ze heeft net pillen ingenomen",
      "help er is een steekpartij op de gang", "help, ze vechten in de kantine",
      "haar broers wachten buiten bij de poort", "haar vader is nu op de locatie",
-     "de man die hem uitbuit staat bij de ingang", "haar ex staat weer voor haar deur"],
+     "de man die hem uitbuit staat bij de ingang", "haar ex staat weer voor haar deur",
+     "haar broer is hier op de locatie", "haar vader staat bij het hek",
+     "haar broers staan nu bij de receptie"],
 )
 def test_danger_now_in_typed_text(text: str) -> None:
     assert signals_danger_now(text)
@@ -207,7 +209,8 @@ def test_danger_now_in_typed_text(text: str) -> None:
      "er is geen acuut gevaar", "ze is nu niet in gevaar", "nee", "huwelijksdwang", "ja",
      "hij zegt dat hij niet meer wil leven", "ze heeft net pillen gekregen van de huisarts",
      "ik heb hulp nodig bij een melding", "de tolk wacht buiten", "hij staat buiten te roken",
-     "haar vader is niet op de locatie", "haar broer was vorige week op de locatie"],
+     "haar vader is niet op de locatie", "haar broer was vorige week op de locatie",
+     "de tolk wacht bij de receptie", "haar vader stond gisteren bij het hek"],
 )
 def test_no_danger_now_in_typed_text(text: str) -> None:
     assert not signals_danger_now(text)
