@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     write_rate: str = Field(default="6000/minute", validation_alias="COA_WRITE_RATE")
     # Failed logins per username, from any address (api/security/login_guard.py).
     login_account_rate: str = Field(default="10/15minutes", validation_alias="COA_LOGIN_ACCOUNT_RATE")
+    # A protocol run without a decision or a stop and without any event for this long is
+    # shown as onderbroken. The same as the assistant's session_expiration_time
+    # (assistant/domain/base.yml): after it, Rasa starts a new session without the open
+    # form, so the run cannot go on where it was left.
+    session_idle_minutes: int = Field(default=120, ge=5, le=7 * 24 * 60, validation_alias="COA_SESSION_IDLE_MINUTES")
 
     @property
     def docs_enabled(self) -> bool:

@@ -113,7 +113,7 @@ def _filters(
 
 
 StatusQ = Annotated[str | None, Query(alias="status", description="review status of the session's incident")]
-StateQ = Annotated[str | None, Query(pattern="^(lopend|afgerond|gestopt)$", description="session state")]
+StateQ = Annotated[str | None, Query(pattern="^(lopend|onderbroken|afgerond|gestopt)$", description="session state")]
 FromQ = Annotated[str | None, Query(alias="from", description="started on/after (YYYY-MM-DD or ISO date-time)")]
 ToQ = Annotated[str | None, Query(alias="to", description="started before the end of this day / before this time")]
 KeywordQ = Annotated[str | None, Query(max_length=200, description="keyword in step ids, texts, answers, outcome")]

@@ -25,8 +25,10 @@ EventType = Literal[
     "incident_recorded",
     "error",
 ]
-#: Derived from the events: gestopt (a stop event), afgerond (an outcome), lopend.
-SessionState = Literal["lopend", "afgerond", "gestopt"]
+#: Derived from the events: gestopt (a stop event), afgerond (an outcome), onderbroken
+#: (neither, and no event for longer than the assistant keeps a conversation's session:
+#: the counsellor left the run and nothing was recorded), lopend.
+SessionState = Literal["lopend", "onderbroken", "afgerond", "gestopt"]
 
 
 def _limited(max_length: int) -> StringConstraints:
@@ -123,7 +125,7 @@ class SessionItem(_Out):
     channel: str | None
     run_id: str = Field(description="the protocol run within the conversation")
     started_at: datetime
-    ended_at: datetime | None = Field(description="time of the stop/outcome event; null while lopend")
+    ended_at: datetime | None = Field(description="time of the stop/outcome event; null while lopend or onderbroken")
     last_event_at: datetime | None
     state: SessionState
     last_outcome: str | None

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, aliased
 from api import access
 from api.audit.service import record_read
 from api.auth.schemas import User
+from api.config import get_settings
 from api.incidents.models import Incident, IncidentReviewEvent
 from api.incidents.service import IncidentFilters, list_incidents
 from api.indicators.norms_ref import get_norms
@@ -261,7 +262,7 @@ class SessionFilters:
     location: str | None = None
     protocol: str | None = None
     status: str | None = None  # review status of the session's incident
-    state: str | None = None  # lopend | afgerond | gestopt
+    state: str | None = None  # lopend | onderbroken | afgerond | gestopt
     date_from: datetime | None = None
     date_to: datetime | None = None  # exclusive
     overdue: bool | None = None
@@ -310,9 +311,15 @@ def _derived_columns(dialect: str) -> dict[str, Any]:
     def has(kind: str) -> ColumnElement[bool]:
         return exists().where(event.session_id == gs.id, event.type == kind)
 
-    state = case((has(TERMINAL_STOP), "gestopt"), (has(TERMINAL_OUTCOME), "afgerond"), else_="lopend")
     last_at = select(func.max(event.created_at)).where(event.session_id == gs.id).scalar_subquery()
-    ended_at = case((state == "lopend", None), else_=last_at)
+    idle_since = utcnow() - timedelta(minutes=get_settings().session_idle_minutes)
+    state = case(
+        (has(TERMINAL_STOP), "gestopt"),
+        (has(TERMINAL_OUTCOME), "afgerond"),
+        (func.coalesce(last_at, gs.started_at) < idle_since, "onderbroken"),
+        else_="lopend",
+    )
+    ended_at = case((state.in_(("lopend", "onderbroken")), None), else_=last_at)
     last_outcome = (
         select(event.outcome)
         .where(event.session_id == gs.id, event.type == TERMINAL_OUTCOME)

@@ -31,6 +31,7 @@ from sqlalchemy import select
 from api import access
 from api.auth.cookies import CSRF_FORM_FIELD, csrf_matches
 from api.auth.schemas import User
+from api.config import get_settings
 from api.db import SessionDep
 from api.directory import service as directory_service
 from api.follow_ups.indicators import follow_up_indicators
@@ -70,7 +71,9 @@ ACTION_LABELS: dict[str, str] = {
     "correctie_gevraagd": "Correctie vragen",
     "gecorrigeerd": "Markeren als gecorrigeerd",
 }
-STATE_LABELS: dict[str, str] = {"lopend": "Lopend", "afgerond": "Afgerond", "gestopt": "Gestopt"}
+STATE_LABELS: dict[str, str] = {
+    "lopend": "Lopend", "onderbroken": "Onderbroken", "afgerond": "Afgerond", "gestopt": "Gestopt",
+}
 EVENT_LABELS: dict[str, str] = {
     "started": "Begeleiding gestart",
     "question_asked": "Vraag gesteld",
@@ -367,11 +370,18 @@ def _dashboard(request: Request, session: Any, knowledge: Any, norms: dict[str, 
 # --------------------------------------------------------------------------- session list
 
 
+def _idle_text() -> str:
+    """How long a run waits before it counts as onderbroken, in words ("2 uur")."""
+    minutes = get_settings().session_idle_minutes
+    return f"{minutes // 60} uur" if minutes % 60 == 0 else f"{minutes} minuten"
+
+
 def _session_filters(params: Any, codes: list[str]) -> tuple[sessions_service.SessionFilters, dict[str, str], Period]:
     location = str(params.get("locatie") or "").strip().upper()
     protocol = str(params.get("protocol") or "").strip()
     status = str(params.get("status") or "").strip()
     overdue = str(params.get("te_laat") or "").strip()
+    state = str(params.get("verloop") or "").strip()
     keyword = str(params.get("q") or "").strip()[:200]
     period = _period(params, "")
     filters = sessions_service.SessionFilters(
@@ -380,6 +390,7 @@ def _session_filters(params: Any, codes: list[str]) -> tuple[sessions_service.Se
         location=location or None,
         protocol=protocol or None,
         status=status if status in STATUSES else None,
+        state=state if state in STATE_LABELS else None,
         date_from=sessions_service.parse_bound(period.date_from.isoformat(), end=False) if period.date_from else None,
         date_to=sessions_service.parse_bound(period.date_to.isoformat(), end=True) if period.date_to else None,
         overdue={"ja": True, "nee": False}.get(overdue),
@@ -390,6 +401,7 @@ def _session_filters(params: Any, codes: list[str]) -> tuple[sessions_service.Se
         "protocol": protocol,
         "status": status,
         "te_laat": overdue,
+        "verloop": state if state in STATE_LABELS else "",
         "q": keyword,
         "periode": period.key if period.key != "eigen" else "",
         "van": period.date_from.isoformat() if period.key == "eigen" and period.date_from else "",
@@ -411,6 +423,8 @@ def _api_query(filters: sessions_service.SessionFilters) -> str:
         params["from"] = filters.date_from.date().isoformat()
     if filters.date_to:
         params["to"] = (filters.date_to.date() - timedelta(days=1)).isoformat()
+    if filters.state:
+        params["state"] = filters.state
     if filters.overdue is not None:
         params["overdue"] = "true" if filters.overdue else "false"
     if filters.q:
@@ -463,6 +477,7 @@ def _session_list(request: Request, session: Any, knowledge: Any, user: User) ->
             "titles": _protocol_titles(knowledge),
             "status_labels": STATUS_LABELS,
             "state_labels": STATE_LABELS,
+            "idle_hours": _idle_text(),
             "csv_link": "/api/v1/sessions.csv?" + _api_query(filters),
             "fmt_dt": _fmt_dt,
             "filtered": bool(base),
@@ -565,6 +580,7 @@ def _session_page(
             "deviating_refs": deviating_refs,
             "status_labels": STATUS_LABELS,
             "state_labels": STATE_LABELS,
+            "idle_hours": _idle_text(),
             "organisations": {org_id: org.name for org_id, org in knowledge.organisations.items()},
             "fmt_dt": _fmt_dt,
             "error": error,

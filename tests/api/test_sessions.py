@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,11 +13,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from api.config import get_settings
 from api.models_base import utcnow
 from api.sessions.models import GuidanceSession, SessionEvent
 
 from .conftest import TokenFactory
 from .factories import add_reviews, make_incident, make_session
+
+ROOT = Path(__file__).resolve().parents[2]
 
 CONV = "conv-session-1"
 
@@ -163,6 +167,37 @@ async def test_state_is_derived_from_the_events(client: httpx.AsyncClient, auth:
     assert running["items"][0]["ended_at"] is None
 
 
+async def test_a_run_left_without_a_decision_is_onderbroken(
+    client: httpx.AsyncClient, auth: TokenFactory, seeded: Session
+) -> None:
+    """No decision, no stop and no event for longer than the assistant keeps a session:
+    the counsellor left it. A run that ended stays what it was, however old."""
+    now = utcnow()
+    idle = timedelta(minutes=get_settings().session_idle_minutes)
+    asked = {"type": "question_asked", "step": "dreiging", "text": "Wordt zij bedreigd door familie?"}
+    make_session(seeded, started_at=now - idle - timedelta(hours=1), conversation_id="c-left",
+                 events=[{**asked, "created_at": now - idle - timedelta(minutes=1)}])
+    make_session(seeded, started_at=now - idle - timedelta(hours=1), conversation_id="c-slow",
+                 events=[{**asked, "created_at": now - idle + timedelta(minutes=5)}])
+    make_session(seeded, started_at=now - idle - timedelta(hours=1), conversation_id="c-silent")
+    make_session(seeded, started_at=now - timedelta(days=3), conversation_id="c-old-stop",
+                 events=[{"type": "stopped"}])
+    headers = auth("supervisor", "TERAPEL")
+
+    async def conversations(state: str) -> list[str]:
+        response = await client.get("/api/v1/sessions", params={"state": state}, headers=headers)
+        assert response.status_code == 200, response.text
+        return sorted(item["conversation_id"] for item in response.json()["items"])
+
+    assert await conversations("onderbroken") == ["c-left", "c-silent"]
+    assert await conversations("lopend") == ["c-slow"]
+    assert await conversations("gestopt") == ["c-old-stop"]
+    left = (await client.get("/api/v1/sessions", params={"state": "onderbroken"}, headers=headers)).json()
+    assert {item["ended_at"] for item in left["items"]} == {None}
+    csv_text = (await client.get("/api/v1/sessions.csv", params={"state": "onderbroken"}, headers=headers)).text
+    assert "c-left" in csv_text and "c-slow" not in csv_text
+
+
 async def test_list_filters(client: httpx.AsyncClient, auth: TokenFactory, seeded: Session) -> None:
     now = utcnow()
     old = make_session(seeded, started_at=now - timedelta(days=30), conversation_id="c-old")
@@ -271,3 +306,14 @@ async def test_a_second_protocol_in_the_same_conversation_is_its_own_session(
     default = await _post(client, auth, body("d-0", {"type": "started"}, conversation_id="c-default"))
     assert default.status_code == 201
     assert seeded.scalar(select(GuidanceSession.run_id).where(GuidanceSession.conversation_id == "c-default")) == "0"
+
+
+def test_onderbroken_waits_as_long_as_the_assistant_keeps_a_session() -> None:
+    """Before the assistant's session expires the counsellor can still go on; after it,
+    the open form is gone. The API's default must say the same."""
+    import yaml
+
+    from api.config import Settings
+
+    domain = yaml.safe_load((ROOT / "assistant" / "domain" / "base.yml").read_text(encoding="utf-8"))
+    assert Settings().session_idle_minutes == domain["session_config"]["session_expiration_time"]

@@ -14,6 +14,7 @@ from api.auth.cookies import CSRF_COOKIE, SESSION_COOKIE, set_session_cookie
 from api.auth.service import create_token
 from api.config import Settings, get_settings
 from api.knowledge_ref import get_knowledge
+from api.models_base import utcnow
 from api.protocols.service import is_web_url, step_anchor
 from api.web.pages import tel_href
 
@@ -368,3 +369,30 @@ async def test_a_step_that_hands_over_names_the_protocol_offered_after(logged_in
         title = get_knowledge().protocols[step.hand_over].title
         assert f'Na het besluit aangeboden:</span> <a href="/protocollen/{step.hand_over}">{title}</a>' in row
         assert steps[step.id]["hand_over"] == step.hand_over
+
+
+async def test_a_left_run_shows_as_onderbroken_and_can_be_found(logged_in: httpx.AsyncClient, seeded: Session) -> None:
+    """A supervisor or contact person finds the runs a counsellor left without a decision,
+    and the session page says what that means."""
+    from tests.api.factories import make_session
+
+    now = utcnow()
+    idle = timedelta(minutes=get_settings().session_idle_minutes)
+    asked = {"type": "question_asked", "step": "dreiging", "text": "Wordt zij bedreigd door familie?"}
+    left = make_session(seeded, started_at=now - idle - timedelta(hours=2), conversation_id="c-left",
+                        events=[{**asked, "created_at": now - idle - timedelta(hours=1)}])
+    running = make_session(seeded, started_at=now - timedelta(minutes=10), conversation_id="c-running",
+                           events=[{**asked, "created_at": now - timedelta(minutes=9)}])
+
+    page = await logged_in.get("/sessies", params={"verloop": "onderbroken"})
+    assert page.status_code == 200
+    assert f"/sessies/{left.id}" in page.text and f"/sessies/{running.id}" not in page.text
+    assert '<option value="onderbroken" selected>Onderbroken</option>' in page.text
+    assert "state=onderbroken" in page.text  # the CSV export keeps the filter
+    assert "geen bericht meer sinds 2 uur" in page.text
+
+    detail = await logged_in.get(f"/sessies/{left.id}")
+    assert 'class="state state-onderbroken">Onderbroken<' in detail.text
+    assert 'id="onderbroken"' in detail.text and "geen besluit vastgelegd" in detail.text
+    still = await logged_in.get(f"/sessies/{running.id}")
+    assert ">Lopend<" in still.text and 'id="onderbroken"' not in still.text
