@@ -20,12 +20,14 @@ from typing import Any
 
 from actions.understanding import (
     UNKNOWN,
+    echoes_option,
     is_unknown,
     is_unsure,
     mentions_any,
     parse_amount,
     parse_choice,
     parse_yes_no,
+    says_only_an_amount,
     says_only_yes_or_no,
     signals_danger_now,
 )
@@ -341,6 +343,27 @@ class ProtocolEngine:
         return (self.signals_danger(user) or mentions_any(text, named, whole_words=True)
                 or mentions_any(text, stems))
 
+    def _only_an_answer(self, step: Step, user: UserInput, protocol_id: str) -> bool:
+        """True when the message is this step's answer and nothing else: a button, a bare
+        ja or nee, a number, or only the words of the option it picks. Its danger then
+        came from the NLU alone ("met haar ouders" was acuut_gevaar at 0.54, "hij is haar
+        man" at 0.97): no 112 and no acute run for it. What the words themselves say
+        still counts, and so does any message at the question about danger now."""
+        text = user.text or ""
+        guide = self._known_guide(protocol_id)
+        if step.acute_answers or signals_danger_now(text, guide.danger_phrases if guide is not None else ()):
+            return False
+        if user.keuze is not None:
+            return True
+        if step.kind == "yes_no":
+            return says_only_yes_or_no(text)
+        if step.kind == "number":
+            return says_only_an_amount(text)
+        if step.kind == "choice":
+            option = step.option_for(self.interpret(step, user, use_intent=False))
+            return option is not None and echoes_option(text, option)
+        return False
+
     def leading_protocol(self, protocol: Protocol, user: UserInput) -> tuple[Protocol, GiveWay | None]:
         """The protocol that leads for a report that starts ``protocol``: another one when
         the report says a situation ``protocol`` gives way to (knowledge: ``gives_way``),
@@ -357,7 +380,7 @@ class ProtocolEngine:
         if step.kind == "outcome":
             return Turn(state=state, step=step, understood=False)
 
-        danger = self.signals_danger(user, protocol.id)
+        danger = self.signals_danger(user, protocol.id) and not self._only_an_answer(step, user, protocol.id)
         if danger:
             # A step that asks about danger now takes the danger as its acute answer,
             # even when the message starts with "nee, maar...". Otherwise only a

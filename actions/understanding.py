@@ -144,6 +144,19 @@ def echoes_option(text: str, option: Option) -> bool:
 
 # --------------------------------------------------------------------------- numbers
 
+#: Words that may stand around a number in a bare answer ("ongeveer 15 jaar oud").
+_AMOUNT_WORDS = frozenset({"ongeveer", "rond", "circa", "bijna", "pas", "al", "oud", "jaar", "jaren", "week", "weken",
+                           "dag", "dagen", "maand", "maanden", "keer"})
+
+
+def says_only_an_amount(text: str) -> bool:
+    """True when the message is a number and nothing else that means something: "15",
+    "ongeveer vijftien weken", "ze is 17 jaar"."""
+    words = [word for word in normalise_text(text).split() if word not in _FUNCTION_WORDS]
+    numbers = [word for word in words if word.isdigit() or _number_word(word) is not None]
+    return bool(numbers) and all(word in numbers or word in _AMOUNT_WORDS for word in words)
+
+
 _UNITS = {"nul": 0, "een": 1, "twee": 2, "drie": 3, "vier": 4, "vijf": 5, "zes": 6, "zeven": 7,
           "acht": 8, "negen": 9}
 _SMALL = {**_UNITS, "tien": 10, "elf": 11, "twaalf": 12, "dertien": 13, "veertien": 14,

@@ -610,3 +610,50 @@ def test_a_question_reached_this_turn_comes_with_the_instructions() -> None:
                                          {"event": "slot", "name": "protocol_step", "value": "vorm_dreiging"}])
     _, messages = run(ValidateProtocolForm(), tracker)
     assert len(messages) == 2 and messages[0]["text"].startswith("Bel nu 112")
+
+
+# --------------------------------------------------------------------------- the NLU's alarm on a bare answer
+
+ZW = "ongewenste_zwangerschap"
+AT_JONGER_DAN_16_WIE = {**START, "protocol": ZW, "protocol_step": "jonger_dan_16_wie",
+                        "protocol_answers": [{"step": "acuut_gevaar", "answer": "nee"},
+                                             {"step": "morning_afterpil", "answer": "nee"},
+                                             {"step": "aantal_weken", "answer": 15},
+                                             {"step": "signalen_mensenhandel", "answer": "nee"},
+                                             {"step": "leeftijd", "answer": 15}]}
+AT_SOORT_GEWELD = {**START, "protocol": "huiselijk_geweld", "protocol_step": "soort_geweld",
+                   "protocol_answers": [{"step": "acuut_gevaar", "answer": "nee"}]}
+
+
+@pytest.mark.parametrize(("text", "slots", "answered"), [
+    # What the trained NLU made of them: acuut_gevaar at 0.54 and 0.97.
+    ("met haar ouders", AT_JONGER_DAN_16_WIE, "kind_met_ouders"),
+    ("hij is haar man", AT_SOORT_GEWELD, "partnergeweld"),
+    ("15", {**AT_WEKEN}, 15),
+])
+def test_a_bare_answer_the_nlu_took_for_danger_is_just_the_answer(text: str, slots: dict, answered: Any) -> None:
+    events, messages = answer(text, "acuut_gevaar", slots)
+    assert ACUTE_TEXT not in texts(messages)
+    assert SlotSet("acute", False) in events
+    step = slots["protocol_step"]
+    assert SlotSet("protocol_answers", [*slots["protocol_answers"], {"step": step, "answer": answered}]) in events
+
+
+@pytest.mark.parametrize(("text", "slots"), [
+    # Danger in the words themselves, or words beyond the option: 112 as before.
+    ("met haar ouders, haar vader staat nu met een mes voor de deur", AT_JONGER_DAN_16_WIE),
+    ("haar man, kom snel", AT_SOORT_GEWELD),
+    ("hij is haar man en hij is nu hier", AT_SOORT_GEWELD),
+])
+def test_an_answer_with_more_than_the_option_keeps_the_alarm(text: str, slots: dict) -> None:
+    events, messages = answer(text, "acuut_gevaar", slots)
+    assert texts(messages)[0] == ACUTE_TEXT
+    assert SlotSet("acute", True) in events
+
+
+def test_the_danger_question_itself_keeps_the_nlu_alarm() -> None:
+    """At "is er nu direct gevaar?" the NLU's alarm still answers ja, as it did."""
+    events, messages = answer("nee", "acuut_gevaar", {**AT_SOORT_GEWELD, "protocol_step": "acuut_gevaar",
+                                                      "protocol_answers": []})
+    assert texts(messages)[0] == ACUTE_TEXT
+    assert SlotSet("protocol_answers", [{"step": "acuut_gevaar", "answer": "ja"}]) in events

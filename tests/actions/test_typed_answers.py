@@ -18,7 +18,7 @@ import yaml
 
 from actions.engine import ProtocolEngine, ProtocolState, UserInput
 from actions.presenter import buttons_for, not_understood, unsure
-from actions.understanding import normalise_text
+from actions.understanding import normalise_text, says_only_an_amount
 from knowledge import Knowledge, Step, iter_paths
 
 EGG, SG, OZ, LHBTI = "eergerelateerd_geweld", "seksueel_geweld", "ongewenste_zwangerschap", "lhbti_ondersteuning"
@@ -289,3 +289,13 @@ def test_every_protocol_runs_to_its_decision_by_typing(engine: ProtocolEngine, k
             state = result.state
         decision = engine.decision(state)
         assert decision.outcome == (path[-1].step.outcome or path[-1].step.id)
+
+
+@pytest.mark.parametrize("text", ["15", "ongeveer vijftien weken", "ze is 17 jaar", "bijna 20 weken"])
+def test_a_bare_amount(text: str) -> None:
+    assert says_only_an_amount(text)
+
+
+@pytest.mark.parametrize("text", ["", "weken", "15, hij slaat haar", "ze is 17 en bang", "kamer 12 brand"])
+def test_more_than_an_amount(text: str) -> None:
+    assert not says_only_an_amount(text)
