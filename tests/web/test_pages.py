@@ -389,7 +389,7 @@ async def test_a_left_run_shows_as_onderbroken_and_can_be_found(logged_in: httpx
     assert f"/sessies/{left.id}" in page.text and f"/sessies/{running.id}" not in page.text
     assert '<option value="onderbroken" selected>Onderbroken</option>' in page.text
     assert "state=onderbroken" in page.text  # the CSV export keeps the filter
-    assert "geen bericht meer sinds 2 uur" in page.text
+    assert "geen bericht meer sinds 2 uur" in page.text and 'id="verloop-uitleg"' in page.text
 
     detail = await logged_in.get(f"/sessies/{left.id}")
     assert 'class="state state-onderbroken">Onderbroken<' in detail.text
