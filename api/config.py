@@ -67,8 +67,8 @@ class Settings(BaseSettings):
     login_account_rate: str = Field(default="10/15minutes", validation_alias="COA_LOGIN_ACCOUNT_RATE")
     # A protocol run without a decision or a stop and without any event for this long is
     # shown as onderbroken. The same as the assistant's session_expiration_time
-    # (assistant/domain/base.yml): after it, Rasa starts a new session without the open
-    # form, so the run cannot go on where it was left.
+    # (assistant/domain/base.yml): after it the counsellor's next message starts a new
+    # Rasa session, which picks the run up again (actions/session_start.py).
     session_idle_minutes: int = Field(default=120, ge=5, le=7 * 24 * 60, validation_alias="COA_SESSION_IDLE_MINUTES")
 
     @property

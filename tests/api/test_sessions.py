@@ -309,8 +309,8 @@ async def test_a_second_protocol_in_the_same_conversation_is_its_own_session(
 
 
 def test_onderbroken_waits_as_long_as_the_assistant_keeps_a_session() -> None:
-    """Before the assistant's session expires the counsellor can still go on; after it,
-    the open form is gone. The API's default must say the same."""
+    """A run counts as left when the assistant's session for it has expired (the next
+    message then starts a new one): the API's default must be the same time."""
     import yaml
 
     from api.config import Settings
