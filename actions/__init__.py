@@ -16,6 +16,7 @@ One module per concern; the Rasa action classes stay thin:
 - ``look_ups`` / ``lookup_actions`` look-ups for contact persons (steps, organisations, key
   positions): the answers, and the actions that give them outside the form (and
   "wie ben jij?", which the NLU confuses with "wie is Pharos?")
+- ``session_start`` a new Rasa session after a quiet spell resumes an open protocol run
 - ``follow_up_actions`` the counsellor confirms its due follow-ups in the chat (issue 15)
 
 The action classes are imported here so that the rasa_sdk executor, which
@@ -35,6 +36,7 @@ from actions.lookup_actions import (
 )
 from actions.protocol_actions import ActionAcuteDanger, ActionAnswerOffer, ActionNotUnderstood, ActionStartProtocol
 from actions.record_actions import ActionRecordDecision
+from actions.session_start import ActionSessionStart
 
 __all__ = [
     "ActionAcuteDanger",
@@ -48,6 +50,7 @@ __all__ = [
     "ActionLookupWhenToReport",
     "ActionNotUnderstood",
     "ActionRecordDecision",
+    "ActionSessionStart",
     "ActionStartProtocol",
     "ActionWieBenJij",
     "ValidateFollowUpReasonForm",

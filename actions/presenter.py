@@ -374,6 +374,11 @@ def restarted(protocol: Protocol) -> Message:
     return {"text": f"We beginnen opnieuw met het protocol {protocol.title}. Eerdere antwoorden tellen niet mee."}
 
 
+def resumed(title: str) -> Message:
+    return {"text": f"We gaan verder met het protocol {title}, bij de vraag waar u was; het gesprek lag een "
+            "tijd stil en er is nog niets vastgelegd. Wilt u niet verder, typ dan 'stop'."}
+
+
 def went_back() -> Message:
     return {"text": "Terug naar de vorige vraag. Uw vorige antwoord is gewist."}
 

@@ -16,7 +16,8 @@ ACTIONS = {"action_start_protocol", "validate_protocol_form", "action_record_dec
            "action_niet_begrepen", "action_aanbod_beantwoorden",
            "action_lookup_step", "action_lookup_steps", "action_lookup_organisation",
            "action_lookup_when_to_report", "action_lookup_key_position", "action_wie_ben_jij",
-           "action_follow_up_check", "action_follow_up_answer", "validate_follow_up_reason_form"}
+           "action_follow_up_check", "action_follow_up_answer", "validate_follow_up_reason_form",
+           "action_session_start"}
 
 
 def test_the_executor_registers_every_action() -> None:
