@@ -15,7 +15,7 @@ from actions.knowledge_cache import get_engine
 from actions.look_ups import LOOKUPS, asked_look_up
 from actions.presenter import utter
 from actions.tracker_utils import last_action_among, latest_intent, metadata_location, previous_action, user_input
-from actions.understanding import means_later, parse_yes_no
+from actions.understanding import asks_what_the_assistant_does, means_later, parse_yes_no
 from knowledge import Protocol
 
 #: The intent of a message the NLU is unsure of (FallbackClassifier).
@@ -193,6 +193,9 @@ class ActionNotUnderstood(Action):
             # A question about an organisation or a key position the NLU did not take
             # for one ("wat doet Pharos?"): answered, not "niet begrepen".
             utter(dispatcher, await LOOKUPS[look_up](tracker))
+            return []
+        if asks_what_the_assistant_does(said.text) and not engine.signals_safety_problem(said):
+            dispatcher.utter_message(response="utter_greet")  # what it does, with examples
             return []
         # What the message says decides, not the NLU's runner-up guesses: under its
         # fallback those are often a protocol for a toothache or the weather.

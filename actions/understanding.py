@@ -55,6 +55,18 @@ def is_unknown(text: str) -> bool:
     return bool(_UNKNOWN_RE.search(normalise_text(text)))
 
 
+#: "wat kun je allemaal?", "waarmee kan jij helpen", "hoe werk je?": the NLU takes these
+#: for out of scope (1.00). A question to the assistant ("je", "jij"), not "wat kan ik doen".
+_ASKS_WHAT_IT_DOES = re.compile(
+    r"^(wat|waarmee|waarvoor|waarbij|hoe)\b(?: \w+){0,2} (kun|kan|doe|werk|help)(?: je| jij)\b(?: \w+){0,4}$"
+)
+
+
+def asks_what_the_assistant_does(text: str) -> bool:
+    """True for a short question what the assistant can do or how it works."""
+    return bool(_ASKS_WHAT_IT_DOES.match(normalise_text(text)))
+
+
 def is_unsure(text: str) -> bool:
     """True when the message says the answer is not known or in doubt."""
     return bool(_UNSURE_RE.search(normalise_text(text)))

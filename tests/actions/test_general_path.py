@@ -157,3 +157,25 @@ def test_after_a_protocol_the_topics_are_not_offered_again() -> None:
     dispatcher = CollectingDispatcher()
     offer_next_protocol(dispatcher, make_tracker(text="x", intent="affirm"), "suicidaliteit")
     assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize("text", ["wat kun je allemaal?", "Waarmee kan jij mij helpen?", "hoe werk je"])
+def test_a_question_what_the_assistant_does_gets_the_introduction(text: str) -> None:
+    """The NLU takes these for out of scope (1.00): they get what the assistant does."""
+    tracker = make_tracker(text=text, intent="out_of_scope", metadata={"location": "TERAPEL"})
+    events, messages = run(ActionNotUnderstood(), tracker)
+    assert (events, [m.get("response") for m in messages]) == ([], ["utter_greet"])
+
+
+def test_safety_in_a_question_what_the_assistant_does_still_leads() -> None:
+    tracker = make_tracker(text="wat kun je, hij staat nu met een mes op de gang", intent="out_of_scope",
+                           metadata={"location": "TERAPEL"})
+    events, messages = run(ActionNotUnderstood(), tracker)
+    assert texts(messages) == [ACUTE_TEXT, general_path_started()["text"]]
+    assert events == [*started_slots(acute=True), FollowupAction("protocol_form")]
+
+
+def test_what_can_i_do_is_no_question_to_the_assistant() -> None:
+    tracker = make_tracker(text="wat kan ik doen aan de wifi", intent="out_of_scope", metadata={"location": "TERAPEL"})
+    _, messages = run(ActionNotUnderstood(), tracker)
+    assert [m.get("response") for m in messages] == ["utter_out_of_scope"]
