@@ -58,7 +58,7 @@ def is_unknown(text: str) -> bool:
 #: "wat kun je allemaal?", "waarmee kan jij helpen", "hoe werk je?": the NLU takes these
 #: for out of scope (1.00). A question to the assistant ("je", "jij"), not "wat kan ik doen".
 _ASKS_WHAT_IT_DOES = re.compile(
-    r"^(wat|waarmee|waarvoor|waarbij|hoe)\b(?: \w+){0,2} (kun|kan|doe|werk|help)(?: je| jij)\b(?: \w+){0,4}$"
+    r"^(wat|waarmee|waarvoor|waarbij|hoe)\b(?: \w+){0,2} (kun|kan|doe|werk|help) j(?:e|ij)\b(?: \w+){0,4}$"
 )
 
 
