@@ -327,9 +327,12 @@ class ProtocolEngine:
     def signals_danger(self, user: UserInput, protocol_id: str | None = None) -> bool:
         """Danger now in ``user``'s message; with ``protocol_id`` also by that protocol's
         own ``danger_phrases`` (the report that starts it, or an answer in its run)."""
+        return user.intent == ACUTE_INTENT or self._says_danger(user, protocol_id)
+
+    def _says_danger(self, user: UserInput, protocol_id: str | None) -> bool:
+        """Danger now in the typed words themselves, whatever the NLU made of them."""
         guide = self._known_guide(protocol_id)
-        phrases = guide.danger_phrases if guide is not None else ()
-        return user.intent == ACUTE_INTENT or signals_danger_now(user.text or "", phrases)
+        return signals_danger_now(user.text or "", guide.danger_phrases if guide is not None else ())
 
     def signals_safety_problem(self, user: UserInput) -> bool:
         """True when a message the assistant did not understand still says something
@@ -343,16 +346,20 @@ class ProtocolEngine:
         return (self.signals_danger(user) or mentions_any(text, named, whole_words=True)
                 or mentions_any(text, stems))
 
-    def _only_an_answer(self, step: Step, user: UserInput, protocol_id: str) -> bool:
-        """True when the message is this step's answer and nothing else: a button, a bare
-        ja or nee, a number, or only the words of the option it picks. Its danger then
-        came from the NLU alone ("met haar ouders" was acuut_gevaar at 0.54, "hij is haar
-        man" at 0.97): no 112 and no acute run for it. What the words themselves say
-        still counts, and so does any message at the question about danger now."""
-        text = user.text or ""
-        guide = self._known_guide(protocol_id)
-        if step.acute_answers or signals_danger_now(text, guide.danger_phrases if guide is not None else ()):
+    def _danger_in_answer(self, step: Step, user: UserInput, protocol_id: str) -> bool:
+        """Danger now in an answer to ``step``. The typed words always count. The NLU's
+        alarm alone does not when the message is this step's answer and nothing else: a
+        button, a bare ja or nee, a number, or only the words of the option it picks ("met
+        haar ouders" was acuut_gevaar at 0.54, "hij is haar man" at 0.97). At the
+        question about danger now, the NLU's alarm always counts."""
+        if self._says_danger(user, protocol_id):
+            return True
+        if user.intent != ACUTE_INTENT:
             return False
+        return bool(step.acute_answers) or not self._only_an_answer(step, user)
+
+    def _only_an_answer(self, step: Step, user: UserInput) -> bool:
+        text = user.text or ""
         if user.keuze is not None:
             return True
         if step.kind == "yes_no":
@@ -380,7 +387,7 @@ class ProtocolEngine:
         if step.kind == "outcome":
             return Turn(state=state, step=step, understood=False)
 
-        danger = self.signals_danger(user, protocol.id) and not self._only_an_answer(step, user, protocol.id)
+        danger = self._danger_in_answer(step, user, protocol.id)
         if danger:
             # A step that asks about danger now takes the danger as its acute answer,
             # even when the message starts with "nee, maar...". Otherwise only a

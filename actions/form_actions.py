@@ -62,7 +62,7 @@ SECOND_TOPIC_CONFIDENCE = 0.9
 #: Actions that may run between the user's message and this validation when the
 #: message is being answered to the form (anything else means the form is
 #: resuming after another action handled that message).
-_FORM_TURN_ACTIONS = {"action_listen", "action_extract_slots", names.FORM, "validate_protocol_form"}
+_FORM_TURN_ACTIONS = {names.ACTION_LISTEN, "action_extract_slots", names.FORM, "validate_protocol_form"}
 
 
 def _answers_this_message(tracker: Tracker) -> bool:

@@ -21,7 +21,6 @@ from knowledge import Protocol
 #: The intent of a message the NLU is unsure of (FallbackClassifier).
 FALLBACK_INTENT = "nlu_fallback"
 OUT_OF_SCOPE_INTENT = "out_of_scope"
-ACTION_LISTEN = "action_listen"
 
 
 async def start_guide(dispatcher: CollectingDispatcher, tracker: Tracker, protocol: Protocol,
@@ -113,7 +112,7 @@ class ActionStartProtocol(Action):
             # A question, not a report: answered, and no protocol starts (the rule's
             # protocol_form is skipped; the next message is read afresh).
             utter(dispatcher, await LOOKUPS[look_up](tracker))
-            return [FollowupAction(ACTION_LISTEN)]
+            return [FollowupAction(names.ACTION_LISTEN)]
         if asked_for is None:
             dispatcher.utter_message(**presenter.no_protocol())
             return []

@@ -22,7 +22,6 @@ from actions.knowledge_cache import get_engine
 from knowledge import Protocol
 
 ACTION_SESSION_START = "action_session_start"
-ACTION_LISTEN = "action_listen"
 
 
 class ActionSessionStart(Action):
@@ -41,7 +40,7 @@ class ActionSessionStart(Action):
         if guide is not None:
             dispatcher.utter_message(**presenter.resumed(guide.title))
             events.append(ActiveLoop(names.FORM))
-        return [*events, ActionExecuted(ACTION_LISTEN)]
+        return [*events, ActionExecuted(names.ACTION_LISTEN)]
 
 
 def _running_guide(tracker: Tracker) -> Protocol | None:

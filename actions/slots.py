@@ -23,6 +23,8 @@ FORM = "protocol_form"
 #: Value of ``protocol_answer`` once an outcome is reached: the form is complete.
 DONE = "klaar"
 
+#: Rasa's own: wait for the next message.
+ACTION_LISTEN = "action_listen"
 ACTION_START_PROTOCOL = "action_start_protocol"
 ACTION_ACUTE_DANGER = "action_acute_danger"
 ACTION_RECORD_DECISION = "action_record_decision"

@@ -25,6 +25,7 @@ from typing import Any
 from rasa_sdk import Tracker
 
 from actions.engine import UserInput
+from actions.slots import ACTION_LISTEN
 from assistant.channels.namespaces import TEAMS, TEAMS_PREFIX, UNVERIFIED_STAFF, WEBCHAT, WEBCHAT_PREFIX
 
 SESSION_METADATA_SLOT = "session_started_metadata"
@@ -107,7 +108,7 @@ def previous_action(tracker: Tracker) -> str | None:
     for event in reversed(tracker.events):
         if event.get("event") == "user":
             seen_message = True
-        elif seen_message and event.get("event") == "action" and event.get("name") != "action_listen":
+        elif seen_message and event.get("event") == "action" and event.get("name") != ACTION_LISTEN:
             return event["name"]
     return None
 
