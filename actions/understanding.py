@@ -14,6 +14,7 @@ import difflib
 import math
 import re
 import unicodedata
+from collections.abc import Iterable
 
 from knowledge import UNKNOWN, Option, Step
 
@@ -151,7 +152,19 @@ def echoes_option(text: str, option: Option) -> bool:
     named = {word for name in (option.value.replace("_", " "), option.label, *option.synonyms)
              for word in normalise_text(name).split()}
     words = [word for word in normalise_text(text).split() if word not in _FUNCTION_WORDS]
-    return bool(words) and all(word in named for word in words)
+    return bool(words) and all(word in named or _typo_of_one(word, named) for word in words)
+
+
+#: How close a typed word must be to a known one to be taken for it (difflib's ratio), and
+#: how long it must be: "oudrs" is "ouders", "man" is not "mand".
+_TYPO_CUTOFF = 0.8
+_TYPO_MIN_LENGTH = 4
+
+
+def _typo_of_one(word: str, known: Iterable[str]) -> bool:
+    """True when ``word`` is a typo of one of the ``known`` words."""
+    return len(word) >= _TYPO_MIN_LENGTH and bool(
+        difflib.get_close_matches(word, list(known), n=1, cutoff=_TYPO_CUTOFF))
 
 
 # --------------------------------------------------------------------------- numbers
@@ -410,9 +423,9 @@ def parse_choice(step: Step, text: str, keuze: str | None = None) -> str | None:
         return None
 
     # Typos: the whole answer, then its longer words, against every name.
-    candidates = [wanted] + [w for w in words if len(w) >= 4]
+    candidates = [wanted] + [w for w in words if len(w) >= _TYPO_MIN_LENGTH]
     for candidate in candidates:
-        close = difflib.get_close_matches(candidate, list(names), n=2, cutoff=0.8)
+        close = difflib.get_close_matches(candidate, list(names), n=2, cutoff=_TYPO_CUTOFF)
         if len(close) == 1 or (close and names[close[0]] == names[close[-1]]):
             return names[close[0]]
     return None

@@ -628,6 +628,7 @@ AT_SOORT_GEWELD = {**START, "protocol": "huiselijk_geweld", "protocol_step": "so
 @pytest.mark.parametrize(("text", "slots", "answered"), [
     # What the trained NLU made of them: acuut_gevaar at 0.54 and 0.97.
     ("met haar ouders", AT_JONGER_DAN_16_WIE, "kind_met_ouders"),
+    ("met haar oudrs", AT_JONGER_DAN_16_WIE, "kind_met_ouders"),  # a typo the choice is read through
     ("hij is haar man", AT_SOORT_GEWELD, "partnergeweld"),
     ("15", {**AT_WEKEN}, 15),
 ])
