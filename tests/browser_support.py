@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, Request
 
 from api.security.deidentify import SOCKET_ENV
 from api.serve import _wait_ready
@@ -65,7 +65,7 @@ class Problems:
         page.on("console", on_console)
         page.on("pageerror", lambda error: self.items.append(f"page error: {error}"))
         if self.network:
-            page.on("requestfailed", lambda request: self.items.append(f"request failed: {request.url}"))
+            page.on("requestfailed", self._on_request_failed)
             page.on(
                 "response",
                 lambda response: (
@@ -73,6 +73,15 @@ class Problems:
                 ),
             )
         return page
+
+    def _on_request_failed(self, request: Request) -> None:
+        # Chromium cancels a page's pending loads (net::ERR_ABORTED) when the test
+        # submits a form or navigates before they finished: the browser's choice, not a
+        # fault of the page. A missing file still shows as HTTP 404 above, and a server
+        # that does not answer as another net:: error.
+        failure = request.failure or ""
+        if failure != "net::ERR_ABORTED":
+            self.items.append(f"request failed: {request.url} ({failure})")
 
 
 def free_port(preferred: int = PREFERRED_PORT) -> int:
