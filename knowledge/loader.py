@@ -92,12 +92,14 @@ _STEP_FIELDS = {
     "key_positions",
     "verify",
     "outcome",
+    "title",
     "recorded_only_if",
     "unknown",
     "unit",
     "round",
     "hand_over",
 }
+OUTCOME_TITLE_MAX = 80
 _OPTION_FIELDS = {"value", "label", "synonyms", "next"}
 _RANGE_FIELDS = {"min", "max", "next"}
 _ORGANISATION_FIELDS = {
@@ -528,6 +530,13 @@ def _step(
         problems.add(where, "an outcome needs an 'outcome' code")
     if kind != "outcome" and outcome:
         problems.add(where, "'outcome' code on a step that is not an outcome")
+    title = _optional_text(raw, "title", where, problems)
+    if kind == "outcome" and not title:
+        problems.add(where, "an outcome needs a short 'title' (what the decision lists show)")
+    if kind != "outcome" and title:
+        problems.add(where, "'title' on a step that is not an outcome")
+    if title and len(title) > OUTCOME_TITLE_MAX:
+        problems.add(where, f"an outcome's title is at most {OUTCOME_TITLE_MAX} characters (it fits a table column)")
     if source is None:
         return None
     return Step(
@@ -545,6 +554,7 @@ def _step(
         key_positions=key_positions,
         verify=_bool(raw, "verify", where, problems),
         outcome=outcome,
+        title=title,
         recorded_only_if=_optional_text(raw, "recorded_only_if", where, problems),
         hand_over=_optional_text(raw, "hand_over", where, problems),
         **(_number_answers(raw, where, problems) if kind == "number" else {}),

@@ -157,6 +157,9 @@ class Step:
     key_positions: tuple[str, ...] = ()
     verify: bool = False
     outcome: str | None = None
+    #: An outcome's short name, for the pages that list decisions ("Melden bij Veilig
+    #: Thuis, hulp bij aangifte"): the code is for machines, the text too long for a column.
+    title: str | None = None
     #: Id of a yes/no step (consent) that must be answered "ja" before this
     #: step's answer may be recorded (special-category data, AVG art. 9).
     recorded_only_if: str | None = None
@@ -311,6 +314,10 @@ class Protocol:
     def first_step(self) -> Step:
         return self.steps[self.start]
 
+    def outcome_step(self, code: str | None) -> Step | None:
+        """The outcome step recorded as ``code`` (codes repeat across protocols, not within one)."""
+        return next((s for s in self.steps.values() if s.kind == "outcome" and s.outcome == code), None)
+
 
 @dataclass(frozen=True)
 class ReferenceItem:
@@ -373,6 +380,14 @@ class Knowledge:
         if self.general_path is not None and guide_id == self.general_path.id:
             return self.general_path
         return self.protocols.get(guide_id)
+
+    def outcome_title(self, record_id: str | None, code: str | None) -> str | None:
+        """The title of outcome ``code`` of what a record is filed under (a protocol, or a
+        neutral category: the general path's). Looked up only there: a privacy protocol's
+        run filed under its category keeps its bare code, so no title says what it was about."""
+        guide = self.guide(record_id) if record_id else None
+        step = guide.outcome_step(code) if guide is not None else None
+        return step.title if step is not None else None
 
     def is_record_id(self, record_id: str) -> bool:
         """May an incident or session be filed under ``record_id`` (a protocol or a

@@ -39,6 +39,7 @@ class StepOut(BaseModel):
     key_positions: list[str]
     verify: bool = Field(description="content to be verified before it is relied on ('verifiëren')")
     outcome: str | None
+    title: str | None = Field(default=None, description="an outcome's short title (what the decision lists show)")
     hand_over: str | None = Field(default=None, description="protocol offered after the decision of a run "
                                   "that passes this step")
     source: SourceOut

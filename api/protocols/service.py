@@ -244,6 +244,7 @@ def _step_out(number: int, step: Step) -> StepOut:
         key_positions=list(step.key_positions),
         verify=step.verify,
         outcome=step.outcome,
+        title=step.title,
         hand_over=step.hand_over,
         source=_source_out(step.source),
     )

@@ -107,8 +107,7 @@ def _protocol_part(record: DecisionRecord, knowledge: Knowledge, protocol: Proto
                                      step.source.title if step else None, bool(step and step.verify)))
         if step:
             sources[step.source.key] = step.source
-    outcome = next((s for s in protocol.steps.values()
-                    if s.kind == "outcome" and (s.outcome or s.id) == incident.outcome), None)  # fmt: skip
+    outcome = protocol.outcome_step(incident.outcome)
     if outcome is not None:
         record.advice.append(Line("Wat te doen", outcome.text, outcome.source.title, outcome.verify))
         record.advice += [Line("Actie", action) for action in outcome.actions]
@@ -126,6 +125,12 @@ def _protocol_part(record: DecisionRecord, knowledge: Knowledge, protocol: Proto
     record.sources = list(sources.values())
 
 
+def _outcome(knowledge: Knowledge, incident: Incident) -> str:
+    """Title and code; a privacy incident filed under its category keeps the bare code."""
+    title = knowledge.outcome_title(incident.protocol, incident.outcome)
+    return f"{title} ({incident.outcome})" if title else incident.outcome or "–"
+
+
 def build(session: Session, knowledge: Knowledge, incident: Incident, review_status: str) -> DecisionRecord:
     protocol = knowledge.protocols.get(incident.protocol)
     neutral = protocol is None
@@ -137,7 +142,7 @@ def build(session: Session, knowledge: Knowledge, incident: Incident, review_sta
         Line("Medewerker (pseudoniem)", incident.staff_id or "–"),
         Line("Kanaal", incident.channel or "–"),
         Line("Acuut", "ja" if incident.acute else "nee"),
-        Line("Uitkomst", incident.outcome or "–"),
+        Line("Uitkomst", _outcome(knowledge, incident)),
         Line("Beoordeling", STATUS_LABELS.get(review_status, review_status)),
     ]
     if place != (incident.location, incident.staff_id):

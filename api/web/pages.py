@@ -40,6 +40,7 @@ from api.auth.schemas import Role, User
 from api.auth.service import InvalidToken, decode_token
 from api.config import Settings, get_settings
 from api.db import SessionDep
+from api.knowledge_ref import get_knowledge
 from knowledge import KEY_POSITION_LABELS as _KEY_POSITION_NAMES
 
 WEB_DIR = Path(__file__).resolve().parent
@@ -93,6 +94,12 @@ def tel_href(phone: str | None) -> str:
     return f"tel:{digits}"
 
 
+def outcome_title(record_id: str | None, code: str | None) -> str | None:
+    """The outcome's short title from knowledge/, looked up in what the record is filed
+    under (a privacy run filed under its neutral category keeps its bare code)."""
+    return get_knowledge().outcome_title(record_id, code)
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
@@ -104,6 +111,7 @@ def _environment() -> jinja2.Environment:
     env.globals["role_labels"] = ROLE_LABELS
     env.globals["key_position_labels"] = KEY_POSITION_LABELS
     env.filters["tel"] = tel_href
+    env.globals["outcome_title"] = outcome_title
     return env
 
 

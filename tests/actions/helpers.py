@@ -74,12 +74,14 @@ steps:
   - id: kort
     kind: outcome
     outcome: binnen_een_week
+    title: Binnen een week
     text: Binnen een week.
     source: movisie
     referrals: [centrum_seksueel_geweld]
   - id: lang
     kind: outcome
     outcome: na_een_week
+    title: Na een week
     text: Na een week.
     source: movisie
     verify: true

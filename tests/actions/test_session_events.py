@@ -361,6 +361,7 @@ steps:
   - id: klaar
     kind: outcome
     outcome: klaar
+    title: Klaar
     text: Klaar.
     source: coa
 """

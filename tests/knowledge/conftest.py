@@ -79,6 +79,7 @@ VALID_PROTOCOL: dict[str, Any] = {
             "id": "melden",
             "kind": "outcome",
             "outcome": "melding_veilig_thuis",
+            "title": "Melden bij Veilig Thuis",
             "text": "Meld bij Veilig Thuis.",
             "source": "augeo",
             "referrals": ["veilig_thuis"],

@@ -292,3 +292,27 @@ def test_lhbti_moving_only_if_the_resident_wants(lhbti):
     move = lhbti.steps["andere_woonplek"]
     assert move.kind == "yes_no" and "wil" in move.text.lower()
     assert lhbti.steps[move.next_for("ja")].outcome != lhbti.steps[move.next_for("nee")].outcome
+
+
+def test_each_outcome_has_its_own_title(kb):
+    """The pages list decisions by outcome title: two outcomes of one protocol that
+    advise differently must not look alike there."""
+    for guide in [*kb.protocols.values(), kb.general_path]:
+        outcomes = [step for step in guide.steps.values() if step.kind == "outcome"]
+        titles = [step.title for step in outcomes]
+        assert all(titles) and len(set(titles)) == len(titles), (guide.id, titles)
+        for step in outcomes:
+            assert kb.outcome_title(guide.id, step.outcome) == step.title
+
+
+def test_a_privacy_run_filed_under_its_category_gets_no_outcome_title(kb):
+    """Filed under the neutral category (no consent), an LHBTI run keeps its bare code:
+    a title such as "Steun en een andere woonplek bespreken" is looked up only in what
+    the record is filed under, never in the protocol it came from."""
+    lhbti = kb.protocols["lhbti_ondersteuning"]
+    category = lhbti.privacy.category
+    for step in lhbti.steps.values():
+        if step.kind == "outcome":
+            assert kb.outcome_title(lhbti.id, step.outcome) == step.title
+            assert kb.outcome_title(category, step.outcome) is None
+    assert kb.outcome_title(None, "steun_op_locatie") is None

@@ -40,6 +40,7 @@ def test_unreachable_step(kb, protocol_data, write_protocol):
             "id": "vergeten",
             "kind": "outcome",
             "outcome": "x",
+            "title": "Vergeten",
             "text": "Vergeten.",
             "source": "augeo",
             "referrals": ["veilig_thuis"],
@@ -99,7 +100,7 @@ def test_unknown_only_on_a_number_question(kb, protocol_data, write_protocol, st
 def test_the_unknown_branch_is_checked_like_every_path(kb, protocol_data, write_protocol, step_of):
     """A path through "Weet ik niet" must end in an outcome with the required referrals too."""
     protocol_data["steps"].append({"id": "einde_zonder_melding", "kind": "outcome", "outcome": "niets",
-                                   "text": "Niets te doen.", "source": "augeo",
+                                   "title": "Niets", "text": "Niets te doen.", "source": "augeo",
                                    "key_positions": ["aandachtsfunctionaris"], "actions": ["Niets."]})
     step_of(protocol_data, "dagen")["unknown"] = "einde_zonder_melding"
     assert_refused(write_protocol(protocol_data), kb, "einde_zonder_melding", "veilig_thuis")
@@ -272,3 +273,15 @@ def test_broken_source(tmp_path, write_yaml):
         load_sources(path)
     assert "sources.yml" in str(info.value) and "'ergens'" in str(info.value)
     assert "url" in str(info.value)
+
+
+
+@pytest.mark.parametrize(("step", "title", "fragment"), [
+    ("melden", None, "needs a short 'title'"),
+    ("acuut", "Acuut", "'title' on a step that is not an outcome"),
+    ("melden", "Melden " * 12, "at most 80 characters"),
+])
+def test_an_outcome_and_only_an_outcome_has_a_short_title(kb, protocol_data, write_protocol, step_of,
+                                                          step, title, fragment):
+    step_of(protocol_data, step)["title"] = title
+    assert_refused(write_protocol(protocol_data), kb, f"'{step}'", fragment)

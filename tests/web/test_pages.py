@@ -396,3 +396,53 @@ async def test_a_left_run_shows_as_onderbroken_and_can_be_found(logged_in: httpx
     assert 'id="onderbroken"' in detail.text and "geen besluit vastgelegd" in detail.text
     still = await logged_in.get(f"/sessies/{running.id}")
     assert ">Lopend<" in still.text and 'id="onderbroken"' not in still.text
+
+
+async def test_an_outcome_shows_its_title_and_a_neutral_run_only_its_code(
+        logged_in: httpx.AsyncClient, seeded: Session) -> None:
+    """A supervisor reads "Melden bij de politie, ..." where the code was, in the list,
+    on the session page and in the dossier. A run filed under the neutral category (the
+    resident did not consent) keeps the bare code: the LHBTI title would say what it was
+    about."""
+    from tests.api.factories import make_incident, make_session
+
+    now = utcnow()
+    knowledge = get_knowledge()
+    title = knowledge.outcome_title("mensenhandel", "melding_politie_opvang")
+    private_title = knowledge.outcome_title("lhbti_ondersteuning", "steun_op_locatie")
+    assert title and private_title
+    runs = {}
+    for protocol, code in (("mensenhandel", "melding_politie_opvang"), ("algemene_veiligheid", "steun_op_locatie")):
+        conversation = f"c-outcome-{protocol}"
+        incident = make_incident(seeded, created_at=now, conversation_id=conversation, protocol=protocol,
+                                 outcome=code, referrals=["politie"])
+        runs[protocol] = (make_session(seeded, started_at=now - timedelta(minutes=5), conversation_id=conversation,
+                                       protocol=protocol, events=[{"type": "outcome", "step": "einde",
+                                                                   "outcome": code}]), incident)
+
+    listed = html.unescape((await logged_in.get("/sessies")).text)
+    named = '<span class="outcome-title">{}</span> <code class="outcome-code">{}</code>'
+    assert named.format(title, "melding_politie_opvang") in listed
+    assert '<td data-label="Uitkomst"><code class="outcome-code">steun_op_locatie</code></td>' in listed
+    session, incident = runs["mensenhandel"]
+    page = html.unescape((await logged_in.get(f"/sessies/{session.id}")).text)
+    assert page.count(named.format(title, "melding_politie_opvang")) == 2  # the timeline and the incident card
+    dossier = html.unescape((await logged_in.get(f"/incidenten/{incident.id}/dossier")).text)
+    assert f"{title} (melding_politie_opvang)" in dossier
+    session, incident = runs["algemene_veiligheid"]
+    neutral = [html.unescape((await logged_in.get(path)).text)
+               for path in (f"/sessies/{session.id}", f"/incidenten/{incident.id}/dossier")]
+    for text in (listed, *neutral):
+        assert private_title not in text
+    assert "steun_op_locatie" in neutral[0] and "steun_op_locatie" in neutral[1]
+
+
+async def test_the_protocol_page_and_json_name_each_outcome_by_its_title(logged_in: httpx.AsyncClient, auth) -> None:
+    protocol = get_knowledge().protocols["mensenhandel"]
+    page = html.unescape((await logged_in.get("/protocollen/mensenhandel")).text)
+    body = (await logged_in.get("/api/v1/protocols/mensenhandel", headers=auth("counsellor"))).json()
+    titles = {step["outcome"]: step["title"] for step in body["steps"] if step["kind"] == "outcome"}
+    outcomes = [step for step in protocol.steps.values() if step.kind == "outcome"]
+    assert titles == {step.outcome: step.title for step in outcomes}
+    for step in outcomes:
+        assert f'<strong class="outcome-title">{step.title}</strong> (uitkomst <code>{step.outcome}</code>)' in page

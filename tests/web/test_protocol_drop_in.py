@@ -43,7 +43,7 @@ PROTOCOL = {
         {"id": "bel_112", "kind": "instruction", "text": "Bel nu 112 (politie).", "source": "seed_letter",
          "referrals": ["politie"], "next": "advies"},
         {"id": "advies", "kind": "outcome", "text": "Vraag Veilig Thuis om advies.", "source": "seed_letter",
-         "outcome": "advies_veilig_thuis", "referrals": ["veilig_thuis"],
+         "outcome": "advies_veilig_thuis", "title": "Advies van Veilig Thuis", "referrals": ["veilig_thuis"],
          "key_positions": ["contactpersoon_veiligheid"]},
     ],
 }
