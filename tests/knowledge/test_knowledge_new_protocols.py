@@ -480,3 +480,13 @@ def test_an_acute_answer_without_112_is_refused(tmp_path):
 
     with pytest.raises(KnowledgeError, match="lacks 112"):
         load_knowledge(broken(tmp_path, "mensenhandel", change))
+
+
+def test_fgm_asks_about_danger_for_a_girl_or_a_woman_before_it_knows_which(kb):
+    """The report may be about an adult woman cut as a child (option volwassen_vrouw):
+    the questions before that choice do not speak of "het meisje" alone."""
+    fgm = kb.protocols["meisjesbesnijdenis"]
+    assert "volwassen_vrouw" in {option.value for option in fgm.steps["situatie"].options}
+    for step_id in ("acuut_gevaar", "bel_112"):
+        text = " ".join(fgm.steps[step_id].text.split())
+        assert "het meisje of de vrouw" in text, text
