@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from api.directory import service as directory
+from api.directory.schemas import HolderOut
 from api.follow_ups.models import FollowUp
 from api.handovers import service as handovers
 from api.handovers.schemas import HandoverOut
@@ -93,6 +94,19 @@ def _answer(protocol: Protocol | None, step_id: str, answer: object) -> str:
     return str(answer)
 
 
+def involved_when_recorded(session: Session, knowledge: Knowledge,
+                           incident: Incident) -> list[tuple[str, list[HolderOut]]] | None:
+    """The key positions the decision's outcome says to involve, each with its holders as
+    the directory knew them when it was recorded. None for a record filed under a neutral
+    category: like its dossier (NEUTRAL_NOTE), it names no protocol's positions."""
+    protocol = knowledge.protocols.get(incident.protocol)
+    outcome = protocol.outcome_step(incident.outcome) if protocol is not None else None
+    if outcome is None:
+        return None
+    holders = directory.holders_when_recorded(session, incident.location, incident.created_at)
+    return [(position, [h for h in holders if h.position == position]) for position in outcome.key_positions]
+
+
 def _humanise(step_id: str) -> str:
     return step_id.replace("_", " ").capitalize()
 
@@ -112,11 +126,10 @@ def _protocol_part(record: DecisionRecord, knowledge: Knowledge, protocol: Proto
         record.advice.append(Line("Wat te doen", outcome.text, outcome.source.title, outcome.verify))
         record.advice += [Line("Actie", action) for action in outcome.actions]
         sources[outcome.source.key] = outcome.source
-        holders = directory.holders_when_recorded(session, incident.location, incident.created_at)
-        for position in outcome.key_positions:
+        for position, holders in involved_when_recorded(session, knowledge, incident) or []:
             known = knowledge.key_positions.get(position)
             names = [f"{h.name}{', ' + h.phone if h.phone else ''}{' (vervanger)' if h.kind == 'vervanger' else ''}"
-                     for h in holders if h.position == position]  # fmt: skip
+                     for h in holders]  # fmt: skip
             record.key_positions.append(Line(known.title if known else position, "; ".join(names) or "niemand bekend"))
     for org_id in incident.referrals:
         org = knowledge.organisations.get(org_id)

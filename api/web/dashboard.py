@@ -40,6 +40,7 @@ from api.indicators.norms_ref import NormsDep
 from api.knowledge_ref import KnowledgeDep
 from api.locations.models import Location
 from api.models_base import as_utc, utcnow
+from api.records import service as records_service
 from api.reviews import service as reviews_service
 from api.reviews.schemas import ReviewEventCreate
 from api.reviews.transitions import STATUSES, TRANSITIONS
@@ -554,6 +555,9 @@ def _session_page(
             if TRANSITIONS[(status, target)] == "reviewer"
         ]
         own = access.is_author(user, staff_id) and user.role == "supervisor"
+        # As the directory knew them when it was recorded, not as they are now: the
+        # positions the advice named, or (a neutral record) everyone.
+        involved = records_service.involved_when_recorded(session, knowledge, incident)
         incidents.append(
             {
                 "incident": incident,
@@ -563,8 +567,9 @@ def _session_page(
                 "can_note": access.is_reviewer(user, incident.location, staff_id),
                 "own": own,
                 "deviations": [norms[norm_id] for norm_id in incident.deviations if norm_id in norms],
-                # As the directory knew them when it was recorded, not as they are now.
-                "holders": directory_service.holders_when_recorded(session, incident.location, incident.created_at),
+                "involved": involved,
+                "holders": [] if involved is not None else directory_service.holders_when_recorded(
+                    session, incident.location, incident.created_at),
             }
         )
     deviating_refs = {item["incident"].reference for item in incidents if item["deviations"]}

@@ -446,3 +446,33 @@ async def test_the_protocol_page_and_json_name_each_outcome_by_its_title(logged_
     assert titles == {step.outcome: step.title for step in outcomes}
     for step in outcomes:
         assert f'<strong class="outcome-title">{step.title}</strong> (uitkomst <code>{step.outcome}</code>)' in page
+
+
+async def test_the_session_page_names_whom_the_advice_said_to_involve(
+        logged_in: httpx.AsyncClient, seeded: Session) -> None:
+    """The incident card lists the key positions the outcome named, each with who held it
+    then ("niemand bekend" when nobody did), not the whole directory. A record filed under
+    the neutral category still lists everyone: naming its protocol's positions would say
+    what it was about."""
+    import re
+
+    from tests.api.factories import make_incident, make_session
+
+    now = utcnow()
+    knowledge = get_knowledge()
+    cards = {}
+    for protocol, code in (("mensenhandel", "melding_politie_opvang"), ("algemene_veiligheid", "steun_op_locatie")):
+        conversation = f"c-involved-{protocol}"
+        make_incident(seeded, created_at=now, conversation_id=conversation, protocol=protocol, outcome=code,
+                      referrals=["politie"])
+        session = make_session(seeded, started_at=now - timedelta(minutes=5), conversation_id=conversation,
+                               protocol=protocol)
+        page = (await logged_in.get(f"/sessies/{session.id}")).text
+        cards[protocol] = page.split('class="holders-then"', 1)[1].split("</dd>", 1)[0]
+
+    named = knowledge.protocols["mensenhandel"].outcome_step("melding_politie_opvang").key_positions
+    assert re.findall(r'data-position="(\w+)"', cards["mensenhandel"]) == list(named)
+    assert "Te betrekken volgens het advies" in cards["mensenhandel"]
+    assert "lhbti_contactpersoon" not in cards["mensenhandel"]
+    assert "Sleutelposities toen" in cards["algemene_veiligheid"]
+    assert set(re.findall(r'data-position="(\w+)"', cards["algemene_veiligheid"])) > set(named)
