@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from fpdf import FPDF
 
-from api.records.service import NEUTRAL_NOTE, STATUS_LABELS, VERIFY, DecisionRecord, Event, Line, fmt
+from api.local_time import local_time
+from api.records.service import NEUTRAL_NOTE, STATUS_LABELS, VERIFY, DecisionRecord, Event, Line
 
 _PLAIN = str.maketrans({"–": "-", "—": "-", "‘": "'", "’": "'", "“": '"', "”": '"', "…": "...", "•": "-",
                         "→": "->", "≥": ">=", "≤": "<=", "€": "EUR"})  # fmt: skip
@@ -50,7 +51,7 @@ class _Record(FPDF):
 
     def events(self, events: list[Event], indent: float = 4) -> None:
         for event in events:
-            line = f"{fmt(event.at)} - {STATUS_LABELS.get(event.status, event.status)} - {event.actor}"
+            line = f"{local_time(event.at)} - {STATUS_LABELS.get(event.status, event.status)} - {event.actor}"
             self.para(line + (f": {event.text}" if event.text else ""), indent=indent)
 
 
@@ -85,7 +86,7 @@ def render(record: DecisionRecord) -> bytes:
         pdf.para("-")
     for follow_up in record.follow_ups:
         pdf.para(f"{follow_up.action}: {STATUS_LABELS.get(follow_up.status, follow_up.status)} "
-                 f"(uiterlijk {fmt(follow_up.due_at)})", bold=True)
+                 f"(uiterlijk {local_time(follow_up.due_at)})", bold=True)
         pdf.events(follow_up.history)
     pdf.heading("Beoordeling")
     if record.reviews:
@@ -96,7 +97,7 @@ def render(record: DecisionRecord) -> bytes:
     if not record.handovers:
         pdf.para("-")
     for handover in record.handovers:
-        pdf.para(f"{fmt(handover.created_at)} - {handover.actor}: van {handover.from_location} "
+        pdf.para(f"{local_time(handover.created_at)} - {handover.actor}: van {handover.from_location} "
                  f"({handover.from_staff_id or '-'}) naar {handover.to_location} ({handover.to_staff_id or '-'})")
         pdf.para(f"Reden: {handover.reason}", indent=4)
     if record.sources:

@@ -22,7 +22,7 @@ from api.follow_ups.models import FollowUp
 from api.handovers import service as handovers
 from api.handovers.schemas import HandoverOut
 from api.incidents.models import Incident, IncidentReviewEvent
-from api.models_base import as_utc
+from api.local_time import local_time
 from knowledge import Knowledge, Protocol, Source
 
 NEUTRAL_NOTE = ("Vastgelegd onder een neutrale categorie (geen toestemming van de bewoner): vraagteksten, "
@@ -76,10 +76,6 @@ class DecisionRecord:
     reviews: list[Event] = field(default_factory=list)
     handovers: list[HandoverOut] = field(default_factory=list)
     sources: list[Source] = field(default_factory=list)
-
-
-def fmt(value: datetime) -> str:
-    return as_utc(value).strftime("%d-%m-%Y %H:%M") + " UTC"
 
 
 def _answer(protocol: Protocol | None, step_id: str, answer: object) -> str:
@@ -150,7 +146,7 @@ def build(session: Session, knowledge: Knowledge, incident: Incident, review_sta
     place = handovers.current_place(session, incident)
     facts = [
         Line("Referentie", incident.reference),
-        Line("Vastgelegd", fmt(incident.created_at)),
+        Line("Vastgelegd", local_time(incident.created_at)),
         Line("Locatie (vastgelegd)", incident.location),
         Line("Medewerker (pseudoniem)", incident.staff_id or "–"),
         Line("Kanaal", incident.channel or "–"),

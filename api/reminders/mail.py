@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 
-from api.models_base import as_utc
+from api.local_time import local_time
 from api.reminders.models import ESCALATION
 from api.reminders.settings import ReminderSettings
 
@@ -25,13 +25,9 @@ class Notice:
     due_at: datetime
 
 
-def deadline_text(value: datetime) -> str:
-    return as_utc(value).strftime("%d-%m-%Y %H:%M UTC")
-
-
 def compose(settings: ReminderSettings, notice: Notice, recipients: list[str]) -> EmailMessage:
     link = settings.public_url.rstrip("/") + "/acties"
-    deadline = deadline_text(notice.due_at)
+    deadline = local_time(notice.due_at)
     if notice.kind == ESCALATION:
         subject = f"Te laat: {notice.action} voor {notice.reference}"
         opening = (f"De actie '{notice.action}' bij melding {notice.reference} is niet bevestigd vóór de "

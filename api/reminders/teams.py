@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.reminders.mail import Notice, deadline_text
+from api.local_time import local_time
+from api.reminders.mail import Notice
 from api.reminders.models import ESCALATION
 from api.reminders.settings import ReminderSettings
 from api.teams.connector import BotConnector
@@ -19,7 +20,7 @@ from api.teams.settings import TeamsSettings
 
 def text(settings: ReminderSettings, notice: Notice) -> str:
     link = settings.public_url.rstrip("/") + "/acties"
-    deadline = deadline_text(notice.due_at)
+    deadline = local_time(notice.due_at)
     if notice.kind == ESCALATION:
         opening = (f"**Te laat**: de actie '{notice.action}' bij melding {notice.reference} is niet bevestigd "
                    f"vóór de termijn ({deadline}). U krijgt dit bericht als sleutelfunctionaris van de locatie.")

@@ -9,7 +9,6 @@ badge with the open and overdue counts on every page.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response
@@ -22,7 +21,7 @@ from api.db import SessionDep
 from api.follow_ups import service
 from api.follow_ups.schemas import FollowUpEventCreate
 from api.knowledge_ref import KnowledgeDep
-from api.models_base import as_utc
+from api.local_time import local_time
 from api.web.pages import current_page_user, render, require_page_roles
 
 router = APIRouter(include_in_schema=False)
@@ -46,10 +45,6 @@ def follow_up_badge(request: Request, session: SessionDep) -> None:
         request.state.follow_up_badge = service.counts_for(session, user)
 
 
-def _fmt(value: datetime) -> str:
-    return as_utc(value).strftime("%d-%m-%Y %H:%M") + " UTC"
-
-
 def _page(request: Request, session: Any, knowledge: Any, user: User, *, error: str | None = None,
           status_code: int = 200) -> Response:
     listed = service.list_for(session, user, service.Filters(status="open"))
@@ -64,7 +59,7 @@ def _page(request: Request, session: Any, knowledge: Any, user: User, *, error: 
             "closed": [item for item in recent if item.status != "open"][:20],
             "organisations": {org_id: org.name for org_id, org in knowledge.organisations.items()},
             "status_labels": STATUS_LABELS,
-            "fmt": _fmt,
+            "fmt": local_time,
             "error": error,
             "done": STATUS_LABELS.get(request.query_params.get("gedaan", "")),
         },

@@ -38,8 +38,9 @@ from api.follow_ups.indicators import follow_up_indicators
 from api.indicators import service as indicators_service
 from api.indicators.norms_ref import NormsDep
 from api.knowledge_ref import KnowledgeDep
+from api.local_time import local_time
 from api.locations.models import Location
-from api.models_base import as_utc, utcnow
+from api.models_base import utcnow
 from api.records import service as records_service
 from api.reviews import service as reviews_service
 from api.reviews.schemas import ReviewEventCreate
@@ -117,12 +118,6 @@ def _user_locations(session: Any, user: User) -> list[Location]:
 
 def _protocol_titles(knowledge: Any) -> dict[str, str]:
     return {record_id: knowledge.record_title(record_id) for record_id in [*knowledge.protocols, *knowledge.categories]}
-
-
-def _fmt_dt(value: Any) -> str:
-    if value is None:
-        return ""
-    return as_utc(value).strftime("%d-%m-%Y %H:%M")
 
 
 def _fmt_hours(value: float | None) -> str:
@@ -480,7 +475,7 @@ def _session_list(request: Request, session: Any, knowledge: Any, user: User) ->
             "state_labels": STATE_LABELS,
             "idle_hours": _idle_text(),
             "csv_link": "/api/v1/sessions.csv?" + _api_query(filters),
-            "fmt_dt": _fmt_dt,
+            "fmt_dt": local_time,
             "filtered": bool(base),
         },
     )
@@ -508,7 +503,7 @@ def _timeline(events: list[Any]) -> list[dict[str, Any]]:
                 "type": event.type,
                 "label": EVENT_LABELS.get(event.type, event.type),
                 "seq": event.seq,
-                "at": _fmt_dt(event.created_at),
+                "at": local_time(event.created_at),
                 "step": event.step,
                 "text": event.text,
                 "answer": event.answer if event.type != "question_asked" else None,
@@ -587,7 +582,7 @@ def _session_page(
             "state_labels": STATE_LABELS,
             "idle_hours": _idle_text(),
             "organisations": {org_id: org.name for org_id, org in knowledge.organisations.items()},
-            "fmt_dt": _fmt_dt,
+            "fmt_dt": local_time,
             "error": error,
             "done": request.query_params.get("gedaan"),
         },
@@ -653,7 +648,7 @@ def _corrections_page(
             "user": user,
             "items": items,
             "titles": _protocol_titles(knowledge),
-            "fmt_iso": lambda value: _fmt_dt(_parse_iso(value)),
+            "fmt_iso": lambda value: local_time(_parse_iso(value)),
             "error": error,
             "done": request.query_params.get("gedaan"),
         },

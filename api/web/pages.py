@@ -41,6 +41,7 @@ from api.auth.service import InvalidToken, decode_token
 from api.config import Settings, get_settings
 from api.db import SessionDep
 from api.knowledge_ref import get_knowledge
+from api.local_time import local_time
 from knowledge import KEY_POSITION_LABELS as _KEY_POSITION_NAMES
 
 WEB_DIR = Path(__file__).resolve().parent
@@ -111,6 +112,7 @@ def _environment() -> jinja2.Environment:
     env.globals["role_labels"] = ROLE_LABELS
     env.globals["key_position_labels"] = KEY_POSITION_LABELS
     env.filters["tel"] = tel_href
+    env.filters["local_time"] = local_time
     env.globals["outcome_title"] = outcome_title
     return env
 

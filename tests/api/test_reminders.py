@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.auth.models import UserAccount
 from api.db import make_engine
 from api.directory.models import KeyPositionAssignment
-from api.follow_ups.models import FollowUpEvent
+from api.follow_ups.models import FollowUp, FollowUpEvent
+from api.local_time import local_time
 from api.models_base import utcnow
 from api.reminders.models import ESCALATION, REMINDER, FollowUpNotification
 from api.reminders.runner import Runner, start_background
@@ -128,7 +129,10 @@ def test_reminder_before_the_deadline_and_escalation_after_it_each_once_across_r
     assert message["Subject"] == f"Te laat: Veilig Thuis gebeld voor {reference}"
     body = message.get_payload(decode=True).decode()
     assert reference in body and "Veilig Thuis gebeld" in body and "https://coa.example/acties" in body
-    assert "UTC" in body  # the deadline
+    with Session(engine) as db:
+        due_at = db.get(FollowUp, follow_up_id).due_at
+    # The deadline in Dutch local time, as the chat and the pages say it.
+    assert f"termijn ({local_time(due_at)})" in body and "UTC" not in body
     # Never the resident's situation: no answers, no outcome, no protocol title.
     for secret in (SITUATION, "melding_veilig_thuis", "Eergerelateerd", "broer"):
         assert secret not in body and secret not in str(message["Subject"])

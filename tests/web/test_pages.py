@@ -476,3 +476,17 @@ async def test_the_session_page_names_whom_the_advice_said_to_involve(
     assert "lhbti_contactpersoon" not in cards["mensenhandel"]
     assert "Sleutelposities toen" in cards["algemene_veiligheid"]
     assert set(re.findall(r'data-position="(\w+)"', cards["algemene_veiligheid"])) > set(named)
+
+
+async def test_pages_show_dutch_local_time(logged_in: httpx.AsyncClient, seeded: Session) -> None:
+    """The session list and page say when it started in local time, as the chat does."""
+    from datetime import UTC, datetime
+
+    from tests.api.factories import make_session
+
+    started = datetime(2026, 7, 1, 10, 0, tzinfo=UTC)
+    session = make_session(seeded, started_at=started, conversation_id="c-local-time")
+    listed = (await logged_in.get("/sessies")).text
+    page = (await logged_in.get(f"/sessies/{session.id}")).text
+    assert f'href="/sessies/{session.id}">01-07-2026 12:00<' in listed
+    assert "01-07-2026 12:00" in page and "01-07-2026 10:00" not in page
