@@ -452,20 +452,30 @@ def list_sessions(
     return items, total
 
 
+_CONSISTENT_READS = 3
+
+
 def get_session_detail(session: Session, user: User, session_id: str) -> SessionDetail | None:
     try:
         key = uuid.UUID(session_id)
     except ValueError:
         return None
     stmt, _derived = _filtered(session, user, SessionFilters())
-    row = session.execute(stmt.where(GuidanceSession.id == key)).first()
-    if row is None:
-        return None
-    item = _item(row)
+    for _attempt in range(_CONSISTENT_READS):
+        row = session.execute(stmt.where(GuidanceSession.id == key)).first()
+        if row is None:
+            return None
+        item = _item(row)
+        events = session.scalars(
+            select(SessionEvent).where(SessionEvent.session_id == key).order_by(SessionEvent.seq)
+        ).all()
+        # Two statements, two snapshots (READ COMMITTED): an event that arrived in between
+        # (the outbox delivers them while the page is read) would show a "stopped" event
+        # under the state "lopend". Events are only appended, so the same count means the
+        # state was derived from these very events.
+        if len(events) == item.event_count:
+            break
     record_read(session, user, "session", [key])  # audit (issue 6)
-    events = session.scalars(
-        select(SessionEvent).where(SessionEvent.session_id == key).order_by(SessionEvent.seq)
-    ).all()
     # The incidents the user may see (same scope) of this session: its
     # conversation's incidents of its protocol.
     incidents, _total = list_incidents(

@@ -317,3 +317,34 @@ def test_onderbroken_waits_as_long_as_the_assistant_keeps_a_session() -> None:
 
     domain = yaml.safe_load((ROOT / "assistant" / "domain" / "base.yml").read_text(encoding="utf-8"))
     assert Settings().session_idle_minutes == domain["session_config"]["session_expiration_time"]
+
+
+def test_the_detail_state_agrees_with_its_events_when_one_arrives_while_it_is_read(
+    seeded: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The outbox delivers a run's "stopped" event while a supervisor opens the page:
+    the state and the timeline come from two statements, and must not disagree
+    ("lopend" above a "stopped" event, seen in an end-to-end run on PostgreSQL)."""
+    import uuid
+
+    from api.auth.schemas import User
+    from api.sessions import service
+
+    guidance = make_session(seeded, started_at=utcnow() - timedelta(minutes=5), conversation_id="c-racing",
+                            events=[{"type": "started"}])
+    first_read = service._item
+
+    def an_event_arrives_after_the_state_was_read(row: Any) -> Any:
+        item = first_read(row)
+        if item.event_count == 1:
+            seeded.add(SessionEvent(session_id=guidance.id, seq=2, type="stopped", created_at=utcnow(),
+                                    idempotency_key=f"race-{uuid.uuid4().hex}"))
+            seeded.flush()
+        return item
+
+    monkeypatch.setattr(service, "_item", an_event_arrives_after_the_state_was_read)
+    detail = service.get_session_detail(seeded, User(sub="t-sup", role="supervisor", locations=("TERAPEL",)),
+                                        str(guidance.id))
+    assert detail is not None
+    assert [event.type for event in detail.events] == ["started", "stopped"]
+    assert (detail.state, detail.event_count) == ("gestopt", 2)
