@@ -45,7 +45,7 @@ from actions.tracker_utils import (
     metadata_location,
     user_input,
 )
-from actions.understanding import asks_a_question, echoes_option, normalise_text
+from actions.understanding import asks_a_question, asks_to_pause, echoes_option, normalise_text
 from knowledge import Option, Protocol
 
 logger = logging.getLogger(__name__)
@@ -149,6 +149,11 @@ class ValidateProtocolForm(FormValidationAction):
         user = user_input(tracker)
         intent = _intent_of(latest_intent(tracker), tracker, user)
         danger = engine.signals_danger(user, tracker.get_slot(names.PROTOCOL))
+        if intent == names.STOP_INTENT and not danger and asks_to_pause(user.text):
+            # The run stays open (and comes back after Rasa's session ends): stopping
+            # would lose the answers given so far.
+            dispatcher.utter_message(**presenter.paused())
+            return {names.PROTOCOL_ANSWER: None}
         if intent == names.STOP_INTENT:
             if danger:
                 dispatcher.utter_message(**presenter.acute_danger(engine.acute_step(tracker.get_slot(names.PROTOCOL))))

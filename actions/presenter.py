@@ -190,6 +190,12 @@ def stopped() -> Message:
     return {"text": "Het protocol is gestopt. Er is niets vastgelegd."}
 
 
+def paused() -> Message:
+    return {"text": "Het protocol blijft openstaan: u kunt later in dit gesprek verder bij deze vraag, en uw "
+                    "antwoorden tot nu toe blijven bewaard. Vastgelegd wordt pas iets bij het besluit. Wilt u "
+                    "toch stoppen zonder iets vast te leggen? Typ dan 'stop'."}
+
+
 def state_lost() -> Message:
     return {
         "text": "Ik ben de draad van het protocol kwijt (het protocol is mogelijk bijgewerkt). "

@@ -492,6 +492,18 @@ def means_later(text: str) -> bool:
     return mentions_any(text, _LATER, whole_words=True)
 
 
+#: "Later verder" in a protocol: a pause, not a stop (a stop loses the answers given).
+_PAUSE = ("later", "straks", "pauze", "even weg", "morgen", "volgende keer", "zo meteen", "ander moment")
+_EXPLICIT_STOP = re.compile(r"\b(stop\w*|ophouden|hou op|kappen|annuleer\w*|afbreken|breek\w* af|cancel)\b")
+
+
+def asks_to_pause(text: str) -> bool:
+    """ "kan ik later verder?", "ik doe dit later wel": go on later, without a word that
+    stops outright ("stop maar, ik doe het later" does stop)."""
+    plain = normalise_text(text)
+    return mentions_any(plain, _PAUSE, whole_words=True) and not _EXPLICIT_STOP.search(plain)
+
+
 _DONE = ("gedaan", "gebeld", "gemeld", "geregeld", "klaar", "gebeurd", "gelukt", "afgerond", "besproken")
 
 

@@ -8,7 +8,7 @@ import pytest
 from rasa_sdk.events import SlotSet
 
 from actions import ValidateProtocolForm, knowledge_cache
-from actions.presenter import ACUTE_TEXT
+from actions.presenter import ACUTE_TEXT, paused
 from knowledge import Knowledge
 from tests.actions.conftest import FakeApi
 from tests.actions.helpers import (
@@ -423,6 +423,22 @@ def test_terug_typed_on_a_number_question_still_goes_back() -> None:
 
 def test_stop_said_outright_beats_an_answer() -> None:
     events, messages = answer("nee, stop maar", "stop", AT_GESPREK)
+    assert texts(messages) == ["Het protocol is gestopt. Er is niets vastgelegd."]
+    assert SlotSet("requested_slot", None) in events
+
+
+@pytest.mark.parametrize("text", ["kan ik later verder?", "ik doe dit later wel", "ik moet even weg, straks verder"])
+def test_later_keeps_the_run_open_and_asks_the_question_again(text: str) -> None:
+    """The NLU took "kan ik later verder?" for stop, which threw the answers away."""
+    events, messages = answer(text, "stop", AT_GESPREK)
+    assert texts(messages) == [paused()["text"]]
+    assert "later in dit gesprek verder bij deze vraag" in paused()["text"]
+    assert events == [SlotSet("protocol_answer", None)]
+
+
+@pytest.mark.parametrize("text", ["stop maar, ik doe het later wel", "later verder? nee, annuleer maar"])
+def test_later_with_a_stop_word_still_stops(text: str) -> None:
+    events, messages = answer(text, "stop", AT_GESPREK)
     assert texts(messages) == ["Het protocol is gestopt. Er is niets vastgelegd."]
     assert SlotSet("requested_slot", None) in events
 
