@@ -45,8 +45,8 @@ from actions.tracker_utils import (
     metadata_location,
     user_input,
 )
-from actions.understanding import asks_a_question, asks_to_pause, echoes_option, normalise_text
-from knowledge import Option, Protocol
+from actions.understanding import asks_a_question, asks_how_long, asks_to_pause, echoes_option, normalise_text
+from knowledge import Option, Protocol, questions_left
 
 logger = logging.getLogger(__name__)
 
@@ -232,6 +232,10 @@ class ValidateProtocolForm(FormValidationAction):
             await session_events.went_back(tracker, state, previous)
             return {names.PROTOCOL_ANSWER: None, **previous.to_slots(), names.MISSES: 0.0}
         step = engine.step(state)
+        if asks_how_long(user.text) and engine.interpret(step, user, use_intent=False) is None:
+            fewest, most = questions_left(protocol, step.id)
+            dispatcher.utter_message(**presenter.questions_left(max(fewest - 1, 0), max(most - 1, 0)))
+            return {names.PROTOCOL_ANSWER: None}
         look_up = asked_look_up(tracker, intent)
         if look_up is not None and not _short_answer(engine.interpret(step, user, use_intent=False), user):
             answer = await LOOKUPS[look_up](tracker)

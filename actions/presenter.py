@@ -190,6 +190,19 @@ def stopped() -> Message:
     return {"text": "Het protocol is gestopt. Er is niets vastgelegd."}
 
 
+def questions_left(fewest: int, most: int) -> Message:
+    """``fewest``..``most`` questions after the open one, to the advice and the decision."""
+    if most == 0:
+        count = "Dit is de laatste vraag"
+    elif fewest == 0:
+        count = f"Misschien is dit de laatste vraag, anders volgen er nog hooguit {most}"
+    elif fewest == most:
+        count = "Na deze vraag volgt nog 1 vraag" if most == 1 else f"Na deze vraag volgen nog {most} vragen"
+    else:
+        count = f"Na deze vraag volgen nog {fewest} tot {most} vragen, afhankelijk van de antwoorden"
+    return {"text": f"{count}; daarna krijgt u het advies en wordt het besluit vastgelegd."}
+
+
 def paused() -> Message:
     return {"text": "Het protocol blijft openstaan: u kunt later in dit gesprek verder bij deze vraag, en uw "
                     "antwoorden tot nu toe blijven bewaard. Vastgelegd wordt pas iets bij het besluit. Wilt u "

@@ -492,6 +492,15 @@ def means_later(text: str) -> bool:
     return mentions_any(text, _LATER, whole_words=True)
 
 
+_HOW_LONG = re.compile(r"\b(hoe ?lang (duurt|nog|gaat)|hoeveel (vragen|stappen)|nog (veel|lang|meer) vragen|"
+                       r"(bijna|nog niet) klaar|hoe ver (ben|zijn)|duurt (dit|het) (nog )?lang)\b")
+
+
+def asks_how_long(text: str) -> bool:
+    """ "hoe lang duurt dit nog?", "hoeveel vragen nog?", "zijn we bijna klaar?" """
+    return bool(_HOW_LONG.search(normalise_text(text)))
+
+
 #: "Later verder" in a protocol: a pause, not a stop (a stop loses the answers given).
 _PAUSE = ("later", "straks", "pauze", "even weg", "morgen", "volgende keer", "zo meteen", "ander moment")
 _EXPLICIT_STOP = re.compile(r"\b(stop\w*|ophouden|hou op|kappen|annuleer\w*|afbreken|breek\w* af|cancel)\b")

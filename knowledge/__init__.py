@@ -5,7 +5,7 @@ Standard library + PyYAML only: imported by both the Rasa action server
 (Python 3.10) and the API (Python 3.11+).
 """
 
-from .graph import PathStep, iter_paths, main_path, path_key_positions, path_referrals
+from .graph import PathStep, iter_paths, main_path, path_key_positions, path_referrals, questions_left
 from .loader import (
     KEY_POSITION_LABELS,
     KEY_POSITIONS,
@@ -81,4 +81,5 @@ __all__ = [
     "main_path",
     "path_key_positions",
     "path_referrals",
+    "questions_left",
 ]

@@ -93,6 +93,24 @@ def _longest(protocol: Protocol, step_id: str, memo: dict[str, int]) -> int:
     return memo[step_id]
 
 
+def questions_left(protocol: Protocol, step_id: str) -> tuple[int, int]:
+    """The fewest and the most questions on the way from ``step_id`` (counted when it is
+    one) to an outcome: what "hoe lang duurt dit nog?" is answered with."""
+    memo: dict[str, tuple[int, int]] = {}
+
+    def left(current: str) -> tuple[int, int]:
+        if current not in memo:
+            memo[current] = (0, 0)  # cycle guard; the graph is validated to be acyclic
+            step = protocol.steps[current]
+            ahead = [left(t) for _, t in answers_of(step) if t in protocol.steps]
+            own = 1 if step.is_question else 0
+            memo[current] = (own + min((a[0] for a in ahead), default=0),
+                             own + max((a[1] for a in ahead), default=0))
+        return memo[current]
+
+    return left(step_id)
+
+
 def main_path(protocol: Protocol) -> tuple[Step, ...]:
     """The protocol's main line: the steps a counsellor typically passes, in order,
     without the outcome. Used to number the steps ("stap 2 bij ...").

@@ -8,7 +8,7 @@ import pytest
 from rasa_sdk.events import SlotSet
 
 from actions import ValidateProtocolForm, knowledge_cache
-from actions.presenter import ACUTE_TEXT, paused
+from actions.presenter import ACUTE_TEXT, paused, questions_left
 from knowledge import Knowledge
 from tests.actions.conftest import FakeApi
 from tests.actions.helpers import (
@@ -425,6 +425,26 @@ def test_stop_said_outright_beats_an_answer() -> None:
     events, messages = answer("nee, stop maar", "stop", AT_GESPREK)
     assert texts(messages) == ["Het protocol is gestopt. Er is niets vastgelegd."]
     assert SlotSet("requested_slot", None) in events
+
+
+@pytest.mark.parametrize("text", ["hoe lang duurt dit nog?", "hoeveel vragen nog?", "zijn we bijna klaar"])
+def test_how_long_says_how_many_questions_are_left_and_asks_again(text: str) -> None:
+    """At gesprek_veilig of eergerelateerd geweld the paths ahead hold 2 to 6 questions,
+    this one included (test_knowledge_invariants checks the count on every path)."""
+    events, messages = answer(text, "out_of_scope", AT_GESPREK)
+    assert texts(messages) == ["Na deze vraag volgen nog 1 tot 5 vragen, afhankelijk van de antwoorden; daarna "
+                               "krijgt u het advies en wordt het besluit vastgelegd."]
+    assert events == [SlotSet("protocol_answer", None)]
+
+
+@pytest.mark.parametrize(("fewest", "most", "start"), [
+    (0, 0, "Dit is de laatste vraag;"),
+    (0, 2, "Misschien is dit de laatste vraag, anders volgen er nog hooguit 2;"),
+    (1, 1, "Na deze vraag volgt nog 1 vraag;"),
+    (3, 3, "Na deze vraag volgen nog 3 vragen;"),
+])
+def test_how_many_questions_are_left_in_words(fewest: int, most: int, start: str) -> None:
+    assert questions_left(fewest, most)["text"].startswith(start)
 
 
 @pytest.mark.parametrize("text", ["kan ik later verder?", "ik doe dit later wel", "ik moet even weg, straks verder"])

@@ -348,3 +348,17 @@ def test_cycle_and_unreachable_are_detected(kb):
 def test_too_long_path_is_detected(kb, monkeypatch):
     monkeypatch.setattr(invariants, "MAX_PATH_STEPS", 5)
     assert any("max 5" in p for p in invariants.check_paths(kb.protocols["eergerelateerd_geweld"]))
+
+
+def test_questions_left_is_the_fewest_and_most_questions_of_every_path_on(kb) -> None:
+    """What "hoe lang duurt dit nog?" is answered with, checked against every path."""
+    from knowledge import questions_left
+
+    for protocol in [*kb.protocols.values(), kb.general_path]:
+        seen: dict[str, list[int]] = {}
+        for path in iter_paths(protocol):
+            for index, item in enumerate(path):
+                ahead = sum(1 for later in path[index:] if later.step.is_question)
+                seen.setdefault(item.step.id, []).append(ahead)
+        for step_id, counts in seen.items():
+            assert questions_left(protocol, step_id) == (min(counts), max(counts)), (protocol.id, step_id)
