@@ -282,17 +282,8 @@ def safety_contact(location_name: str | None, holders: Sequence[Mapping[str, Any
 
 
 def organisation_line(org: Organisation) -> str:
-    if org.phone:
-        notes = [org.phone_note] if org.phone_note else []
-        line = f"- {org.name}: {org.phone}"
-        if notes:
-            line += f" ({'; '.join(notes)})"
-        if org.verify:
-            line += f" {VERIFY_NOTE}"
-        return line
-    if org.website:
-        return f"- {org.name}: {org.website}"
-    return f"- {org.name}"
+    line = f"- {org.name}: {org.contact}" if org.contact else f"- {org.name}"
+    return f"{line} {VERIFY_NOTE}" if org.phone and org.verify else line
 
 
 def key_position_lines(

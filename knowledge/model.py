@@ -57,6 +57,14 @@ class Organisation:
     #: Other names staff type (abbreviations, spellings), for recognising it in a message.
     aliases: tuple[str, ...] = ()
 
+    @property
+    def contact(self) -> str | None:
+        """How to reach it, as the chat and the dossier show it: the phone number with its
+        note ("112 (spoed; geen spoed: 0900-8844)"), else the website."""
+        if self.phone:
+            return f"{self.phone} ({self.phone_note})" if self.phone_note else self.phone
+        return self.website
+
 
 @dataclass(frozen=True)
 class KeyPosition:

@@ -172,7 +172,7 @@ def build(session: Session, knowledge: Knowledge, incident: Incident, review_sta
         if org is None:
             record.referrals.append(Line(org_id, "–"))
             continue
-        record.referrals.append(Line(org.name, org.phone or org.website or "–",
+        record.referrals.append(Line(org.name, org.contact or "–",
                                      None if neutral else org.source.title, org.verify))  # fmt: skip
     follow_ups = session.scalars(
         select(FollowUp).where(FollowUp.incident_id == incident.id).options(selectinload(FollowUp.events))

@@ -58,6 +58,8 @@ async def test_the_pdf_holds_the_decision_its_follow_ups_and_review(
     assert "ja (bron: Handelingsprotocol" in text
     assert "Meld de acute of structurele onveiligheid direct bij Veilig Thuis" in text  # the advice
     assert "Veilig Thuis 0800-2000" in text and "Politie" in text  # the referrals
+    # The police's number with its note, as the chat gives it: 112 is for emergencies only.
+    assert "Politie 112 (spoed; geen spoed: 0900-8844)" in text
     assert "Veilig Thuis gebeld: Gedaan" in text  # a follow-up and its status
     assert "Risico-inschatting bij de politie gevraagd: Open" in text
     assert "In behandeling - sup-record" in text  # the review history
