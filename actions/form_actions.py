@@ -234,7 +234,7 @@ class ValidateProtocolForm(FormValidationAction):
         step = engine.step(state)
         if asks_how_long(user.text) and engine.interpret(step, user, use_intent=False) is None:
             fewest, most = questions_left(protocol, step.id)
-            dispatcher.utter_message(**presenter.questions_left(max(fewest - 1, 0), max(most - 1, 0)))
+            dispatcher.utter_message(**presenter.how_many_left(max(fewest - 1, 0), max(most - 1, 0)))
             return {names.PROTOCOL_ANSWER: None}
         look_up = asked_look_up(tracker, intent)
         if look_up is not None and not _short_answer(engine.interpret(step, user, use_intent=False), user):

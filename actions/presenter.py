@@ -190,7 +190,7 @@ def stopped() -> Message:
     return {"text": "Het protocol is gestopt. Er is niets vastgelegd."}
 
 
-def questions_left(fewest: int, most: int) -> Message:
+def how_many_left(fewest: int, most: int) -> Message:
     """``fewest``..``most`` questions after the open one, to the advice and the decision."""
     if most == 0:
         count = "Dit is de laatste vraag"

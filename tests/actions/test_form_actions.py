@@ -8,7 +8,7 @@ import pytest
 from rasa_sdk.events import SlotSet
 
 from actions import ValidateProtocolForm, knowledge_cache
-from actions.presenter import ACUTE_TEXT, paused, questions_left
+from actions.presenter import ACUTE_TEXT, how_many_left, paused
 from knowledge import Knowledge
 from tests.actions.conftest import FakeApi
 from tests.actions.helpers import (
@@ -444,7 +444,7 @@ def test_how_long_says_how_many_questions_are_left_and_asks_again(text: str) -> 
     (3, 3, "Na deze vraag volgen nog 3 vragen;"),
 ])
 def test_how_many_questions_are_left_in_words(fewest: int, most: int, start: str) -> None:
-    assert questions_left(fewest, most)["text"].startswith(start)
+    assert how_many_left(fewest, most)["text"].startswith(start)
 
 
 @pytest.mark.parametrize("text", ["kan ik later verder?", "ik doe dit later wel", "ik moet even weg, straks verder"])
