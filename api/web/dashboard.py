@@ -326,6 +326,8 @@ def _dashboard(request: Request, session: Any, knowledge: Any, norms: dict[str, 
         }
         for row in sorted(data.rows, key=lambda r: (r.period or "", r.location), reverse=True)
     ]
+    period_filters = {k: v for k, v in {"locatie": location, "van": start.isoformat(), "tot": end.isoformat()}.items()
+                      if v}
     return render(
         request,
         "dashboard/overview.html",
@@ -355,10 +357,10 @@ def _dashboard(request: Request, session: Any, knowledge: Any, norms: dict[str, 
             # Key positions nobody holds today (issue 17): the Inspectie found them on some locations.
             "gaps": directory_service.gaps(session, [location] if location else codes),
             "gap_labels": GAP_LABELS,
-            "sessions_link": "/sessies?"
-            + urlencode(
-                {k: v for k, v in {"locatie": location, "van": start.isoformat(), "tot": end.isoformat()}.items() if v}
-            ),
+            "sessions_link": "/sessies?" + urlencode(period_filters),
+            # Runs left without a decision (onderbroken) are not in the indicators: a count
+            # over a year of sessions would cost the dashboard its speed; /sessies lists them.
+            "left_link": "/sessies?" + urlencode({**period_filters, "verloop": "onderbroken"}),
         },
     )
 

@@ -490,3 +490,13 @@ async def test_pages_show_dutch_local_time(logged_in: httpx.AsyncClient, seeded:
     page = (await logged_in.get(f"/sessies/{session.id}")).text
     assert f'href="/sessies/{session.id}">01-07-2026 12:00<' in listed
     assert "01-07-2026 12:00" in page and "01-07-2026 10:00" not in page
+
+
+async def test_the_dashboard_leads_to_the_runs_left_without_a_decision(logged_in: httpx.AsyncClient,
+                                                                        seeded: Session) -> None:
+    """Onderbroken runs are no indicator; the dashboard links to them, for its period and location."""
+    page = html.unescape((await logged_in.get("/dashboard", params={"locatie": "TERAPEL", "periode": "28"})).text)
+    link = page.split('id="left-runs" href="', 1)[1].split('"', 1)[0]
+    assert link.startswith("/sessies?locatie=TERAPEL&van=") and link.endswith("&verloop=onderbroken")
+    listed = await logged_in.get(link)
+    assert listed.status_code == 200 and '<option value="onderbroken" selected>' in listed.text
