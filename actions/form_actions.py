@@ -45,7 +45,14 @@ from actions.tracker_utils import (
     metadata_location,
     user_input,
 )
-from actions.understanding import asks_a_question, asks_how_long, asks_to_pause, echoes_option, normalise_text
+from actions.understanding import (
+    STOP_WORDS,
+    asks_a_question,
+    asks_how_long,
+    asks_to_pause,
+    echoes_option,
+    normalise_text,
+)
 from knowledge import Option, Protocol, questions_left
 
 logger = logging.getLogger(__name__)
@@ -286,7 +293,7 @@ def _short_answer(answer: Any, user: UserInput) -> bool:
         return False
     return len(normalise_text(user.text).split()) <= SHORT_ANSWER_WORDS or not asks_a_question(user.text)
 #: Words that say stop / opnieuw / terug outright ("nee, stop maar").
-_CONTROL_WORDS = re.compile(r"\b(stop\w*|ophouden|hou op|kappen|annuleer\w*|opnieuw|overnieuw|terug|vorige)\b")
+_CONTROL_WORDS = re.compile(rf"\b({STOP_WORDS}|opnieuw|overnieuw|terug|vorige)\b")
 _CONTROL_INTENTS = {names.STOP_INTENT, names.RESTART_INTENT, names.BACK_INTENT}
 
 

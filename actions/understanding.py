@@ -503,7 +503,9 @@ def asks_how_long(text: str) -> bool:
 
 #: "Later verder" in a protocol: a pause, not a stop (a stop loses the answers given).
 _PAUSE = ("later", "straks", "pauze", "even weg", "morgen", "volgende keer", "zo meteen", "ander moment")
-_EXPLICIT_STOP = re.compile(r"\b(stop\w*|ophouden|hou op|kappen|annuleer\w*|afbreken|breek\w* af|cancel)\b")
+#: Words that stop a protocol outright, whatever else the message says.
+STOP_WORDS = r"stop\w*|ophouden|hou op|kappen|annuleer\w*"
+_EXPLICIT_STOP = re.compile(rf"\b({STOP_WORDS}|afbreken|breek\w* af|cancel)\b")
 
 
 def asks_to_pause(text: str) -> bool:
