@@ -185,8 +185,19 @@ async def lookup_key_position(tracker: Tracker) -> list[Message]:
         wanted = {kp for step in protocol.steps.values() for kp in step.key_positions}
         return [presenter.key_positions_for(protocol.title, [kp for kp in KEY_POSITIONS if kp in wanted],
                                             place, holders)]
-    return [presenter.key_position_holders(position, place, holders,
-                                           after_hours=presenter.unreachable_note(knowledge))]
+    after_hours = presenter.unreachable_note(knowledge, _referred_alongside(knowledge, position)) \
+        if position else ""
+    return [presenter.key_position_holders(position, place, holders, after_hours=after_hours)]
+
+
+def _referred_alongside(knowledge: Knowledge, position: str) -> list[str]:
+    """The organisations the protocols bringing in ``position`` refer to: who to call out
+    of hours instead of the aandachtsfunctionaris zwangere is not who to call instead of
+    the contactpersoon mensenhandel."""
+    guides = [*knowledge.protocols.values(), *([knowledge.general_path] if knowledge.general_path else [])]
+    bringing_in = [g for g in guides if any(position in s.key_positions for s in g.steps.values())] or guides
+    referred = {org for guide in bringing_in for step in guide.steps.values() for org in step.referrals}
+    return [org for org in knowledge.organisations if org in referred]
 
 
 def _mentions_location(text: str, locations: list[dict[str, Any]]) -> bool:

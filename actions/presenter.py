@@ -307,13 +307,18 @@ ADVICE_HEADING = "Wat u nu doet:"
 #: A key position nobody holds, or a holder out of hours, must never stop the
 #: counsellor: the 24/7 organisations do not wait for office hours.
 NO_HOLDER_NEXT_STEP = "; vraag de locatiemanager wie waarneemt"
-ROUND_THE_CLOCK = ("veilig_thuis", "centrum_seksueel_geweld")
 
 
-def unreachable_note(knowledge: Knowledge) -> str:
-    """What to do when no one on the location can be reached."""
-    orgs = [knowledge.organisations[o] for o in ROUND_THE_CLOCK if o in knowledge.organisations]
-    named = ", ".join(f"{o.name} ({o.phone})" for o in orgs if o.phone)
+def unreachable_note(knowledge: Knowledge, referrals: Iterable[str]) -> str:
+    """What to do when no one on the location can be reached: the organisations among
+    ``referrals`` that answer day and night (``round_the_clock`` in the knowledge), so
+    after a suicide attempt it is 113, not the sexual-violence line."""
+    orgs = [org for org_id in dict.fromkeys(referrals)
+            if (org := knowledge.organisations.get(org_id)) is not None and org.round_the_clock]
+    if not orgs:
+        return ("Is niemand bereikbaar (buiten kantoortijd, verlof)? Wacht dan niet: neem zelf contact "
+                "op met de organisaties hierboven, en bel bij direct gevaar 112.")
+    named = ", ".join(f"{o.name} ({o.phone}{', nummer verifiëren' if o.verify else ''})" for o in orgs)
     return (f"Is niemand bereikbaar (buiten kantoortijd, verlof)? Wacht dan niet: {named} en bij direct "
             "gevaar 112 zijn dag en nacht bereikbaar.")
 
@@ -352,7 +357,7 @@ def outcome(
     messages.append(
         {
             "text": f"Betrek{where}:\n" + "\n".join(key_position_lines(positions, holders))
-            + f"\n{unreachable_note(knowledge)}"
+            + f"\n{unreachable_note(knowledge, decision.referrals)}"
             + "\nIk geef advies; het besluit neemt u samen met hen."
         }
     )

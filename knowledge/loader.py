@@ -113,6 +113,7 @@ _ORGANISATION_FIELDS = {
     "verify",
     "when",
     "aliases",
+    "round_the_clock",
 }
 _REFERENCE_FIELDS = {"id", "title", "summary", "source", "steps", "afwegingskader", "definitions", "phrases"}
 _REFERENCE_ITEM_FIELDS = {"number", "title", "text", "source"}
@@ -294,9 +295,12 @@ def load_organisations(path: Path, sources: Mapping[str, Source]) -> dict[str, O
             phone_note=_optional_text(entry, "phone_note", where, problems),
             when=_optional_text(entry, "when", where, problems),
             aliases=_str_list(entry, "aliases", where, problems),
+            round_the_clock=_bool(entry, "round_the_clock", where, problems),
         )
         if org.phone_note and not org.phone:
             problems.add(where, "'phone_note' without 'phone'")
+        if org.round_the_clock and not org.phone:
+            problems.add(where, "'round_the_clock' without 'phone': out of hours the chat names the number")
         result[org_id] = org
     problems.raise_if_any()
     return result

@@ -56,6 +56,9 @@ class Organisation:
     when: str | None = None
     #: Other names staff type (abbreviations, spellings), for recognising it in a message.
     aliases: tuple[str, ...] = ()
+    #: Reachable by phone day and night (DOMAIN.md says 24/7): named when no one on the
+    #: location can be reached.
+    round_the_clock: bool = False
 
     @property
     def contact(self) -> str | None:

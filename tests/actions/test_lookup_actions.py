@@ -12,9 +12,7 @@ from actions import (
     ActionLookupSteps,
     ActionLookupWhenToReport,
     ActionWieBenJij,
-    presenter,
 )
-from actions.knowledge_cache import get_knowledge
 from knowledge import Knowledge, main_path
 from tests.actions.conftest import FakeApi
 from tests.actions.helpers import make_tracker, run, texts
@@ -195,10 +193,24 @@ def test_the_location_defaults_to_the_slot_then_the_metadata(fake_api: FakeApi) 
                                "Sanne Bakker."]
     _, messages = ask(ActionLookupKeyPosition(), "wie is de contactpersoon veiligheid", "vraag_sleutelpersoon",
                       slots={"location": "BUDEL"}, metadata={"location": "TERAPEL"})
-    # Nobody holds it: the 24/7 organisations are the next step (issue 17).
+    # Nobody holds it: the 24/7 organisations are the next step (issue 17), all that the
+    # protocols bringing in this position refer to (every protocol does).
     assert texts(messages) == ["Op Budel-Cranendonck is geen contactpersoon veiligheid bekend. Vraag het de "
                                "locatiemanager of de contactpersoon veiligheid.\n"
-                               + presenter.unreachable_note(get_knowledge())]
+                               "Is niemand bereikbaar (buiten kantoortijd, verlof)? Wacht dan niet: Veilig Thuis "
+                               "(0800-2000), Centrum Seksueel Geweld (CSG) (0800-0188), Fiom (0800-6160), "
+                               "Gezondheidszorg Asielzoekers (GZA) (088-1122112, nummer verifiëren), "
+                               "113 Zelfmoordpreventie (113) en bij direct gevaar 112 zijn dag en nacht bereikbaar."]
+
+
+def test_out_of_hours_a_missing_lhbti_contact_person_names_what_lhbti_support_refers_to(
+        fake_api: FakeApi) -> None:
+    _, messages = ask(ActionLookupKeyPosition(), "wie is de lhbti contactpersoon in budel", "vraag_sleutelpersoon",
+                      entities=[{"entity": "key_position", "value": "lhbti_contactpersoon"},
+                                {"entity": "location", "value": "BUDEL"}])
+    (text,) = texts(messages)
+    assert text.endswith("Wacht dan niet: Veilig Thuis (0800-2000) en bij direct gevaar 112 zijn dag en nacht "
+                         "bereikbaar."), text
 
 
 def test_without_a_position_all_holders_are_listed(fake_api: FakeApi) -> None:

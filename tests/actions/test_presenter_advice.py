@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from actions import presenter
-from knowledge import Knowledge, load_knowledge
+from actions.engine import Decision
+from knowledge import Knowledge, iter_paths, load_knowledge, path_key_positions, path_referrals
 
 KNOWLEDGE = load_knowledge()
 ADVICE_STEPS = [
@@ -51,9 +52,34 @@ def test_a_key_position_without_holder_gets_a_next_step() -> None:
                     "(geen naam bekend op deze locatie; vraag de locatiemanager wie waarneemt)")
 
 
-def test_the_out_of_hours_line_names_the_24_7_organisations_from_the_knowledge(knowledge: Knowledge) -> None:
-    note = presenter.unreachable_note(knowledge)
-    for org_id in ("veilig_thuis", "centrum_seksueel_geweld"):
-        org = knowledge.organisations[org_id]
-        assert f"{org.name} ({org.phone})" in note
-    assert "112" in note and "Wacht dan niet" in note
+def test_the_out_of_hours_line_names_the_24_7_organisations_the_advice_refers_to(knowledge: Knowledge) -> None:
+    # After self-harm: 113 and GZA's urgent line, not the sexual-violence centre.
+    note = presenter.unreachable_note(knowledge, ["politie", "zelfmoordpreventie_113", "gza"])
+    assert note == ("Is niemand bereikbaar (buiten kantoortijd, verlof)? Wacht dan niet: "
+                    "113 Zelfmoordpreventie (113), Gezondheidszorg Asielzoekers (GZA) (088-1122112, "
+                    "nummer verifiëren) en bij direct gevaar 112 zijn dag en nacht bereikbaar.")
+    note = presenter.unreachable_note(knowledge, ["politie", "veilig_thuis", "lec_egg", "veilig_thuis"])
+    assert note == ("Is niemand bereikbaar (buiten kantoortijd, verlof)? Wacht dan niet: "
+                    "Veilig Thuis (0800-2000) en bij direct gevaar 112 zijn dag en nacht bereikbaar.")
+
+
+def test_without_a_24_7_referral_the_counsellor_calls_the_organisations_named(knowledge: Knowledge) -> None:
+    note = presenter.unreachable_note(knowledge, ["politie", "comensha", "arbeidsinspectie"])
+    assert note == ("Is niemand bereikbaar (buiten kantoortijd, verlof)? Wacht dan niet: neem zelf contact "
+                    "op met de organisaties hierboven, en bel bij direct gevaar 112.")
+
+
+@pytest.mark.parametrize("protocol_id", sorted(KNOWLEDGE.protocols))
+def test_every_path_names_only_its_own_24_7_organisations(protocol_id: str) -> None:
+    protocol = KNOWLEDGE.protocols[protocol_id]
+    for path in iter_paths(protocol):
+        outcome = path[-1].step
+        referrals = path_referrals(path)
+        decision = Decision(protocol=protocol.id, protocol_version=protocol.version, acute=False,
+                            referrals=referrals, steps=[], outcome=outcome.outcome or outcome.id,
+                            actions=list(outcome.actions), key_positions=path_key_positions(path),
+                            outcome_step=outcome)
+        people = presenter.outcome(decision, KNOWLEDGE, location_name="Ter Apel", holders=[])[-1]["text"]
+        for org in KNOWLEDGE.organisations.values():
+            if org.round_the_clock:
+                assert (f"{org.name} ({org.phone}" in people) == (org.id in referrals), (outcome.id, org.id)

@@ -79,8 +79,8 @@ def test_records_the_decision_and_ends_with_the_reference(fake_api: FakeApi, kno
         "Betrek op Ter Apel:",
         "- contactpersoon veiligheid: Ineke Veldman (06-11111111)",
         "- aandachtsfunctionaris huiselijk geweld en kindermishandeling: Sanne Bakker",
-        "Is niemand bereikbaar (buiten kantoortijd, verlof)? Wacht dan niet: Veilig Thuis (0800-2000), "
-        "Centrum Seksueel Geweld (CSG) (0800-0188) en bij direct gevaar 112 zijn dag en nacht bereikbaar.",
+        "Is niemand bereikbaar (buiten kantoortijd, verlof)? Wacht dan niet: Veilig Thuis (0800-2000) "
+        "en bij direct gevaar 112 zijn dag en nacht bereikbaar.",
         "Ik geef advies; het besluit neemt u samen met hen.",
     ]
     assert said[-1] == "Referentie van het vastgelegde besluit: EGG-20261129-0001"

@@ -86,6 +86,13 @@ def test_specific_organisations(kb: Knowledge):
         assert org.source.key in kb.sources and org.name and org.description
 
 
+def test_round_the_clock_is_where_domain_says_24_7(kb: Knowledge):
+    """DOMAIN.md: Veilig Thuis, CSG, Fiom and 113 are 24/7, GZA's line for urgent matters;
+    the police carry no flag because every out-of-hours note names 112 itself."""
+    flagged = {org.id for org in kb.organisations.values() if org.round_the_clock}
+    assert flagged == {"veilig_thuis", "centrum_seksueel_geweld", "fiom", "gza", "zelfmoordpreventie_113"}
+
+
 def test_sources_catalogue(kb: Knowledge):
     assert kb.sources["seed_letter"].url == "seed letter"
     for source in kb.sources.values():

@@ -255,6 +255,8 @@ def test_valid_organisation(kb, tmp_path, write_yaml):
         ({"telefoon": "0800-1234"}, "telefoon"),
         ({"verify": "ja"}, "verify"),
         ({"name": ""}, "name"),
+        ({"round_the_clock": "24/7"}, "round_the_clock"),
+        ({"phone": None, "website": "https://voorbeeld.example", "round_the_clock": True}, "round_the_clock"),
     ],
 )
 def test_broken_organisation(kb, tmp_path, write_yaml, change, fragment):
