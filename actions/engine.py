@@ -351,12 +351,17 @@ class ProtocolEngine:
         alarm alone does not when the message is this step's answer and nothing else: a
         button, a bare ja or nee, a number, or only the words of the option it picks ("met
         haar ouders" was acuut_gevaar at 0.54, "hij is haar man" at 0.97). At the
-        question about danger now, the NLU's alarm always counts."""
+        question about danger now, the NLU's alarm counts unless the answer is a typed no:
+        "niet op dit moment" was acuut_gevaar at 0.80 and turned the counsellor's no into
+        112 and an acute run."""
         if self._says_danger(user, protocol_id):
             return True
         if user.intent != ACUTE_INTENT:
             return False
-        return bool(step.acute_answers) or not self._only_an_answer(step, user)
+        if not self._only_an_answer(step, user):
+            return True
+        return bool(step.acute_answers) and not (step.kind == "yes_no" and parse_yes_no(user.text or "") == "nee"
+                                                 and "nee" not in step.acute_answers)
 
     def _only_an_answer(self, step: Step, user: UserInput) -> bool:
         text = user.text or ""

@@ -86,7 +86,9 @@ _NEGATIONS = {"niet", "geen", "nee", "nooit"}
 #: Words people put before the answer itself ("ik denk het niet", "dat klopt",
 #: "volgens mij wel").
 _FILLERS = {"dat", "het", "ik", "denk", "eh", "uh", "euh", "ehm", "hmm", "nou", "tja", "oh", "o", "nu",
-            "is", "er", "volgens", "mij", "geloof", "ja", "nee"}
+            "is", "er", "volgens", "mij", "geloof", "ja", "nee",
+            # "op dit moment niet", "momenteel niet", "nu even niet": the time the question asked about
+            "op", "dit", "moment", "momenteel", "even"}
 
 
 def parse_yes_no(text: str) -> str | None:

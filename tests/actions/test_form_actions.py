@@ -688,9 +688,28 @@ def test_an_answer_with_more_than_the_option_keeps_the_alarm(text: str, slots: d
     assert SlotSet("acute", True) in events
 
 
-def test_the_danger_question_itself_keeps_the_nlu_alarm() -> None:
-    """At "is er nu direct gevaar?" the NLU's alarm still answers ja, as it did."""
-    events, messages = answer("nee", "acuut_gevaar", {**AT_SOORT_GEWELD, "protocol_step": "acuut_gevaar",
-                                                      "protocol_answers": []})
+@pytest.mark.parametrize("text", ["ja", "jawel hoor"])
+def test_the_danger_question_itself_keeps_the_nlu_alarm(text: str) -> None:
+    events, messages = answer(text, "acuut_gevaar", {**AT_SOORT_GEWELD, "protocol_step": "acuut_gevaar",
+                                                     "protocol_answers": []})
+    assert texts(messages)[0] == ACUTE_TEXT
+    assert SlotSet("protocol_answers", [{"step": "acuut_gevaar", "answer": "ja"}]) in events
+
+
+@pytest.mark.parametrize("text", ["nee", "niet op dit moment", "op dit moment niet", "momenteel niet",
+                                  "nu even niet"])
+def test_a_typed_no_to_the_danger_question_outweighs_the_nlus_alarm(text: str) -> None:
+    """The trained NLU read "niet op dit moment" as acuut_gevaar (0.80): the counsellor's
+    no became "Bel nu eerst 112: er is acuut gevaar" and an acute run."""
+    events, messages = answer(text, "acuut_gevaar", {**AT_SOORT_GEWELD, "protocol_step": "acuut_gevaar",
+                                                     "protocol_answers": []})
+    assert ACUTE_TEXT not in texts(messages)
+    assert SlotSet("acute", False) in events
+    assert SlotSet("protocol_answers", [{"step": "acuut_gevaar", "answer": "nee"}]) in events
+
+
+def test_a_no_with_danger_in_its_words_is_still_an_alarm() -> None:
+    events, messages = answer("nee, maar hij staat nu met een mes voor de deur", "acuut_gevaar",
+                              {**AT_SOORT_GEWELD, "protocol_step": "acuut_gevaar", "protocol_answers": []})
     assert texts(messages)[0] == ACUTE_TEXT
     assert SlotSet("protocol_answers", [{"step": "acuut_gevaar", "answer": "ja"}]) in events
