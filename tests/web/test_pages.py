@@ -424,6 +424,8 @@ async def test_an_outcome_shows_its_title_and_a_neutral_run_only_its_code(
     named = '<span class="outcome-title">{}</span> <code class="outcome-code">{}</code>'
     assert named.format(title, "melding_politie_opvang") in listed
     assert '<td data-label="Uitkomst"><code class="outcome-code">steun_op_locatie</code></td>' in listed
+    # Each run logged one event; "stappen" read as the protocol's steps (29 for a run of ten questions).
+    assert listed.count('<span class="muted">· 1 gebeurtenis</span>') == 2 and " stappen<" not in listed
     session, incident = runs["mensenhandel"]
     page = html.unescape((await logged_in.get(f"/sessies/{session.id}")).text)
     assert page.count(named.format(title, "melding_politie_opvang")) == 2  # the timeline and the incident card
