@@ -383,6 +383,26 @@ def parse_step_number(text: str) -> int | None:
     return next((v for v in values if v is not None), None)
 
 
+#: Words that deny what follows them in a choice answer ("geen ouders in Nederland").
+_CHOICE_NEGATORS = frozenset({"zonder", "geen", "niet", "nooit"})
+#: How many words after a negator it denies: "zonder haar ouders", "niet met zijn ouders".
+_NEGATED_SPAN = 3
+
+
+def _negated_positions(words: list[str]) -> set[int]:
+    """Indexes of the words a negator denies, the negator included."""
+    return {j for i, word in enumerate(words) if word in _CHOICE_NEGATORS
+            for j in range(i, min(i + _NEGATED_SPAN + 1, len(words)))}
+
+
+def _named(name: list[str], words: list[str], negated: set[int]) -> bool:
+    """True when ``words`` say ``name`` somewhere it is not denied; a name that is itself
+    a denial ("zonder ouders", "niet alleenstaand") counts as said."""
+    size = len(name)
+    return any(words[i:i + size] == name and (i not in negated or name[0] in _CHOICE_NEGATORS)
+               for i in range(len(words) - size + 1))
+
+
 def parse_choice(step: Step, text: str, keuze: str | None = None) -> str | None:
     """The option value a choice answer names, None when unclear or ambiguous."""
     if keuze:
@@ -416,16 +436,18 @@ def parse_choice(step: Step, text: str, keuze: str | None = None) -> str | None:
     if position is not None:
         return step.options[position - 1].value if 1 <= position <= len(step.options) else None
 
-    # An option named inside a sentence ("ze wil naar de vrouwenopvang").
-    padded = f" {wanted} "
-    contained = {value for name, value in names.items() if name and f" {name} " in padded}
+    # An option named inside a sentence ("ze wil naar de vrouwenopvang"), not one named
+    # only to be denied: "zonder ouders" is not the option "ouders".
+    negated = _negated_positions(words)
+    contained = {value for name, value in names.items() if name and _named(name.split(), words, negated)}
     if len(contained) == 1:
         return contained.pop()
     if contained:
         return None
 
-    # Typos: the whole answer, then its longer words, against every name.
-    candidates = [wanted] + [w for w in words if len(w) >= _TYPO_MIN_LENGTH]
+    # Typos: the whole answer (unless it denies something), then its longer words, against every name.
+    candidates = ([] if negated else [wanted]) + [w for i, w in enumerate(words)
+                                                  if len(w) >= _TYPO_MIN_LENGTH and i not in negated]
     for candidate in candidates:
         close = difflib.get_close_matches(candidate, list(names), n=2, cutoff=_TYPO_CUTOFF)
         if len(close) == 1 or (close and names[close[0]] == names[close[-1]]):

@@ -31,7 +31,7 @@ TABLE: list[tuple[str, str, str, object]] = [
     (EGG, "acuut_gevaar", "nee hoor", "nee"),
     (EGG, "acuut_gevaar", "Nee, ze is nu op haar kamer bij een collega", "nee"),
     (EGG, "acuut_gevaar", "ja!", "ja"),
-    (EGG, "acuut_gevaar", "op dit moment niet", "nee"),
+    (EGG, "acuut_gevaar", "op het moment niet", "nee"),
     (EGG, "acuut_gevaar", "momenteel niet", "nee"),
     (EGG, "acuut_gevaar", "nu even niet", "nee"),
     (EGG, "acuut_gevaar", "op dit moment wel", "ja"),
@@ -61,6 +61,17 @@ TABLE: list[tuple[str, str, str, object]] = [
     (OZ, "druk_omgeving", "niet zeker", NOT),
     (EGG, "afweging_hulp", "lastig te zeggen", NOT),
     # --- choice -----------------------------------------------------------------------
+    # a denied name is not the option: "zonder ouders" picked "kind met ouders" (the
+    # path that informs the parents) where "ouders" was a synonym
+    (OZ, "jonger_dan_16_wie", "zonder ouders", "amv"),
+    (OZ, "minderjarig_wie", "ze heeft geen ouders in nederland", "amv"),
+    (OZ, "minderjarig_wie", "ze woont hier niet met haar ouders", NOT),
+    (OZ, "jonger_dan_16_wie", "zonder oudrs", NOT),
+    (OZ, "minderjarig_wie", "ze is 15 en woont bij haar ouders", "kind_met_ouders"),
+    (SG, "wie_slachtoffer", "hij is hier zonder ouders", "amv"),
+    (SG, "wie_slachtoffer", "een meisje dat met haar ouders hier woont", "kind_met_ouders"),
+    (EGG, "wie_slachtoffer", "ze is alleen in nederland", "amv"),
+    (LHBTI, "wie_bewoner", "geen ouders hier, hij is 16", "amv"),
     (EGG, "vorm_dreiging", "ze moet trouwen met een neef", "huwelijksdwang"),
     (EGG, "vorm_dreiging", "bedreigd", "bedreiging"),
     (EGG, "vorm_dreiging", "de derde", "achterlating"),
