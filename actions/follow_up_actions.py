@@ -20,7 +20,6 @@ import asyncio
 import logging
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -40,6 +39,7 @@ from actions.tracker_utils import (
 )
 from actions.understanding import confirms_done, means_later
 from assistant.channels.namespaces import TEAMS, UNVERIFIED_STAFF
+from knowledge.local_time import local_deadline
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,6 @@ BUTTONS = [
     *presenter.YES_NO_BUTTONS,
     {"title": "Later", "payload": f'/kies{{"keuze": "{LATER}"}}'},
 ]
-LOCAL_TIME = ZoneInfo("Europe/Amsterdam")
 
 
 def _deadline(due_at: str) -> str:
@@ -63,7 +62,7 @@ def _deadline(due_at: str) -> str:
         moment = datetime.fromisoformat(due_at)
     except (TypeError, ValueError):
         return str(due_at)
-    return moment.astimezone(LOCAL_TIME).strftime("%d-%m-%Y %H:%M")
+    return local_deadline(moment)
 
 
 def question(item: dict[str, Any]) -> dict[str, Any]:

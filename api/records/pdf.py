@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from fpdf import FPDF
 
-from api.local_time import local_time
 from api.records.service import NEUTRAL_NOTE, STATUS_LABELS, VERIFY, DecisionRecord, Event, Line
+from knowledge.local_time import local_deadline, local_time
 
 _PLAIN = str.maketrans({"–": "-", "—": "-", "‘": "'", "’": "'", "“": '"', "”": '"', "…": "...", "•": "-",
                         "→": "->", "≥": ">=", "≤": "<=", "€": "EUR"})  # fmt: skip
@@ -86,7 +86,7 @@ def render(record: DecisionRecord) -> bytes:
         pdf.para("-")
     for follow_up in record.follow_ups:
         pdf.para(f"{follow_up.action}: {STATUS_LABELS.get(follow_up.status, follow_up.status)} "
-                 f"(uiterlijk {local_time(follow_up.due_at)})", bold=True)
+                 f"(uiterlijk {local_deadline(follow_up.due_at)})", bold=True)
         pdf.events(follow_up.history)
     pdf.heading("Beoordeling")
     if record.reviews:

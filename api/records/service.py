@@ -22,8 +22,8 @@ from api.follow_ups.models import FollowUp
 from api.handovers import service as handovers
 from api.handovers.schemas import HandoverOut
 from api.incidents.models import Incident, IncidentReviewEvent
-from api.local_time import local_time
 from knowledge import Knowledge, Protocol, Source
+from knowledge.local_time import local_time
 
 NEUTRAL_NOTE = ("Vastgelegd onder een neutrale categorie (geen toestemming van de bewoner): vraagteksten, "
                 "advies, bronnen en sleutelposities van het protocol staan niet in dit dossier.")

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 
-from api.local_time import local_time
 from api.reminders.models import ESCALATION
 from api.reminders.settings import ReminderSettings
+from knowledge.local_time import local_deadline
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class Notice:
 
 def compose(settings: ReminderSettings, notice: Notice, recipients: list[str]) -> EmailMessage:
     link = settings.public_url.rstrip("/") + "/acties"
-    deadline = local_time(notice.due_at)
+    deadline = local_deadline(notice.due_at)
     if notice.kind == ESCALATION:
         subject = f"Te laat: {notice.action} voor {notice.reference}"
         opening = (f"De actie '{notice.action}' bij melding {notice.reference} is niet bevestigd vóór de "

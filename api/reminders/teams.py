@@ -9,18 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.local_time import local_time
 from api.reminders.mail import Notice
 from api.reminders.models import ESCALATION
 from api.reminders.settings import ReminderSettings
 from api.teams.connector import BotConnector
 from api.teams.service import TeamsAddress
 from api.teams.settings import TeamsSettings
+from knowledge.local_time import local_deadline
 
 
 def text(settings: ReminderSettings, notice: Notice) -> str:
     link = settings.public_url.rstrip("/") + "/acties"
-    deadline = local_time(notice.due_at)
+    deadline = local_deadline(notice.due_at)
     if notice.kind == ESCALATION:
         opening = (f"**Te laat**: de actie '{notice.action}' bij melding {notice.reference} is niet bevestigd "
                    f"vóór de termijn ({deadline}). U krijgt dit bericht als sleutelfunctionaris van de locatie.")

@@ -38,7 +38,6 @@ from api.follow_ups.indicators import follow_up_indicators
 from api.indicators import service as indicators_service
 from api.indicators.norms_ref import NormsDep
 from api.knowledge_ref import KnowledgeDep
-from api.local_time import local_time
 from api.locations.models import Location
 from api.models_base import utcnow
 from api.records import service as records_service
@@ -49,6 +48,7 @@ from api.security import bounds
 from api.sessions import service as sessions_service
 from api.web.directory import GAP_LABELS
 from api.web.pages import render, require_page_roles
+from knowledge.local_time import local_time
 
 router = APIRouter(include_in_schema=False)
 

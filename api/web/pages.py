@@ -41,8 +41,8 @@ from api.auth.service import InvalidToken, decode_token
 from api.config import Settings, get_settings
 from api.db import SessionDep
 from api.knowledge_ref import get_knowledge
-from api.local_time import local_time
 from knowledge import KEY_POSITION_LABELS as _KEY_POSITION_NAMES
+from knowledge.local_time import local_time
 
 WEB_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = WEB_DIR / "templates"

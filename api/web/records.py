@@ -24,11 +24,11 @@ from api.db import SessionDep
 from api.handovers import service as handovers
 from api.handovers.schemas import HandoverCreate
 from api.knowledge_ref import KnowledgeDep
-from api.local_time import local_time
 from api.locations.models import Location
 from api.records.router import record_for
 from api.records.service import STATUS_LABELS, VERIFY
 from api.web.pages import render, require_page_roles
+from knowledge.local_time import local_deadline, local_time
 
 router = APIRouter(include_in_schema=False)
 
@@ -59,7 +59,8 @@ def _page(request: Request, session: Any, knowledge: Any, user: User, incident_i
     here = handovers.current_place(session, incident)
     may_hand_over = access.may_hand_over(user, here[0])
     return render(request, "records/dossier.html", {
-        "user": user, "r": record, "incident_id": incident_id, "fmt": local_time, "status_labels": STATUS_LABELS,
+        "user": user, "r": record, "incident_id": incident_id, "status_labels": STATUS_LABELS,
+        "fmt": local_time, "fmt_deadline": local_deadline,
         "verify": VERIFY, "here": here, "may_hand_over": may_hand_over, "error": error,
         "done": request.query_params.get("overgedragen"),
         "locations": session.scalars(select(Location).order_by(Location.code)).all() if may_hand_over else [],

@@ -25,7 +25,7 @@ from actions import (
     ValidateFollowUpReasonForm,
     api_client,
 )
-from actions.follow_up_actions import ask_first, due_follow_ups
+from actions.follow_up_actions import ask_first, due_follow_ups, question
 from actions.presenter import ACUTE_TEXT
 from tests.actions.helpers import SERVICE_TOKEN, make_tracker, run, run_validation, slot_event
 
@@ -278,3 +278,10 @@ def test_a_safety_signal_while_a_follow_up_is_asked_still_gets_the_general_path(
     assert chat_api.requests == []
     assert "algemene veiligheidsstappen" in messages[-1]["text"]
     assert events[-1] == FollowupAction("protocol_form")
+
+
+def test_a_working_day_deadline_is_asked_as_the_end_of_its_last_day() -> None:
+    """Midnight UTC ends a working-day norm: the chat says 23:59 of that day, as the pages
+    do (knowledge/local_time.py), not 01:00 of the next."""
+    asked = question({**item(1), "due_at": "2026-12-15T00:00:00+00:00"})
+    assert asked["text"] == "Is Veilig Thuis gebeld voor EGG-20261204-0001? (termijn 14-12-2026 23:59)"

@@ -24,12 +24,12 @@ from api.auth.models import UserAccount
 from api.db import make_engine
 from api.directory.models import KeyPositionAssignment
 from api.follow_ups.models import FollowUp, FollowUpEvent
-from api.local_time import local_time
 from api.models_base import utcnow
 from api.reminders.models import ESCALATION, REMINDER, FollowUpNotification
 from api.reminders.runner import Runner, start_background
 from api.reminders.settings import ReminderSettings
 from api.seed import load_seed_data, seed
+from knowledge.local_time import local_time
 from tests.browser_support import free_port
 
 from .conftest import create_pg_database, fresh_schema, postgres_url

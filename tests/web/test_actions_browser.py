@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import httpx
 import pytest
@@ -28,6 +28,7 @@ from api.config import Settings
 from api.db import make_engine
 from api.follow_ups.models import FollowUp
 from api.models_base import utcnow
+from knowledge.local_time import local_deadline
 from tests.browser_support import ARTIFACTS, Problems, launch_chromium, running_api
 
 SECRET = "browser-test-secret-0123456789abcdef-0123456789"
@@ -100,6 +101,13 @@ def test_counsellor_confirms_follow_ups_and_the_badge_moves(server: tuple[str, d
         expect(first).to_contain_text("Veilig Thuis gebeld")
         expect(first).to_contain_text("Te laat")
         expect(first).to_contain_text(incident["reference"])
+        # A working-day deadline (midnight UTC) reads as the end of its last day, not 01:00 the next.
+        working_day = [f for f in incident["follow_ups"] if datetime.fromisoformat(f["due_at"]).time() == time(0)]
+        assert working_day, incident["follow_ups"]
+        for follow_up in working_day:
+            shown = local_deadline(datetime.fromisoformat(follow_up["due_at"]))
+            assert shown.endswith(" 23:59"), shown
+            expect(cards.filter(has_text=follow_up["action"])).to_contain_text(f"Uiterlijk {shown}")
         page.screenshot(path=str(ARTIFACTS / "acties.png"), full_page=True)
 
         first.get_by_role("button", name="Gedaan", exact=True).click()
