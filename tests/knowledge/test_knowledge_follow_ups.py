@@ -51,6 +51,16 @@ def test_veilig_thuis_is_a_follow_up_where_the_seed_letter_asks_for_it() -> None
     assert load_follow_up_norms()["csg_binnen_72_uur"].hours == 72
 
 
+def test_gza_is_a_follow_up_the_same_day_after_suicidal_thoughts_or_self_harm() -> None:
+    """DOMAIN.md: involve GZA (the resident's GP) the same day. Every path refers to GZA
+    (required_referrals), so every decision asks for it, within 24 hours."""
+    protocol = load_knowledge().protocols["suicidaliteit"]
+    gza = [f for f in protocol.follow_ups if f.organisation == "gza"]
+    assert [(f.action, f.norm) for f in gza] == [("GZA ingeschakeld", "gza_dezelfde_dag")]
+    assert "gza" in protocol.required_referrals
+    assert load_follow_up_norms()["gza_dezelfde_dag"].hours == 24
+
+
 def test_an_action_with_an_organisation_applies_only_when_the_decision_refers_to_it() -> None:
     protocol = load_knowledge().protocols["seksueel_geweld"]
     asked = [f.id for f in protocol.follow_ups if f.applies(["veilig_thuis"])]
