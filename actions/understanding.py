@@ -153,7 +153,9 @@ def echoes_option(text: str, option: Option) -> bool:
     ouders" for "Een kind dat met zijn of haar ouders hier woont") and reports nothing else."""
     named = {word for name in (option.value.replace("_", " "), option.label, *option.synonyms)
              for word in normalise_text(name).split()}
-    words = [word for word in normalise_text(text).split() if word not in _FUNCTION_WORDS]
+    # An age beside the option ("hij is 17, zonder ouders") says nothing else either.
+    words = [word for word in normalise_text(text).split()
+             if word not in _FUNCTION_WORDS and word not in _AMOUNT_WORDS and not word.isdigit()]
     return bool(words) and all(word in named or _typo_of_one(word, named) for word in words)
 
 

@@ -667,6 +667,9 @@ AT_SOORT_GEWELD = {**START, "protocol": "huiselijk_geweld", "protocol_step": "so
     ("met haar oudrs", AT_JONGER_DAN_16_WIE, "kind_met_ouders"),  # a typo the choice is read through
     ("hij is haar man", AT_SOORT_GEWELD, "partnergeweld"),
     ("15", {**AT_WEKEN}, 15),
+    # An age beside the option: "hij is 17" alone was acuut_gevaar at 0.96.
+    ("ze is 14 en hier zonder ouders", AT_JONGER_DAN_16_WIE, "amv"),
+    ("15 jaar, bij haar ouders", AT_JONGER_DAN_16_WIE, "kind_met_ouders"),
 ])
 def test_a_bare_answer_the_nlu_took_for_danger_is_just_the_answer(text: str, slots: dict, answered: Any) -> None:
     events, messages = answer(text, "acuut_gevaar", slots)
