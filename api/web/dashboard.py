@@ -35,6 +35,7 @@ from api.config import get_settings
 from api.db import SessionDep
 from api.directory import service as directory_service
 from api.follow_ups.indicators import follow_up_indicators
+from api.follow_ups.service import follow_up_norms
 from api.indicators import service as indicators_service
 from api.indicators.norms_ref import NormsDep
 from api.knowledge_ref import KnowledgeDep
@@ -345,6 +346,7 @@ def _dashboard(request: Request, session: Any, knowledge: Any, norms: dict[str, 
             "follow_ups": follow_up_indicators(session, user, now, location=location or None,
                                                date_from=query.date_from, date_to=query.date_to),
             "advised_norms": {norm.id for norm in norms.values() if norm.rule.startswith("referral_")},
+            "follow_up_norm_titles": {norm.id: norm.title for norm in follow_up_norms().values()},
             "charts": {
                 "incidents": incidents_chart,
                 "norms": norms_chart,

@@ -188,6 +188,37 @@ async def test_indicators_count_confirmed_actions_not_advice(
     assert refused.status_code == 403
 
 
+async def test_indicators_per_follow_up_norm_not_only_veilig_thuis(
+    client: httpx.AsyncClient, auth: TokenFactory, seeded: Session
+) -> None:
+    """GZA the same day after suicidal thoughts: was it done in time? Per norm, over the scope."""
+    now = utcnow()
+
+    def follow_up(norm: str, location: str, due_in: timedelta, done_after: timedelta | None = None) -> None:
+        incident = make_incident(seeded, created_at=now - timedelta(hours=30), location=location, staff_id=STAFF)
+        made = make_follow_up(seeded, incident, due_at=now + due_in, norm=norm, key=norm, organisation=None)
+        if done_after is not None:
+            seeded.add(FollowUpEvent(follow_up_id=made.id, seq=1, status="gedaan", actor=STAFF,
+                                     created_at=incident.created_at + done_after))  # fmt: skip
+        seeded.flush()
+
+    follow_up("gza_dezelfde_dag", "TERAPEL", timedelta(hours=-6), done_after=timedelta(hours=2))  # in time
+    follow_up("gza_dezelfde_dag", "TERAPEL", timedelta(hours=-6))  # open, overdue
+    follow_up("gza_dezelfde_dag", "BUDEL", timedelta(hours=-6))  # another location
+    follow_up("csg_binnen_72_uur", "TERAPEL", timedelta(hours=40))  # open, not yet due
+
+    terapel = (await client.get("/api/v1/indicators/follow-ups", headers=auth("supervisor", "TERAPEL"))).json()
+    assert terapel["per_norm"] == [
+        {"norm": "csg_binnen_72_uur", "total": 1, "open": 1, "overdue": 0, "decided": 0, "in_time": 0,
+         "share_in_time": None},
+        {"norm": "gza_dezelfde_dag", "total": 2, "open": 1, "overdue": 1, "decided": 2, "in_time": 1,
+         "share_in_time": 0.5},
+    ]
+    everywhere = (await client.get("/api/v1/indicators/follow-ups", headers=auth("admin"))).json()
+    gza = next(n for n in everywhere["per_norm"] if n["norm"] == "gza_dezelfde_dag")
+    assert (gza["total"], gza["overdue"]) == (3, 2)
+
+
 async def test_the_general_path_decision_gets_neutral_follow_ups(
     client: httpx.AsyncClient, auth: TokenFactory, seeded: Session, incident_payload: Payload
 ) -> None:

@@ -35,5 +35,10 @@ async def test_dashboard_has_confirmed_actions_and_advice_labelled(client: httpx
     assert 'data-location="TERAPEL"' in table
     assert re.search(r'data-col="veilig_thuis_in_time">50%<span class="cell-sub">1 van 2', table), table
     assert 'data-col="overdue">1<' in table
+    per_norm = re.search(r'<table class="data" id="follow-up-norms-table">.*?</table>', html, re.S)
+    assert per_norm, "no per-action table on the dashboard"
+    assert re.search(r'<tr data-norm="veilig_thuis_binnen_24_uur">\s*<th scope="row">Veilig Thuis gebeld binnen 24 '
+                     r'uur</th>\s*<td class="num" data-col="in_time">50%<span class="cell-sub">1 van 2',
+                     per_norm.group(0)), per_norm.group(0)
     assert "Veilig Thuis binnen 24 uur (geadviseerd)" in html
     assert "Beoordeeld binnen 5 werkdagen (geadviseerd)" not in html  # a review is done, not advised
