@@ -11,7 +11,6 @@ aggregate (api/access.aggregate_filter); the rollup tables are not involved.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy import and_, func, select
@@ -58,6 +57,11 @@ class FollowUpIndicators(BaseModel):
     per_norm: list[NormFigures] = Field(default_factory=list, description="by norm id")
 
 
+_LOCATION_COUNTS = ("total", "gedaan", "niet_gedaan", "vervallen", "open", "overdue",
+                    "veilig_thuis", "veilig_thuis_decided", "veilig_thuis_in_time")
+_NORM_COUNTS = ("total", "open", "overdue", "decided", "in_time")
+
+
 def _figures(location: str, row: dict[str, int]) -> FollowUpFigures:
     decided = row["veilig_thuis_decided"]
     share = row["veilig_thuis_in_time"] / decided if decided else None
@@ -71,55 +75,50 @@ def follow_up_indicators(
     """Per location (of the incident) for decisions recorded in [date_from, date_to]."""
     event = aliased(FollowUpEvent)
     is_open = event.id.is_(None)
-    veilig_thuis = FollowUp.organisation == "veilig_thuis"
-    columns = {
+    measures = {
         "total": func.count(),
         "gedaan": func.count().filter(event.status == "gedaan"),
         "niet_gedaan": func.count().filter(event.status == "niet_gedaan"),
         "vervallen": func.count().filter(event.status == "vervallen"),
         "open": func.count().filter(is_open),
         "overdue": func.count().filter(is_open & (FollowUp.due_at < now)),
-        "veilig_thuis": func.count().filter(veilig_thuis),
-        "veilig_thuis_decided": func.count().filter(veilig_thuis & (~is_open | (FollowUp.due_at < now))),
-        "veilig_thuis_in_time": func.count().filter(
-            veilig_thuis & (event.status == "gedaan") & (event.created_at <= FollowUp.due_at)
-        ),
+        "decided": func.count().filter(~is_open | (FollowUp.due_at < now)),
+        "in_time": func.count().filter((event.status == "gedaan") & (event.created_at <= FollowUp.due_at)),
     }
-    decided = ~is_open | (FollowUp.due_at < now)
-    in_time = (event.status == "gedaan") & (event.created_at <= FollowUp.due_at)
-    by_norm = {
-        "total": func.count(),
-        "open": func.count().filter(is_open),
-        "overdue": columns["overdue"],
-        "decided": func.count().filter(decided),
-        "in_time": func.count().filter(in_time),
-    }
+    # One grouped query, by location and norm: a handful of rows, summed both ways below.
+    groups = (Incident.location, FollowUp.norm, (FollowUp.organisation == "veilig_thuis").label("veilig_thuis"))
+    stmt = (
+        select(*groups, *(column.label(name) for name, column in measures.items()))
+        .select_from(FollowUp)
+        .join(Incident, Incident.id == FollowUp.incident_id)
+        # Every status after "open" is final, so a follow-up has at most its event number 1.
+        .outerjoin(event, and_(event.follow_up_id == FollowUp.id, event.seq == 1))
+        .where(access.aggregate_filter(user, Incident.location))
+        .group_by(*groups)
+    )
+    if location:
+        stmt = stmt.where(Incident.location == location.strip().upper())
+    if date_from is not None:
+        stmt = stmt.where(Incident.created_at >= date_from)
+    if date_to is not None:
+        stmt = stmt.where(Incident.created_at <= date_to)
 
-    def scoped(group: Any, measures: dict[str, Any]) -> Any:
-        stmt = (
-            select(group, *(column.label(name) for name, column in measures.items()))
-            .select_from(FollowUp)
-            .join(Incident, Incident.id == FollowUp.incident_id)
-            # Every status after "open" is final, so a follow-up has at most its event number 1.
-            .outerjoin(event, and_(event.follow_up_id == FollowUp.id, event.seq == 1))
-            .where(access.aggregate_filter(user, Incident.location))
-            .group_by(group)
-            .order_by(group)
-        )
-        if location:
-            stmt = stmt.where(Incident.location == location.strip().upper())
-        if date_from is not None:
-            stmt = stmt.where(Incident.created_at >= date_from)
-        if date_to is not None:
-            stmt = stmt.where(Incident.created_at <= date_to)
-        return session.execute(stmt)
-
-    items = [_figures(row.location, {name: int(row._mapping[name]) for name in columns})
-             for row in scoped(Incident.location, columns)]  # fmt: skip
-    totals = {name: sum(getattr(item, name) for item in items) for name in columns}
-    per_norm = []
-    for row in scoped(FollowUp.norm, by_norm):
-        figures = {name: int(row._mapping[name]) for name in by_norm}
-        share = figures["in_time"] / figures["decided"] if figures["decided"] else None
-        per_norm.append(NormFigures(norm=row.norm, share_in_time=share, **figures))
+    by_location: dict[str, dict[str, int]] = {}
+    by_norm: dict[str, dict[str, int]] = {}
+    for row in session.execute(stmt):
+        counts = {name: int(row._mapping[name]) for name in measures}
+        place = by_location.setdefault(row.location, dict.fromkeys(_LOCATION_COUNTS, 0))
+        for name in _LOCATION_COUNTS:
+            place[name] += counts.get(name, 0)
+        if row.veilig_thuis:
+            place["veilig_thuis"] += counts["total"]
+            place["veilig_thuis_decided"] += counts["decided"]
+            place["veilig_thuis_in_time"] += counts["in_time"]
+        norm = by_norm.setdefault(row.norm, dict.fromkeys(_NORM_COUNTS, 0))
+        for name in _NORM_COUNTS:
+            norm[name] += counts[name]
+    items = [_figures(code, by_location[code]) for code in sorted(by_location)]
+    totals = {name: sum(getattr(item, name) for item in items) for name in _LOCATION_COUNTS}
+    per_norm = [NormFigures(norm=norm_id, share_in_time=counts["in_time"] / counts["decided"] if counts["decided"]
+                            else None, **counts) for norm_id, counts in sorted(by_norm.items())]
     return FollowUpIndicators(items=items, totals=_figures("", totals), per_norm=per_norm)
