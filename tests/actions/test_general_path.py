@@ -110,6 +110,9 @@ def test_out_of_scope_without_a_signal_gets_the_out_of_scope_answer() -> None:
     "zw bewoonster, wat nu",          # a protocol's name as a whole word
     "hij zegt dat hij zichzelf iets aan wil doen",
     "ik maak me zorgen om een meisje op de groep",
+    "er is iets raars met een bewoonster, ze durft niet meer naar haar kamer",
+    "hij voelt zich niet veilig op de gang",
+    "ze is angstig sinds gisteren",
 ])
 def test_safety_signals(engine: ProtocolEngine, text: str) -> None:
     assert engine.signals_safety_problem(UserInput(text=text))
