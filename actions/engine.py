@@ -360,8 +360,13 @@ class ProtocolEngine:
             return False
         if not self._only_an_answer(step, user):
             return True
-        return bool(step.acute_answers) and not (step.kind == "yes_no" and parse_yes_no(user.text or "") == "nee"
-                                                 and "nee" not in step.acute_answers)
+        return bool(step.acute_answers) and not self._typed_no(step, user)
+
+    @staticmethod
+    def _typed_no(step: Step, user: UserInput) -> bool:
+        """A typed "nee" to a yes/no question whose no is not the acute answer."""
+        return (step.kind == "yes_no" and "nee" not in step.acute_answers
+                and parse_yes_no(user.text or "") == "nee")
 
     def _only_an_answer(self, step: Step, user: UserInput) -> bool:
         text = user.text or ""
