@@ -378,7 +378,8 @@ class ProtocolEngine:
             return says_only_an_amount(text)
         if step.kind == "choice":
             option = step.option_for(self.interpret(step, user, use_intent=False))
-            return option is not None and echoes_option(text, option)
+            # A bare age ("hij is 16") is an answer too, also when it fits two options.
+            return says_only_an_amount(text) or (option is not None and echoes_option(text, option))
         return False
 
     def leading_protocol(self, protocol: Protocol, user: UserInput) -> tuple[Protocol, GiveWay | None]:

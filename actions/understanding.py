@@ -435,7 +435,8 @@ def parse_choice(step: Step, text: str, keuze: str | None = None) -> str | None:
     position = next((_ORDINALS[w] for w in words if w in _ORDINALS), None)
     if position is None and len(words) <= 3:
         position = parse_number(text)
-    if position is not None:
+    by_age = any(option.has_ages for option in step.options)
+    if position is not None and (1 <= position <= len(step.options) or not by_age):
         return step.options[position - 1].value if 1 <= position <= len(step.options) else None
 
     # An option named inside a sentence ("ze wil naar de vrouwenopvang"), not one named
@@ -446,6 +447,13 @@ def parse_choice(step: Step, text: str, keuze: str | None = None) -> str | None:
         return contained.pop()
     if contained:
         return None
+
+    # An age picks the option whose ages hold it: "een man van 30" is the adult. A minor's
+    # age alone fits a child with parents and an amv alike: unclear.
+    age = parse_amount(text, "years") if by_age else None
+    if age is not None:
+        fitting = [option.value for option in step.options if option.holds_age(age)]
+        return fitting[0] if len(fitting) == 1 else None
 
     # Typos: the whole answer (unless it denies something), then its longer words, against every name.
     candidates = ([] if negated else [wanted]) + [w for i, w in enumerate(words)

@@ -100,7 +100,7 @@ _STEP_FIELDS = {
     "hand_over",
 }
 OUTCOME_TITLE_MAX = 80
-_OPTION_FIELDS = {"value", "label", "synonyms", "next"}
+_OPTION_FIELDS = {"value", "label", "synonyms", "next", "min_age", "max_age"}
 _RANGE_FIELDS = {"min", "max", "next"}
 _ORGANISATION_FIELDS = {
     "id",
@@ -415,7 +415,17 @@ def _options(raw: dict, next_map: dict[str, str], where: str, problems: _Problem
             problems.add(where, f"option '{value}' has no next step")
         label = entry.get("label", value.replace("_", " ").capitalize())
         synonyms = _str_list(entry, "synonyms", f"{where}: option '{value}'", problems)
-        options.append(Option(value=value, label=str(label), synonyms=synonyms))
+        ages = {}
+        for bound in ("min_age", "max_age"):
+            if bound in entry:
+                age = entry[bound]
+                if isinstance(age, bool) or not isinstance(age, int) or not 0 <= age <= 120:
+                    problems.add(where, f"option '{value}': '{bound}' must be a whole number of years (0-120)")
+                else:
+                    ages[bound] = age
+        if ages.get("min_age", 0) > ages.get("max_age", 120):
+            problems.add(where, f"option '{value}': 'min_age' is above 'max_age'")
+        options.append(Option(value=value, label=str(label), synonyms=synonyms, **ages))
     for key in next_map:
         if key not in {o.value for o in options}:
             problems.add(where, f"'next' names '{key}', which is not an option")

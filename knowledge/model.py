@@ -114,6 +114,18 @@ class Option:
     value: str
     label: str
     synonyms: tuple[str, ...] = ()
+    #: The ages (in years, both ends included) this option stands for, when a typed age
+    #: answers the question ("een man van 30" is "Een volwassene"); None: no bound.
+    min_age: int | None = None
+    max_age: int | None = None
+
+    @property
+    def has_ages(self) -> bool:
+        return self.min_age is not None or self.max_age is not None
+
+    def holds_age(self, age: int) -> bool:
+        return self.has_ages and (self.min_age is None or age >= self.min_age) and (
+            self.max_age is None or age <= self.max_age)
 
     def matches(self, text: str) -> bool:
         """True when ``text`` is this option's value, label or a synonym."""

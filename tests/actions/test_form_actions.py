@@ -670,6 +670,8 @@ AT_SOORT_GEWELD = {**START, "protocol": "huiselijk_geweld", "protocol_step": "so
     # An age beside the option: "hij is 17" alone was acuut_gevaar at 0.96.
     ("ze is 14 en hier zonder ouders", AT_JONGER_DAN_16_WIE, "amv"),
     ("15 jaar, bij haar ouders", AT_JONGER_DAN_16_WIE, "kind_met_ouders"),
+    ("hij is 30", {**START, "protocol": "suicidaliteit", "protocol_step": "wie_bewoner",
+                   "protocol_answers": [{"step": "acuut_gevaar", "answer": "nee"}]}, "volwassene"),
 ])
 def test_a_bare_answer_the_nlu_took_for_danger_is_just_the_answer(text: str, slots: dict, answered: Any) -> None:
     events, messages = answer(text, "acuut_gevaar", slots)
@@ -677,6 +679,16 @@ def test_a_bare_answer_the_nlu_took_for_danger_is_just_the_answer(text: str, slo
     assert SlotSet("acute", False) in events
     step = slots["protocol_step"]
     assert SlotSet("protocol_answers", [*slots["protocol_answers"], {"step": step, "answer": answered}]) in events
+
+
+def test_a_bare_age_that_fits_two_options_is_asked_again_without_an_alarm() -> None:
+    """"hij is 16" (the NLU: acuut_gevaar 0.96) fits a child with parents and an amv alike."""
+    slots = {**START, "protocol": "suicidaliteit", "protocol_step": "wie_bewoner",
+             "protocol_answers": [{"step": "acuut_gevaar", "answer": "nee"}]}
+    events, messages = answer("hij is 16", "acuut_gevaar", slots)
+    assert ACUTE_TEXT not in texts(messages) and not any("112" in text for text in texts(messages))
+    assert SlotSet("acute", True) not in events
+    assert texts(messages)[0].startswith("Dat heb ik niet goed begrepen.")
 
 
 @pytest.mark.parametrize(("text", "slots"), [

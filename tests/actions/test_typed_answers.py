@@ -72,6 +72,12 @@ TABLE: list[tuple[str, str, str, object]] = [
     (SG, "wie_slachtoffer", "een meisje dat met haar ouders hier woont", "kind_met_ouders"),
     (EGG, "wie_slachtoffer", "ze is alleen in nederland", "amv"),
     (LHBTI, "wie_bewoner", "geen ouders hier, hij is 16", "amv"),
+    # an age answers "wie is het slachtoffer?" when it fits one option's ages (min_age, max_age)
+    (EGG, "wie_slachtoffer", "een vrouw van 30", "volwassene"),
+    (SG, "wie_slachtoffer", "ze is 19 jaar", "volwassene"),
+    (LHBTI, "wie_bewoner", "achttien", "volwassene"),
+    (SG, "wie_slachtoffer", "hij is 16", NOT),          # a child with parents, or an amv?
+    (SG, "wie_slachtoffer", "2", "kind_met_ouders"),   # a number of a button stays the button
     (EGG, "vorm_dreiging", "ze moet trouwen met een neef", "huwelijksdwang"),
     (EGG, "vorm_dreiging", "bedreigd", "bedreiging"),
     (EGG, "vorm_dreiging", "de derde", "achterlating"),

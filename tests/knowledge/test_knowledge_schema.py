@@ -70,6 +70,21 @@ def test_choice_option_without_next(kb, protocol_data, write_protocol, step_of):
     assert_refused(write_protocol(protocol_data), kb, "'soort'", "'anders'")
 
 
+@pytest.mark.parametrize(("ages", "fragment"), [
+    ({"min_age": "18"}, "'min_age'"), ({"max_age": -1}, "'max_age'"), ({"min_age": 18, "max_age": 17}, "above"),
+])
+def test_option_ages_are_checked(kb, protocol_data, write_protocol, step_of, ages, fragment):
+    step_of(protocol_data, "soort")["options"][1].update(ages)
+    assert_refused(write_protocol(protocol_data), kb, "'soort'", fragment)
+
+
+def test_option_ages_load(kb, protocol_data, write_protocol, step_of):
+    step_of(protocol_data, "soort")["options"][1].update(min_age=18)
+    option = load(write_protocol(protocol_data), kb).steps["soort"].options[1]
+    assert (option.min_age, option.max_age) == (18, None)
+    assert option.holds_age(18) and option.holds_age(80) and not option.holds_age(17)
+
+
 def test_number_ranges_with_a_gap(kb, protocol_data, write_protocol, step_of):
     step_of(protocol_data, "dagen")["ranges"][1]["min"] = 10
     assert_refused(write_protocol(protocol_data), kb, "'dagen'", "gap")
