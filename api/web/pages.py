@@ -42,7 +42,7 @@ from api.config import Settings, get_settings
 from api.db import SessionDep
 from api.knowledge_ref import get_knowledge
 from knowledge import KEY_POSITION_LABELS as _KEY_POSITION_NAMES
-from knowledge.local_time import local_time
+from knowledge.local_time import local_deadline, local_time
 
 WEB_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = WEB_DIR / "templates"
@@ -113,6 +113,7 @@ def _environment() -> jinja2.Environment:
     env.globals["key_position_labels"] = KEY_POSITION_LABELS
     env.filters["tel"] = tel_href
     env.filters["local_time"] = local_time
+    env.filters["local_deadline"] = local_deadline
     env.globals["outcome_title"] = outcome_title
     return env
 
