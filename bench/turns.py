@@ -332,7 +332,9 @@ def main() -> int:
     parser.add_argument("--skip-training", action="store_true", help="do not time training from scratch")
     parser.add_argument("--smoke", action="store_true", help="our stack only, a few turns (make test)")
     args = parser.parse_args()
-    token = secrets.token_urlsafe(24)
+    # Hex, not token_urlsafe: it goes on Rasa's command line, and a token that starts with
+    # "-" (1 run in 64) made `--auth-token` look like it had no value (rasa exited early).
+    token = secrets.token_hex(24)
     workdir = Path(tempfile.mkdtemp(prefix="coa-bench-"))
     try:
         if args.smoke:
