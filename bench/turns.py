@@ -152,6 +152,8 @@ class Bot:
     pids: dict[str, int]
     load_s: float
     train_s: float = float("nan")
+    #: Where the stack's processes log (ours only): shown when the smoke fails.
+    log_dir: Path | None = None
 
     @property
     def url(self) -> str:
@@ -307,14 +309,24 @@ def ours(token: str, database: Path | None = None, ports: Ports | None = None) -
         yield Bot("ours", f"http://127.0.0.1:{stack.ports.rasa}",
                   ["een bewoonster wordt door haar broer bedreigd omdat ze niet wil trouwen", "nee"], ours_answer,
                   ["haar broer bedreigt haar", "ja", "nee hoor"],
-                  {proc.name: proc.popen.pid for proc in stack.processes}, load_s)
+                  {proc.name: proc.popen.pid for proc in stack.processes}, load_s, log_dir=log_dir)
     finally:
         stack.stop()
 
 
 def smoke(token: str, workdir: Path) -> int:
     with ours(token, database=workdir, ports=SMOKE_PORTS) as bot:
+        replies_seen: list[list[dict]] = []
+        answer = bot.answer
+
+        def recording(replies: list[dict]) -> str | None:
+            replies_seen.append(replies)
+            return answer(replies)
+
+        bot.answer = recording
         mine = side_by_side([bot], token, SMOKE)["ours"]
+        if not mine["seq_decisions"]:
+            explain_failure(replies_seen[:SMOKE.sequential], bot.log_dir)
     print(f"smoke (ours only, {SMOKE.sequential} sequential turns, {SMOKE.concurrent} conversations at once for "
           f"{SMOKE.concurrent_seconds:.0f} s): seq p50 {mine['seq_p50']:.1f} ms, "
           f"concurrent p50 {mine['con_p50']:.1f} ms, "
@@ -325,6 +337,18 @@ def smoke(token: str, workdir: Path) -> int:
         print("FAIL: no sequential conversation reached a recorded decision", file=sys.stderr)
         return 1
     return 0
+
+
+def explain_failure(replies_seen: list[list[dict]], log_dir: Path | None) -> None:
+    """What the sequential turns got back, and the end of each process's log: a smoke that
+    fails once in many CI runs must say why in that run's output."""
+    print("replies to the sequential turns (text, buttons):", file=sys.stderr)
+    for turn, replies in enumerate(replies_seen, start=1):
+        shown = [f"{(r.get('text') or '')[:70]!r} {[b.get('payload') for b in r.get('buttons', [])]}" for r in replies]
+        print(f"  turn {turn}: {shown or 'no reply'}", file=sys.stderr)
+    for log in sorted(log_dir.glob("*.log")) if log_dir is not None else ():
+        print(f"--- last lines of {log}:", file=sys.stderr)
+        print("\n".join(log.read_text(errors="replace").splitlines()[-40:]), file=sys.stderr)
 
 
 def main() -> int:
