@@ -8,7 +8,7 @@ deadline reads the same everywhere.
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 LOCAL_TIME = ZoneInfo("Europe/Amsterdam")
@@ -17,6 +17,17 @@ LOCAL_TIME = ZoneInfo("Europe/Amsterdam")
 def _utc(value: datetime) -> datetime:
     # SQLite gives naive datetimes; everything stored is UTC.
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def local_today() -> date:
+    """Today as a Dutch day (a deputy's first and last day): from 23:00 or 22:00 UTC on,
+    that is already the next day."""
+    return datetime.now(LOCAL_TIME).date()
+
+
+def local_day(value: datetime) -> date:
+    """The Dutch day of ``value`` (UTC, naive or aware)."""
+    return _utc(value).astimezone(LOCAL_TIME).date()
 
 
 def local_time(value: datetime | None) -> str:

@@ -12,7 +12,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
@@ -23,9 +22,7 @@ from api.directory.models import KeyPositionAssignment as Row
 from api.directory.schemas import AssignmentChange, AssignmentCreate, Gap, HolderOut
 from api.models_base import as_utc, utcnow
 from knowledge import KEY_POSITIONS
-
-#: COA's days are Dutch days: "today" and an incident's day are taken in this zone.
-TIMEZONE = ZoneInfo("Europe/Amsterdam")
+from knowledge.local_time import local_day, local_today
 
 
 class DirectoryError(Exception):
@@ -40,12 +37,6 @@ class NotFound(Exception):
     pass
 
 
-def today() -> date:
-    return datetime.now(TIMEZONE).date()
-
-
-def day_of(moment: datetime) -> date:
-    return as_utc(moment).astimezone(TIMEZONE).date()
 
 
 def _covers(row: Row, day: date) -> bool:
@@ -100,17 +91,17 @@ def contacts(rows: Sequence[Row], day: date) -> list[HolderOut]:
 
 
 def holders_on(session: Session, code: str, day: date | None = None) -> list[HolderOut]:
-    return contacts(current_rows(session, [code]), day or today())
+    return contacts(current_rows(session, [code]), day or local_today())
 
 
 def holders_when_recorded(session: Session, code: str, recorded_at: datetime) -> list[HolderOut]:
     """The contacts as the directory knew them when an incident was recorded, for its day."""
-    return contacts(current_rows(session, [code], known_at=recorded_at), day_of(recorded_at))
+    return contacts(current_rows(session, [code], known_at=recorded_at), local_day(recorded_at))
 
 
 def gaps(session: Session, codes: Sequence[str], day: date | None = None) -> list[Gap]:
     """Key positions of ``codes`` without a holder on ``day``: never filled, or the period ended."""
-    day = day or today()
+    day = day or local_today()
     rows = current_rows(session, codes)
     result: list[Gap] = []
     for code in codes:
@@ -224,7 +215,7 @@ def end(session: Session, user: User, code: str, assignment_id: str, last_day: d
     """Ends an assignment: ``last_day`` (default yesterday: from today on it no longer
     holds). A last day before its first makes the period empty (it never held)."""
     old = _current(session, code, assignment_id)
-    last = last_day or today() - timedelta(days=1)
+    last = last_day or local_today() - timedelta(days=1)
     if old.valid_until is not None and last > old.valid_until:
         raise DirectoryError(("last_day",), f"the assignment already ends on {old.valid_until.isoformat()}",
                              last.isoformat())

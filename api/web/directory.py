@@ -36,6 +36,7 @@ from api.locations.models import Location
 from api.locations.schemas import LocationChange, LocationCreate
 from api.web.pages import render, require_page_roles
 from knowledge import KEY_POSITIONS
+from knowledge.local_time import local_today
 
 router = APIRouter(include_in_schema=False)
 
@@ -95,7 +96,7 @@ def _overview(request: Request, session: Any, user: User, *, errors: list[str] |
 def _location_page(request: Request, session: Any, user: User, location: Location, *,
                    errors: list[str] | None = None, values: dict[str, Any] | None = None,
                    status_code: int = 200) -> Response:
-    today = service.today()
+    today = local_today()
     rows = service.current_rows(session, [location.code])
     contacts = service.contacts(rows, today)
     return render(request, "directory/location.html", {

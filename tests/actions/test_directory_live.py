@@ -14,7 +14,7 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ import pytest
 
 from actions import ActionLookupKeyPosition, api_client, presenter
 from actions.lookups import fetch_holders
+from knowledge.local_time import local_today
 from tests.actions.helpers import make_tracker, run, texts
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -124,7 +125,7 @@ def _outcome_line() -> str:
 
 @pytest.mark.parametrize("role", ["supervisor", "admin"])
 def test_the_assistant_names_the_directory_as_it_is_now(live: dict[str, Any], role: str) -> None:
-    today = date.today()
+    today = local_today()  # the API's today: a Dutch day
     before = _ask_af()
     current = OLD_AF if role == "supervisor" else "Nadia Beukenhaag-Demo"  # the admin run follows the supervisor's
     assert current in before

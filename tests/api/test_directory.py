@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from api.audit.models import AuditEntry
 from api.directory.models import KeyPositionAssignment
-from api.directory.service import today
+from knowledge.local_time import local_today
 
 from .conftest import TokenFactory
 
@@ -58,13 +58,13 @@ async def test_change_holder_add_deputy_end_assignment(
     # 1. A new aandachtsfunctionaris from today, succeeding the old one.
     new = await client.post("/api/v1/locations/TERAPEL/assignments", headers=headers, json={
         "position": AF, "name": "Nadia Beukenhaag-Demo", "phone": "toestel 4110",
-        "teams_id": "nadia.beukenhaag@demo.example", "valid_from": today().isoformat(), "replaces": old_id})
+        "teams_id": "nadia.beukenhaag@demo.example", "valid_from": local_today().isoformat(), "replaces": old_id})
     assert new.status_code == 201, new.text
     assert new.json()["recorded_by"] == f"stf-{role}-17" and new.json()["version"] == 1
     assert _people(await _holders(client, auth("service")), AF) == ["Nadia Beukenhaag-Demo"]
 
     # 2. A deputy for next week: named on those days only.
-    monday = today() + timedelta(days=7 - today().weekday())
+    monday = local_today() + timedelta(days=7 - local_today().weekday())
     deputy = await client.post("/api/v1/locations/TERAPEL/assignments", headers=headers, json={
         "position": AF, "kind": "vervanger", "name": "Pim Wilgenhof-Demo", "email": "pim@demo.example",
         "valid_from": monday.isoformat(), "valid_until": (monday + timedelta(days=4)).isoformat()})
@@ -92,7 +92,7 @@ async def test_change_holder_add_deputy_end_assignment(
     assert seeded.scalar(select(func.count()).select_from(KeyPositionAssignment)) == rows_before + 5
     listed = {a["assignment_id"]: a for a in await _assignments(client, headers)}
     assert [v["action"] for v in listed[old_id]["history"]] == ["aangemaakt", "beeindigd"]
-    assert listed[old_id]["valid_until"] == (today() - timedelta(days=1)).isoformat()
+    assert listed[old_id]["valid_until"] == (local_today() - timedelta(days=1)).isoformat()
     assert [v["action"] for v in listed[new.json()["assignment_id"]]["history"]] == [
         "aangemaakt", "gewijzigd", "beeindigd"]
 
@@ -114,7 +114,7 @@ async def test_an_incident_after_the_change_shows_the_new_holder(
     old_id = await _holder_id(client, admin, OLD_AF)
     new = await client.post("/api/v1/locations/TERAPEL/assignments", headers=admin, json={
         "position": AF, "name": "Nadia Beukenhaag-Demo", "email": "nadia@demo.example",
-        "valid_from": today().isoformat(), "replaces": old_id})
+        "valid_from": local_today().isoformat(), "replaces": old_id})
     assert new.status_code == 201
     after = await client.post("/api/v1/incidents", json=incident_payload(), headers=auth("service"))
     detail = await client.get(f"/api/v1/incidents/{after.json()['id']}", headers=admin)
@@ -128,17 +128,17 @@ def _msgs(response: httpx.Response) -> str:
 
 async def test_422s_say_what_is_wrong(client: httpx.AsyncClient, auth: TokenFactory, seeded: Session) -> None:
     admin = auth("admin")
-    base = {"name": "Test Persoon-Demo", "email": "t@demo.example", "valid_from": today().isoformat()}
+    base = {"name": "Test Persoon-Demo", "email": "t@demo.example", "valid_from": local_today().isoformat()}
     unknown = await client.post("/api/v1/locations/TERAPEL/assignments", headers=admin,
                                 json={**base, "position": "brandweercommandant"})
     assert "unknown key position 'brandweercommandant'" in _msgs(unknown)
     overlap = await client.post("/api/v1/locations/TERAPEL/assignments", headers=admin, json={**base, "position": AF})
     assert "overlapping period" in _msgs(overlap) and OLD_AF in _msgs(overlap)
     no_contact = await client.post("/api/v1/locations/TERAPEL/assignments", headers=admin,
-                                   json={"position": AF, "name": "X-Demo", "valid_from": today().isoformat()})
+                                   json={"position": AF, "name": "X-Demo", "valid_from": local_today().isoformat()})
     assert "Teams id or an e-mail" in _msgs(no_contact)
     backwards = await client.post("/api/v1/locations/TERAPEL/assignments", headers=admin, json={
-        **base, "position": AF, "kind": "vervanger", "valid_until": (today() - timedelta(days=3)).isoformat()})
+        **base, "position": AF, "kind": "vervanger", "valid_until": (local_today() - timedelta(days=3)).isoformat()})
     assert "valid_until is before valid_from" in _msgs(backwards)
     taken = await client.post("/api/v1/locations", headers=admin, json={"code": "terapel", "name": "Ter Apel 2"})
     assert "location code 'TERAPEL' is already taken" in _msgs(taken)
@@ -147,7 +147,8 @@ async def test_422s_say_what_is_wrong(client: httpx.AsyncClient, auth: TokenFact
     bad_code = await client.post("/api/v1/locations", headers=admin, json={"code": "as sen", "name": "Assen"})
     assert bad_code.status_code == 422
     # Deputies may not overlap each other either.
-    deputy = {**base, "position": AF, "kind": "vervanger", "valid_until": (today() + timedelta(days=5)).isoformat()}
+    deputy = {**base, "position": AF, "kind": "vervanger",
+              "valid_until": (local_today() + timedelta(days=5)).isoformat()}
     assert (await client.post("/api/v1/locations/TERAPEL/assignments", headers=admin, json=deputy)).status_code == 201
     again = await client.post("/api/v1/locations/TERAPEL/assignments", headers=admin,
                               json={**deputy, "name": "Tweede-Demo"})
@@ -159,7 +160,7 @@ async def test_a_supervisor_changes_only_their_own_locations(
 ) -> None:
     supervisor = auth("supervisor", "TERAPEL")
     body = {"position": AF, "kind": "vervanger", "name": "X-Demo", "email": "x@demo.example",
-            "valid_from": (today() + timedelta(days=30)).isoformat()}
+            "valid_from": (local_today() + timedelta(days=30)).isoformat()}
     refused = await client.post("/api/v1/locations/BUDEL/assignments", headers=supervisor, json=body)
     assert refused.status_code == 403
     assert (await client.post("/api/v1/locations", headers=supervisor,
@@ -205,7 +206,7 @@ async def test_the_session_page_shows_the_holders_of_the_incidents_day(
     old_id = await _holder_id(client, admin, OLD_AF)
     new = await client.post("/api/v1/locations/TERAPEL/assignments", headers=admin, json={
         "position": AF, "name": "Nadia Beukenhaag-Demo", "email": "nadia@demo.example",
-        "valid_from": (today() - timedelta(days=40)).isoformat(), "replaces": old_id})
+        "valid_from": (local_today() - timedelta(days=40)).isoformat(), "replaces": old_id})
     assert new.status_code == 201
     token = create_token(get_settings(), sub="stf-page-sup", role="supervisor", locations=["TERAPEL"])
     client.cookies.set(SESSION_COOKIE, token)

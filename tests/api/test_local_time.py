@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
-from knowledge.local_time import local_deadline, local_time
+from knowledge.local_time import local_day, local_deadline, local_time, local_today
 
 
 def test_winter_and_summer_time_and_naive_values_from_sqlite() -> None:
@@ -38,3 +39,12 @@ def test_the_review_follow_up_of_a_decision_shows_as_its_last_working_day() -> N
         assert shown.endswith(" 23:59"), shown
         last_day = datetime.strptime(shown, "%d-%m-%Y %H:%M").date()
         assert last_day.weekday() < 5 and (last_day - decided.date()).days >= norm.working_days
+
+
+def test_a_day_is_a_dutch_day() -> None:
+    """A deputy valid "today" (the directory): at 23:30 UTC in winter, 22:30 in summer, the
+    Dutch day has already turned."""
+    assert local_day(datetime(2026, 12, 7, 23, 30, tzinfo=UTC)) == date(2026, 12, 8)
+    assert local_day(datetime(2026, 12, 7, 22, 30)) == date(2026, 12, 7)  # naive: stored UTC
+    assert local_day(datetime(2026, 7, 1, 22, 30, tzinfo=UTC)) == date(2026, 7, 2)
+    assert local_today() == datetime.now(UTC).astimezone(ZoneInfo("Europe/Amsterdam")).date()

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from knowledge.local_time import local_today
 from tests import browser_support
 from tests.browser_support import ARTIFACTS, Problems, launch_chromium, running_api
 
@@ -118,7 +119,7 @@ def test_supervisor_replaces_a_holder_and_ends_one_with_the_keyboard(base: str, 
     expect(today_af).to_contain_text("Nadia Beukenhaag-Demo")
     expect(today_af).not_to_contain_text(OLD_AF)
     # The old assignment is kept, ended yesterday, with its history.
-    yesterday = (date.today() - timedelta(days=1)).strftime("%d-%m-%Y")
+    yesterday = (local_today() - timedelta(days=1)).strftime("%d-%m-%Y")
     old_row = page.locator("#assignments-table tr", has_text=OLD_AF)
     expect(old_row).to_have_attribute("data-status", "beëindigd")
     expect(old_row).to_contain_text(yesterday)
@@ -147,7 +148,7 @@ def test_admin_adds_a_deputy_for_next_week_and_deactivates_a_user(base: str, bro
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = problems.watch(context.new_page())
     _mouse_log_in(page, base, ADMIN, "/sleutelposities/BUDEL")
-    monday = date.today() + timedelta(days=7 - date.today().weekday())
+    monday = local_today() + timedelta(days=7 - local_today().weekday())
     page.get_by_label("Sleutelpositie").select_option("aandachtsfunctionaris")
     page.get_by_label("Als").select_option("vervanger")
     page.get_by_label("Naam").first.fill("Pim Wilgenhof-Demo")
