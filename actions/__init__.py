@@ -34,7 +34,13 @@ from actions.lookup_actions import (
     ActionLookupWhenToReport,
     ActionWieBenJij,
 )
-from actions.protocol_actions import ActionAcuteDanger, ActionAnswerOffer, ActionNotUnderstood, ActionStartProtocol
+from actions.protocol_actions import (
+    ActionAcuteDanger,
+    ActionAnswerOffer,
+    ActionGreet,
+    ActionNotUnderstood,
+    ActionStartProtocol,
+)
 from actions.record_actions import ActionRecordDecision
 from actions.session_start import ActionSessionStart
 
@@ -43,6 +49,7 @@ __all__ = [
     "ActionAnswerOffer",
     "ActionFollowUpAnswer",
     "ActionFollowUpCheck",
+    "ActionGreet",
     "ActionLookupKeyPosition",
     "ActionLookupOrganisation",
     "ActionLookupStep",

@@ -201,9 +201,38 @@ class ActionNotUnderstood(Action):
         if general is None or not engine.signals_safety_problem(said):
             dispatcher.utter_message(response="utter_out_of_scope" if out_of_scope else "utter_default")
             return []
-        events = await start_guide(dispatcher, tracker, general, announce=False)  # 112 first when danger is now
-        dispatcher.utter_message(**presenter.general_path_started())
-        return [*events, FollowupAction(names.FORM)]
+        return await start_general_path(dispatcher, tracker, general)
+
+
+async def start_general_path(dispatcher: CollectingDispatcher, tracker: Tracker, general: Protocol) -> list[EventType]:
+    """The safe general path for a report in which no protocol was recognised, 112 first
+    when the danger is now. A protocol the message names by its signal phrases ("wil zich
+    van kant maken") is noted, and offered after the general path's decision."""
+    events = await start_guide(dispatcher, tracker, general, announce=False)
+    dispatcher.utter_message(**presenter.general_path_started())
+    named = named_other_protocol(tracker, general.id)
+    noted = note_second_topic(dispatcher, tracker, named, starting=general.id) if named is not None else {}
+    return [*events, *(SlotSet(slot, value) for slot, value in noted.items()), FollowupAction(names.FORM)]
+
+
+class ActionGreet(Action):
+    """The greeting, with what the assistant does. Fail safe: a message the NLU took for a
+    greeting that also tells of someone's safety ("hallo, een bewoner wil zich van kant
+    maken" was greet at 0.82) is a report, and gets the safe general path, not a hello."""
+
+    def name(self) -> str:
+        return names.ACTION_GREET
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        engine = get_engine()
+        general = engine.knowledge.general_path
+        if general is not None and engine.signals_safety_problem(user_input(tracker)):
+            # The form follows at once: the rule's follow-up question waits for a calmer moment.
+            return await start_general_path(dispatcher, tracker, general)
+        dispatcher.utter_message(response="utter_greet")
+        return []
 
 
 class ActionAcuteDanger(Action):

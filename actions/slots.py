@@ -30,6 +30,7 @@ ACTION_ACUTE_DANGER = "action_acute_danger"
 ACTION_RECORD_DECISION = "action_record_decision"
 ACTION_NOT_UNDERSTOOD = "action_niet_begrepen"
 ACTION_ANSWER_OFFER = "action_aanbod_beantwoorden"
+ACTION_GREET = "action_begroeten"
 
 STOP_INTENT = "stop"
 RESTART_INTENT = "opnieuw"

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import pytest
 from rasa_sdk import Tracker
-from rasa_sdk.events import FollowupAction
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import ActionNotUnderstood
+from actions import ActionGreet, ActionNotUnderstood
 from actions.engine import ProtocolEngine, UserInput
-from actions.presenter import ACUTE_TEXT, general_path_started
+from actions.presenter import ACUTE_TEXT, general_path_started, second_topic_noted
 from actions.record_actions import offer_next_protocol
 from knowledge import Knowledge
 from tests.actions.helpers import make_tracker, run, texts
@@ -182,3 +182,38 @@ def test_what_can_i_do_is_no_question_to_the_assistant() -> None:
     tracker = make_tracker(text="wat kan ik doen aan de wifi", intent="out_of_scope", metadata={"location": "TERAPEL"})
     _, messages = run(ActionNotUnderstood(), tracker)
     assert [m.get("response") for m in messages] == ["utter_out_of_scope"]
+
+
+def greeting(text: str, entities: list[dict] | None = None) -> Tracker:
+    return make_tracker(text=text, intent="greet", confidence=0.82, entities=entities, metadata={"location": "TERAPEL"})
+
+
+def test_a_greeting_gets_the_greeting() -> None:
+    events, messages = run(ActionGreet(), greeting("goedemorgen collega"))
+    assert (events, [m.get("response") for m in messages]) == ([], ["utter_greet"])
+
+
+def test_a_greeting_that_reports_suicidal_thoughts_starts_the_general_path_and_notes_the_protocol(
+        knowledge: Knowledge) -> None:
+    """"hoi, een bewoner wil zich van kant maken" was greet at 0.82 and got only "Hallo"."""
+    text = "hoi, een bewoner wil zich van kant maken"
+    start = text.index("van kant maken")
+    named = [{"entity": "protocol", "value": "suicidaliteit", "start": start, "end": start + len("van kant maken")}]
+    events, messages = run(ActionGreet(), greeting(text, named))
+    assert texts(messages) == [general_path_started()["text"],
+                               second_topic_noted(knowledge.protocols["suicidaliteit"])["text"]]
+    assert events == [*started_slots(), SlotSet("pending_protocol", "suicidaliteit"), FollowupAction("protocol_form")]
+
+
+def test_a_greeting_with_danger_now_gets_112_first() -> None:
+    events, messages = run(ActionGreet(), greeting("hallo, hij staat nu met een mes op de gang"))
+    assert texts(messages) == [ACUTE_TEXT, general_path_started()["text"]]
+    assert events == [*started_slots(acute=True), FollowupAction("protocol_form")]
+
+
+@pytest.mark.parametrize("text", ["hallo, een jonge bewonr wil zich van kant maken zegt zn vriend",
+                                  "hoi, ik denk dat hij dood wil", "hey, ze zegt dat ze niet meer wil leven",
+                                  "goedemorgen, haar broer wil haar dood"])
+def test_suicidal_thoughts_in_the_counsellors_own_words_are_a_safety_problem(engine: ProtocolEngine,
+                                                                              text: str) -> None:
+    assert engine.signals_safety_problem(UserInput(text=text, intent="greet"))

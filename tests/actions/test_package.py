@@ -13,7 +13,7 @@ from actions.look_ups import LOOKUPS
 
 ROOT = Path(__file__).resolve().parents[2]
 ACTIONS = {"action_start_protocol", "validate_protocol_form", "action_record_decision", "action_acute_danger",
-           "action_niet_begrepen", "action_aanbod_beantwoorden",
+           "action_niet_begrepen", "action_aanbod_beantwoorden", "action_begroeten",
            "action_lookup_step", "action_lookup_steps", "action_lookup_organisation",
            "action_lookup_when_to_report", "action_lookup_key_position", "action_wie_ben_jij",
            "action_follow_up_check", "action_follow_up_answer", "validate_follow_up_reason_form",
