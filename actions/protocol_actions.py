@@ -15,7 +15,7 @@ from actions.knowledge_cache import get_engine
 from actions.look_ups import LOOKUPS, asked_look_up
 from actions.presenter import utter
 from actions.tracker_utils import last_action_among, latest_intent, metadata_location, previous_action, user_input
-from actions.understanding import asks_what_the_assistant_does, means_later, parse_yes_no
+from actions.understanding import asks_what_the_assistant_does, means_later, parse_yes_no, signals_danger_now
 from knowledge import Protocol
 
 #: The intent of a message the NLU is unsure of (FallbackClassifier).
@@ -236,7 +236,12 @@ class ActionGreet(Action):
 
 
 class ActionAcuteDanger(Action):
-    """Danger now outside a protocol: 112 first, then ask which protocol applies."""
+    """Danger now outside a protocol: 112 first, then ask which protocol applies.
+
+    A typed no is no alarm: "niet op dit moment" is acuut_gevaar for the NLU (0.80), and
+    typed to "Wilt u nu ook het protocol … doorlopen?" or "Is Veilig Thuis gebeld?" it
+    got 112. Danger in the words themselves still counts ("nee, hij staat nu met een mes
+    voor de deur")."""
 
     def name(self) -> str:
         return names.ACTION_ACUTE_DANGER
@@ -244,6 +249,15 @@ class ActionAcuteDanger(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
+        text = user_input(tracker).text or ""
+        if parse_yes_no(text) == "nee" and not signals_danger_now(text):
+            if offer_open(tracker):
+                return await ActionAnswerOffer().run(dispatcher, tracker, domain)
+            if tracker.get_slot(follow_up_actions.ASKED):
+                dispatcher.utter_message(**follow_up_actions.question_explained())
+            else:
+                dispatcher.utter_message(response="utter_ask_topic")  # as a "nee" with nothing asked
+            return []
         dispatcher.utter_message(**presenter.acute_danger())
         knowledge = get_engine().knowledge
         dispatcher.utter_message(**presenter.topic_question(knowledge.protocols.values(), knowledge.general_path))

@@ -9,7 +9,8 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import ActionAnswerOffer, ActionNotUnderstood
+from actions import ActionAcuteDanger, ActionAnswerOffer, ActionNotUnderstood, follow_up_actions
+from actions.presenter import ACUTE_TEXT
 from actions.record_actions import offer_next_protocol
 from tests.actions.helpers import action_event, make_tracker, run, texts
 from tests.actions.test_protocol_actions import fresh_slots
@@ -90,3 +91,32 @@ def test_the_offer_is_kept_for_the_answer_and_an_old_one_cleared() -> None:
     tracker = make_tracker(slots={"offered_protocol": OZ})
     assert offer_next_protocol(dispatcher, tracker, "seksueel_geweld") == [SlotSet("offered_protocol", None)]
     assert dispatcher.messages == []
+
+
+def test_not_at_the_moment_to_the_offer_declines_it_and_is_no_alarm() -> None:
+    """"niet op dit moment" is acuut_gevaar for the NLU (0.80): it got 112 and an acute flag."""
+    events, messages = run(ActionAcuteDanger(), answer("niet op dit moment", "acuut_gevaar"))
+    assert events == [SlotSet("offered_protocol", None)]
+    assert [m["response"] for m in messages] == ["utter_nu_niet"]
+
+
+def test_not_at_the_moment_with_nothing_asked_asks_the_topic() -> None:
+    events, messages = run(ActionAcuteDanger(), answer("op dit moment niet", "acuut_gevaar", offered=None, before=[]))
+    assert events == []
+    assert [m["response"] for m in messages] == ["utter_ask_topic"]
+
+
+def test_not_at_the_moment_to_a_follow_up_question_gets_the_question_explained() -> None:
+    tracker = make_tracker(text="niet op dit moment", intent="acuut_gevaar", metadata={"location": "TERAPEL"},
+                           slots={"follow_up_asked": True, "follow_up_id": "7", "location": "TERAPEL"})
+    events, messages = run(ActionAcuteDanger(), tracker)
+    assert events == []
+    explained = follow_up_actions.question_explained()
+    assert [(m["text"], m["buttons"]) for m in messages] == [(explained["text"], explained["buttons"])]
+    assert [b["title"] for b in messages[0]["buttons"]] == ["Ja", "Nee", "Later"]
+
+
+def test_danger_in_the_words_of_a_no_still_gets_112() -> None:
+    events, messages = run(ActionAcuteDanger(), answer("nee, hij staat nu met een mes voor de deur", "acuut_gevaar"))
+    assert events == [SlotSet("acute", True)]
+    assert texts(messages)[0] == ACUTE_TEXT
