@@ -5,7 +5,11 @@ path, and the menu offered after its decision."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
+import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -19,6 +23,7 @@ from tests.actions.helpers import make_tracker, run, texts
 from tests.actions.test_protocol_actions import fresh_slots
 
 GENERAL = "algemene_veiligheid"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def started_slots(*, acute: bool = False) -> list:
@@ -217,3 +222,11 @@ def test_a_greeting_with_danger_now_gets_112_first() -> None:
 def test_suicidal_thoughts_in_the_counsellors_own_words_are_a_safety_problem(engine: ProtocolEngine,
                                                                               text: str) -> None:
     assert engine.signals_safety_problem(UserInput(text=text, intent="greet"))
+
+
+def test_every_report_of_suicidal_thoughts_the_nlu_learns_is_a_safety_problem(engine: ProtocolEngine) -> None:
+    """Should the NLU take one for a greeting or be unsure, it still gets the general path."""
+    examples = yaml.safe_load((ROOT / "knowledge" / "protocols" / "suicidaliteit.nlu.yml").read_text())["examples"]
+    plain = [re.sub(r"\[([^\]]*)\][({][^)}]*[)}]", r"\1", example) for example in examples]
+    assert len(plain) > 40
+    assert [text for text in plain if not engine.signals_safety_problem(UserInput(text=text))] == []
