@@ -224,9 +224,13 @@ def test_suicidal_thoughts_in_the_counsellors_own_words_are_a_safety_problem(eng
     assert engine.signals_safety_problem(UserInput(text=text, intent="greet"))
 
 
-def test_every_report_of_suicidal_thoughts_the_nlu_learns_is_a_safety_problem(engine: ProtocolEngine) -> None:
-    """Should the NLU take one for a greeting or be unsure, it still gets the general path."""
-    examples = yaml.safe_load((ROOT / "knowledge" / "protocols" / "suicidaliteit.nlu.yml").read_text())["examples"]
+@pytest.mark.parametrize("protocol", ["suicidaliteit", "seksueel_geweld", "huiselijk_geweld", "eergerelateerd_geweld"])
+def test_every_report_of_violence_or_suicidal_thoughts_the_nlu_learns_is_a_safety_problem(
+        engine: ProtocolEngine, protocol: str) -> None:
+    """Should the NLU take one for a greeting or be unsure, it still gets the general path.
+    (Not every protocol's: "kan ze bij fiom terecht" or "is er een roze netwerk" ask for
+    support; they are no report of danger.)"""
+    examples = yaml.safe_load((ROOT / "knowledge" / "protocols" / f"{protocol}.nlu.yml").read_text())["examples"]
     plain = [re.sub(r"\[([^\]]*)\][({][^)}]*[)}]", r"\1", example) for example in examples]
     assert len(plain) > 40
     assert [text for text in plain if not engine.signals_safety_problem(UserInput(text=text))] == []
