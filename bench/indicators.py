@@ -5,15 +5,17 @@
 Creates (drops first) the database ``coa_bench`` on ``BENCH_DATABASE_URL`` (default
 ``postgresql+psycopg://postgres@127.0.0.1:5432/coa_bench``), builds the schema from
 the models (same tables and indexes as the migrations), seeds 5 locations, N
-incidents over the last 2 years with one guidance session each and their review
-events (about 2.3 per incident) with COPY, builds the indicator rollup
-(``api.indicators.rollup.rebuild``: COPY bypasses the ORM that keeps it), runs
-ANALYZE, and then times ``api.indicators.service.indicators`` — the same call as
-``GET /api/v1/indicators`` — for an admin over a year by month, and for a supervisor
-of one location over 12 weeks by week, checks that the figures equal the direct
-query's (rollup switched off), and times ``GET /dashboard?periode=365`` for an
-admin over HTTP against uvicorn. Prints medians and the EXPLAIN ANALYZE summary of
-the rollup's largest aggregate; exits 1 when the figures differ.
+incidents over the last 2 years with one guidance session each, their review events
+(about 2.3 per incident) and follow-ups (1.5 per incident, most confirmed) with COPY,
+builds the indicator rollup (``api.indicators.rollup.rebuild``: COPY bypasses the ORM
+that keeps it), runs ANALYZE, and then times ``api.indicators.service.indicators`` —
+the same call as ``GET /api/v1/indicators`` — for an admin over a year by month, and
+for a supervisor of one location over 12 weeks by week, checks that the figures equal
+the direct query's (rollup switched off), times the dashboard's follow-up figures
+(``api.follow_ups.indicators``, no rollup) for the same two, and times
+``GET /dashboard?periode=365`` for an admin over HTTP against uvicorn. Prints medians
+and the EXPLAIN ANALYZE summary of the rollup's largest aggregate; exits 1 when the
+figures differ or the period holds no follow-ups.
 
 ``--smoke`` (2,000 incidents, seconds) runs in ``make test`` (scripts/test.sh), so a
 schema change that breaks the benchmark fails CI.
@@ -48,6 +50,7 @@ from api.auth.schemas import User
 from api.auth.service import create_token
 from api.config import get_settings
 from api.db import make_engine
+from api.follow_ups.indicators import FollowUpIndicators, follow_up_indicators
 from api.indicators import rollup, rollup_read, service
 from api.indicators.models import IndicatorRollupState
 from api.indicators.norms_ref import get_norms
@@ -58,6 +61,15 @@ DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/coa_bench"
 LOCATIONS = ["TERAPEL", "BUDEL", "ZWOLLE", "GILZE", "MUSSELKANAAL"]
 PROTOCOLS = ["eergerelateerd_geweld", "seksueel_geweld", "ongewenste_zwangerschap", "lhbti_ondersteuning"]
 REFERRALS = ['["politie", "veilig_thuis"]', '["veilig_thuis"]', '["politie"]', '["fiom"]', '["coc", "politie"]']
+#: Follow-ups of a decision (key, action, organisation, norm, hours to the deadline), as
+#: the protocols in knowledge/ write them; each incident gets the first one or two.
+FOLLOW_UPS = [
+    ("veilig_thuis_gebeld", "Veilig Thuis gebeld", "veilig_thuis", "veilig_thuis_binnen_24_uur", 24),
+    ("risico_inschatting_politie", "Risico-inschatting bij de politie gevraagd", "politie",
+     "risico_inschatting_binnen_24_uur", 24),
+    ("csg_gebeld", "Centrum Seksueel Geweld gebeld", "centrum_seksueel_geweld", "csg_binnen_72_uur", 72),
+    ("vervolggesprek", "Vervolggesprek met de bewoner", "\\N", "vervolggesprek_binnen_een_week", 168),
+]
 CHUNK = 100_000
 
 
@@ -92,6 +104,7 @@ def seed(url: str, count: int, now: datetime) -> None:
         while done < count:
             size = min(CHUNK, count - done)
             incidents, sessions, events = io.StringIO(), io.StringIO(), io.StringIO()
+            follow_ups, follow_up_events = io.StringIO(), io.StringIO()
             for number in range(done, done + size):
                 incident_id = uuid.uuid4()
                 location = LOCATIONS[number % len(LOCATIONS)]
@@ -109,6 +122,20 @@ def seed(url: str, count: int, now: datetime) -> None:
                     f"{uuid.uuid4()}\t{conversation}\t0\tstf-{number % 500}\t{location}\trest\t{protocol}\t"
                     f"1.0.0\t{_ts(started)}\n"
                 )
+                first = rng.randrange(len(FOLLOW_UPS))
+                for key, action, organisation, norm, hours in FOLLOW_UPS[first:first + 1 + rng.randrange(2)]:
+                    follow_up_id = uuid.uuid4()
+                    due = created + timedelta(hours=hours)
+                    follow_ups.write(f"{follow_up_id}\t{incident_id}\t{key}\t{action}\t{organisation}\t{norm}\t"
+                                     f"{_ts(due)}\t{_ts(created)}\n")
+                    outcome = rng.random()
+                    if outcome < 0.2 and (due > now or outcome < 0.03):
+                        continue  # still open; a few long past the deadline
+                    status = "gedaan" if outcome < 0.75 else "niet_gedaan" if outcome < 0.9 else "vervallen"
+                    # Most are confirmed in time; some late.
+                    confirmed = created + timedelta(hours=hours * rng.random() * (1.5 if outcome < 0.5 else 0.9))
+                    follow_up_events.write(f"{follow_up_id}\t1\t{status}\t\\N\tstf-{number % 500}\t"
+                                           f"{_ts(confirmed)}\n")
                 roll = rng.random()
                 if roll < 0.1:
                     continue  # nieuw
@@ -130,6 +157,8 @@ def seed(url: str, count: int, now: datetime) -> None:
                     ("guidance_sessions", "id, conversation_id, run_id, staff_id, location, channel, protocol, "
                      "protocol_version, started_at", sessions),
                     ("incident_review_events", "incident_id, status, actor, note, created_at", events),
+                    ("follow_ups", "id, incident_id, key, action, organisation, norm, due_at, created_at", follow_ups),
+                    ("follow_up_events", "follow_up_id, seq, status, reason, actor, created_at", follow_up_events),
                 ):  # fmt: skip
                     with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                         copy.write(buffer.getvalue())
@@ -148,6 +177,21 @@ def time_runs(engine, user: User, query: service.Query, runs: int) -> tuple[floa
         with Session(engine) as session:
             started = time.perf_counter()
             result = service.indicators(session, user, query, norms)
+            timings.append(time.perf_counter() - started)
+    assert result is not None
+    return statistics.median(timings), result
+
+
+def time_follow_ups(engine, user: User, query: service.Query, runs: int) -> tuple[float, FollowUpIndicators]:
+    """The dashboard's "Vervolgacties" figures: a grouped query over follow-ups and their
+    status events joined to the incidents of the period (no rollup)."""
+    timings = []
+    result = None
+    for _ in range(runs):
+        with Session(engine) as session:
+            started = time.perf_counter()
+            result = follow_up_indicators(session, user, query.now, location=query.location,
+                                          date_from=query.date_from, date_to=query.date_to)
             timings.append(time.perf_counter() - started)
     assert result is not None
     return statistics.median(timings), result
@@ -284,7 +328,8 @@ def main() -> int:
     engine = make_engine(url)
     with engine.connect() as conn:
         counts = {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in
-                  ("incidents", "incident_review_events", "guidance_sessions", "indicator_days",
+                  ("incidents", "incident_review_events", "guidance_sessions", "follow_ups", "follow_up_events",
+                   "indicator_days",
                    "indicator_norm_days", "indicator_review_times")}  # fmt: skip
     print("rows:", ", ".join(f"{table} {number:,}" for table, number in counts.items()))
 
@@ -302,6 +347,12 @@ def main() -> int:
         equal &= same
         print(f"indicators [{label}]: median {median * 1000:.0f} ms over {args.runs} runs ({len(result.rows)} rows); "
               f"direct query {slow * 1000:.0f} ms; figures equal: {'yes' if same else 'NO'}", flush=True)  # fmt: skip
+        median, figures = time_follow_ups(engine, user, query, args.runs)
+        print(f"follow-ups [{label}]: median {median * 1000:.0f} ms over {args.runs} runs "
+              f"({figures.totals.total:,} follow-ups, {len(figures.per_norm)} norms)", flush=True)
+        if not figures.totals.total:
+            print("FAIL: the period holds no follow-ups", file=sys.stderr)
+            equal = False
     median, size = time_dashboard(url, args.runs)
     print(f"GET /dashboard?periode=365 [admin, end to end over HTTP]: median {median * 1000:.0f} ms "
           f"over {args.runs} runs ({size:,} bytes)")  # fmt: skip
