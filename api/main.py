@@ -14,6 +14,7 @@ from api.audit.service import AuditPathMiddleware
 from api.auth.router import router as auth_router
 from api.config import get_settings
 from api.directory.router import router as directory_router
+from api.follow_ups import rollup as _follow_up_rollup  # noqa: F401  (its flush listener)
 from api.follow_ups.chat import router as follow_ups_chat_router
 from api.follow_ups.router import indicators_router as follow_up_indicators_router
 from api.follow_ups.router import router as follow_ups_router

@@ -3,23 +3,30 @@
 The minimum norms count advice ("the decision refers to Veilig Thuis"): shown as
 "geadviseerd". These count confirmations: the share of Veilig Thuis follow-ups marked
 done within their deadline, and the open and overdue follow-ups per location; and the
-same share per follow-up norm (GZA the same day, CSG within 72 hours, ...). Grouped
-queries over follow-ups and their (single, final) status event, scoped like every
-aggregate (api/access.aggregate_filter); the rollup tables are not involved.
+same share per follow-up norm (GZA the same day, CSG within 72 hours, ...). Scoped
+like every aggregate (api/access.aggregate_filter). The whole days of a period come
+from the rollup (api/follow_ups/rollup.py), the partial first and last day from the
+direct query over follow-ups and their (single, final) status event; both give the
+same measures per (location, norm, Veilig Thuis or not).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.elements import ColumnElement
 
 from api import access
 from api.auth.schemas import User
-from api.follow_ups.models import FollowUp, FollowUpEvent
+from api.follow_ups.models import FollowUp, FollowUpDay, FollowUpEvent
 from api.incidents.models import Incident
+from api.indicators.norms_sql import epoch_days_of
 
 
 class FollowUpFigures(BaseModel):
@@ -60,6 +67,8 @@ class FollowUpIndicators(BaseModel):
 _LOCATION_COUNTS = ("total", "gedaan", "niet_gedaan", "vervallen", "open", "overdue",
                     "veilig_thuis", "veilig_thuis_decided", "veilig_thuis_in_time")
 _NORM_COUNTS = ("total", "open", "overdue", "decided", "in_time")
+_MEASURES = ("total", "gedaan", "niet_gedaan", "vervallen", "open", "overdue", "decided", "in_time")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _figures(location: str, row: dict[str, int]) -> FollowUpFigures:
@@ -68,11 +77,14 @@ def _figures(location: str, row: dict[str, int]) -> FollowUpFigures:
     return FollowUpFigures(location=location, share_veilig_thuis_in_time=share, **row)
 
 
-def follow_up_indicators(
-    session: Session, user: User, now: datetime, *, location: str | None = None,
-    date_from: datetime | None = None, date_to: datetime | None = None,
-) -> FollowUpIndicators:
-    """Per location (of the incident) for decisions recorded in [date_from, date_to]."""
+Group = tuple[str, str, bool]  # location, norm, Veilig Thuis or not
+
+
+def _direct_counts(
+    session: Session, where: list[ColumnElement[bool]], now: datetime, *, pending_only: bool = False
+) -> dict[Group, dict[str, int]]:
+    """The measures per group straight from the follow-ups, their incidents and status
+    events; ``pending_only``: only the open follow-ups not yet due."""
     event = aliased(FollowUpEvent)
     is_open = event.id.is_(None)
     measures = {
@@ -85,7 +97,6 @@ def follow_up_indicators(
         "decided": func.count().filter(~is_open | (FollowUp.due_at < now)),
         "in_time": func.count().filter((event.status == "gedaan") & (event.created_at <= FollowUp.due_at)),
     }
-    # One grouped query, by location and norm: a handful of rows, summed both ways below.
     groups = (Incident.location, FollowUp.norm, (FollowUp.organisation == "veilig_thuis").label("veilig_thuis"))
     stmt = (
         select(*groups, *(column.label(name) for name, column in measures.items()))
@@ -93,28 +104,95 @@ def follow_up_indicators(
         .join(Incident, Incident.id == FollowUp.incident_id)
         # Every status after "open" is final, so a follow-up has at most its event number 1.
         .outerjoin(event, and_(event.follow_up_id == FollowUp.id, event.seq == 1))
-        .where(access.aggregate_filter(user, Incident.location))
+        .where(*where)
         .group_by(*groups)
     )
-    if location:
-        stmt = stmt.where(Incident.location == location.strip().upper())
-    if date_from is not None:
-        stmt = stmt.where(Incident.created_at >= date_from)
-    if date_to is not None:
-        stmt = stmt.where(Incident.created_at <= date_to)
+    if pending_only:
+        # Not yet due: recorded in the last days only, found by the index on due_at.
+        stmt = stmt.where(is_open, FollowUp.due_at >= now)
+    return {(row.location, row.norm, bool(row.veilig_thuis)): {name: int(row._mapping[name]) for name in measures}
+            for row in session.execute(stmt)}  # fmt: skip
 
+
+def _rollup_counts(session: Session, where: list[ColumnElement[bool]], first: int | None,
+                   end: int | None) -> dict[Group, dict[str, int]]:
+    """The stored measures of the whole days [first, end) (None: unbounded)."""
+    day = FollowUpDay
+    sums = {name: func.sum(getattr(day, name)) for name in ("total", "gedaan", "niet_gedaan", "vervallen", "in_time")}
+    stmt = select(day.location, day.norm, day.veilig_thuis, *(column.label(name) for name, column in sums.items()))
+    stmt = stmt.where(*where).group_by(day.location, day.norm, day.veilig_thuis)
+    if first is not None:
+        stmt = stmt.where(day.day >= first)
+    if end is not None:
+        stmt = stmt.where(day.day < end)
+    return {(row.location, row.norm, bool(row.veilig_thuis)): {name: int(row._mapping[name] or 0) for name in sums}
+            for row in session.execute(stmt)}  # fmt: skip
+
+
+def _day_start(day: int) -> datetime:
+    return _EPOCH + timedelta(days=day)
+
+
+def _counts(session: Session, user: User, now: datetime, location: str | None, date_from: datetime | None,
+            date_to: datetime | None, from_rollup: bool) -> dict[Group, dict[str, int]]:
+    """The whole UTC days of the period from the rollup, a partial first and last day
+    directly; figures that depend on "now" from the few follow-ups not yet due."""
+    def scope(column: Any) -> list[ColumnElement[bool]]:
+        clauses = [access.aggregate_filter(user, column)]
+        return [*clauses, column == location.strip().upper()] if location else clauses
+
+    def span(start: datetime | None, before: datetime | None, until: datetime | None) -> list[ColumnElement[bool]]:
+        clauses = scope(Incident.location)
+        clauses += [Incident.created_at >= start] if start is not None else []
+        clauses += [Incident.created_at < before] if before is not None else []
+        return clauses + ([Incident.created_at <= until] if until is not None else [])
+
+    first = math.ceil(epoch_days_of(date_from)) if date_from is not None else None
+    end = math.floor(epoch_days_of(date_to)) if date_to is not None else None
+    if not from_rollup or (first is not None and end is not None and first >= end):
+        return _direct_counts(session, span(date_from, None, date_to), now)
+    whole_days = span(_day_start(first) if first is not None else None, _day_start(end) if end is not None else None,
+                      None)  # fmt: skip
+    totals: dict[Group, dict[str, int]] = defaultdict(lambda: dict.fromkeys(_MEASURES, 0))
+    pending = _direct_counts(session, whole_days, now, pending_only=True)
+    for group, counts in _rollup_counts(session, scope(FollowUpDay.location), first, end).items():
+        waiting = pending.get(group, {}).get("total", 0)
+        counts["open"] = counts["total"] - counts["gedaan"] - counts["niet_gedaan"] - counts["vervallen"]
+        counts.update(overdue=counts["open"] - waiting, decided=counts["total"] - waiting)
+        for name in _MEASURES:
+            totals[group][name] += counts[name]
+    edges = []
+    if first is not None and date_from is not None and date_from < _day_start(first):
+        edges.append(span(date_from, _day_start(first), None))
+    if end is not None and date_to is not None and _day_start(end) <= date_to:
+        edges.append(span(_day_start(end), None, date_to))
+    for edge in edges:
+        for group, counts in _direct_counts(session, edge, now).items():
+            for name in _MEASURES:
+                totals[group][name] += counts[name]
+    return dict(totals)
+
+
+def follow_up_indicators(
+    session: Session, user: User, now: datetime, *, location: str | None = None,
+    date_from: datetime | None = None, date_to: datetime | None = None, from_rollup: bool = True,
+) -> FollowUpIndicators:
+    """Per location (of the incident) for decisions recorded in [date_from, date_to];
+    ``from_rollup=False``: all from the direct query (the rollup's equality test)."""
     by_location: dict[str, dict[str, int]] = {}
     by_norm: dict[str, dict[str, int]] = {}
-    for row in session.execute(stmt):
-        counts = {name: int(row._mapping[name]) for name in measures}
-        place = by_location.setdefault(row.location, dict.fromkeys(_LOCATION_COUNTS, 0))
+    for (place_code, norm_id, veilig_thuis), counts in _counts(session, user, now, location, date_from, date_to,
+                                                              from_rollup).items():  # fmt: skip
+        if not counts["total"]:
+            continue
+        place = by_location.setdefault(place_code, dict.fromkeys(_LOCATION_COUNTS, 0))
         for name in _LOCATION_COUNTS:
             place[name] += counts.get(name, 0)
-        if row.veilig_thuis:
+        if veilig_thuis:
             place["veilig_thuis"] += counts["total"]
             place["veilig_thuis_decided"] += counts["decided"]
             place["veilig_thuis_in_time"] += counts["in_time"]
-        norm = by_norm.setdefault(row.norm, dict.fromkeys(_NORM_COUNTS, 0))
+        norm = by_norm.setdefault(norm_id, dict.fromkeys(_NORM_COUNTS, 0))
         for name in _NORM_COUNTS:
             norm[name] += counts[name]
     items = [_figures(code, by_location[code]) for code in sorted(by_location)]

@@ -49,3 +49,22 @@ class FollowUpEvent(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     follow_up: Mapped[FollowUp] = relationship(back_populates="events")
+
+
+class FollowUpDay(Base):
+    """The follow-up figures per UTC day of the incident, location, norm and whether it
+    is the Veilig Thuis follow-up: kept in the write's own transaction by
+    ``api.follow_ups.rollup`` (a follow-up is written once and gets at most one, final,
+    status event, so each write only adds). The dashboard reads whole days here."""
+
+    __tablename__ = "follow_up_days"
+
+    day: Mapped[int] = mapped_column(primary_key=True)
+    location: Mapped[str] = mapped_column(String(64), primary_key=True)
+    norm: Mapped[str] = mapped_column(String(64), primary_key=True)
+    veilig_thuis: Mapped[bool] = mapped_column(primary_key=True)
+    total: Mapped[int]
+    gedaan: Mapped[int]
+    niet_gedaan: Mapped[int]
+    vervallen: Mapped[int]
+    in_time: Mapped[int] = mapped_column(doc="gedaan before the deadline")

@@ -151,7 +151,7 @@ def _read(session: Session, connection: Connection, norms: dict[str, Norm], inci
 _UPSERTS: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], Any] = {}
 
 
-def _upsert(connection: Connection, table: Any, keys: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+def add_to_rows(connection: Connection, table: Any, keys: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
     """Adds each row's deltas (every column not in ``keys``) to the row with its keys,
     inserting it when missing: one executemany for all ``rows``."""
     if not rows:
@@ -170,16 +170,16 @@ def _upsert(connection: Connection, table: Any, keys: tuple[str, ...], rows: lis
 def _apply(connection: Connection, contribution: Contribution, sign: int) -> None:
     keys = {"day": contribution.day, "location": contribution.location, "protocol": contribution.protocol}
     reviewed = contribution.review_hours is not None
-    _upsert(connection, IndicatorDay.__table__, _DAY_KEYS, [{
+    add_to_rows(connection, IndicatorDay.__table__, _DAY_KEYS, [{
         **keys, "incidents": sign, "sessions": 0, "reviewed": sign * reviewed,
         "review_hours_sum": sign * (contribution.review_hours or 0.0),
         "open_corrections": sign * contribution.open_correction,
     }])  # fmt: skip
     if contribution.bucket is not None:
-        _upsert(connection, IndicatorReviewHistogram.__table__, ("day", "location", "bucket"),
+        add_to_rows(connection, IndicatorReviewHistogram.__table__, ("day", "location", "bucket"),
                 [{"day": contribution.day, "location": contribution.location, "bucket": contribution.bucket,
                   "reviews": sign}])  # fmt: skip
-    _upsert(connection, IndicatorNormDay.__table__, (*_DAY_KEYS, "norm_id"), [
+    add_to_rows(connection, IndicatorNormDay.__table__, (*_DAY_KEYS, "norm_id"), [
         {**keys, "norm_id": norm_id, "applies": sign * applies, "met": sign * met, "late": sign * late}
         for norm_id, (applies, met, late) in contribution.norms.items() if applies
     ])  # fmt: skip
@@ -244,7 +244,7 @@ def _after_flush(session: Session, _context: Any) -> None:
     connection = session.connection()
     norms = get_norms()
     for run in runs:
-        _upsert(connection, IndicatorDay.__table__, _DAY_KEYS, [{
+        add_to_rows(connection, IndicatorDay.__table__, _DAY_KEYS, [{
             "day": _epoch_day(run.started_at), "location": run.location, "protocol": run.protocol,
             "incidents": 0, "sessions": 1, "reviewed": 0, "review_hours_sum": 0.0, "open_corrections": 0,
         }])  # fmt: skip
