@@ -28,7 +28,7 @@ _KEYS = ("day", "location", "norm", "veilig_thuis")
 _STATUSES = ("gedaan", "niet_gedaan", "vervallen")
 
 
-def _rows(session: Session, follow_up_ids: set[Any], status_set: set[Any]) -> list[dict[str, Any]]:
+def _rows(session: Session, follow_up_ids: set[Any], confirmed_ids: set[Any]) -> list[dict[str, Any]]:
     """One delta row per new follow-up (``total``) and per new status event, read back
     from the database in the flush's transaction."""
     connection = session.connection()
@@ -38,10 +38,10 @@ def _rows(session: Session, follow_up_ids: set[Any], status_set: set[Any]) -> li
                    status.status, status.created_at.label("status_at"))
             .join(Incident, Incident.id == FollowUp.incident_id)
             .outerjoin(status, (status.follow_up_id == FollowUp.id) & (status.seq == 1))
-            .where(FollowUp.id.in_(follow_up_ids | status_set)))  # fmt: skip
+            .where(FollowUp.id.in_(follow_up_ids | confirmed_ids)))  # fmt: skip
     rows = []
     for found in connection.execute(stmt):
-        new_status = found.status if found.id in status_set else None
+        new_status = found.status if found.id in confirmed_ids else None
         in_time = new_status == "gedaan" and as_utc(found.status_at) <= as_utc(found.due_at)
         rows.append({"day": int(found.day), "location": found.location, "norm": found.norm,
                      "veilig_thuis": found.organisation == "veilig_thuis", "total": int(found.id in follow_up_ids),
@@ -53,10 +53,10 @@ def _rows(session: Session, follow_up_ids: set[Any], status_set: set[Any]) -> li
 def _after_flush(session: Session, _context: Any) -> None:
     new_follow_ups = {obj.id for obj in session.new if isinstance(obj, FollowUp)}
     # Every status after "open" is final: a follow-up's only event is its number 1.
-    new_status = {obj.follow_up_id or obj.follow_up.id for obj in session.new
+    confirmed = {obj.follow_up_id or obj.follow_up.id for obj in session.new
                   if isinstance(obj, FollowUpEvent) and obj.seq == 1}  # fmt: skip
-    if new_follow_ups or new_status:
-        add_to_rows(session.connection(), FollowUpDay.__table__, _KEYS, _rows(session, new_follow_ups, new_status))
+    if new_follow_ups or confirmed:
+        add_to_rows(session.connection(), FollowUpDay.__table__, _KEYS, _rows(session, new_follow_ups, confirmed))
 
 
 def rebuild(session: Session) -> None:
