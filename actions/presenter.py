@@ -402,8 +402,8 @@ def at_first_question() -> Message:
     return {"text": "Dit is de eerste vraag van het protocol; er is geen vorige vraag."}
 
 
-def second_topic_noted(protocol: Protocol) -> Message:
-    return {"text": f"Ik heb ook {protocol.title} genoteerd; dat bieden we aan na dit protocol."}
+def second_topic_noted(protocol: Protocol, *, after: str = "dit protocol") -> Message:
+    return {"text": f"Ik heb ook {protocol.title} genoteerd; dat bieden we aan na {after}."}
 
 
 def second_topic_not_kept(pending: Protocol, other: Protocol) -> Message:

@@ -70,7 +70,7 @@ async def start_guide(dispatcher: CollectingDispatcher, tracker: Tracker, protoc
 
 
 def note_second_topic(dispatcher: CollectingDispatcher, tracker: Tracker, other: Protocol,
-                      *, starting: str | None = None) -> dict[str, Any]:
+                      *, starting: str | None = None, after: str = "dit protocol") -> dict[str, Any]:
     """``pending_protocol``: ``other`` noted, to be offered after this protocol's decision.
     One topic is kept: when another one is noted already, it stays and the user hears
     how to start ``other`` later. ``starting``: the protocol this message starts (a topic
@@ -80,7 +80,7 @@ def note_second_topic(dispatcher: CollectingDispatcher, tracker: Tracker, other:
     if pending and pending not in (other.id, starting) and pending in protocols:
         dispatcher.utter_message(**presenter.second_topic_not_kept(protocols[pending], other))
         return {}
-    dispatcher.utter_message(**presenter.second_topic_noted(other))
+    dispatcher.utter_message(**presenter.second_topic_noted(other, after=after))
     return {names.PENDING_PROTOCOL: other.id}
 
 
@@ -211,7 +211,8 @@ async def start_general_path(dispatcher: CollectingDispatcher, tracker: Tracker,
     events = await start_guide(dispatcher, tracker, general, announce=False)
     dispatcher.utter_message(**presenter.general_path_started())
     named = named_other_protocol(tracker, general.id)
-    noted = note_second_topic(dispatcher, tracker, named, starting=general.id) if named is not None else {}
+    noted = ({} if named is None else
+             note_second_topic(dispatcher, tracker, named, starting=general.id, after="deze algemene stappen"))
     return [*events, *(SlotSet(slot, value) for slot, value in noted.items()), FollowupAction(names.FORM)]
 
 

@@ -205,8 +205,9 @@ def test_a_greeting_that_reports_suicidal_thoughts_starts_the_general_path_and_n
     start = text.index("van kant maken")
     named = [{"entity": "protocol", "value": "suicidaliteit", "start": start, "end": start + len("van kant maken")}]
     events, messages = run(ActionGreet(), greeting(text, named))
-    assert texts(messages) == [general_path_started()["text"],
-                               second_topic_noted(knowledge.protocols["suicidaliteit"])["text"]]
+    noted = second_topic_noted(knowledge.protocols["suicidaliteit"], after="deze algemene stappen")
+    assert texts(messages) == [general_path_started()["text"], noted["text"]]
+    assert messages[1]["text"].endswith("dat bieden we aan na deze algemene stappen.")
     assert events == [*started_slots(), SlotSet("pending_protocol", "suicidaliteit"), FollowupAction("protocol_form")]
 
 
