@@ -482,8 +482,12 @@ _VIOLENCE = re.compile(
 )
 _ALWAYS_ACUTE = re.compile(
     r"\b(acuut gevaar|acute dreiging|direct gevaar|levensgevaar|levensbedreigend|doodsbedreiging|"
-    r"vermoorden|vermoord|dood maken|ombrengen|zelfmoord|suicide|suicidaal|112)\b"
+    r"vermoorden|vermoord|dood maken|ombrengen|zelfmoord|suicide|suicidaal|112|"
+    # someone who does not respond needs an ambulance ("er ligt iemand bewusteloos")
+    r"bewusteloos|buiten bewustzijn|reanimeren|reanimatie)\b"
 )
+#: The same, said with its own "niet" (read before negations are switched off).
+_UNRESPONSIVE = re.compile(r"\b(niet aanspreekbaar|ademt niet|reageert niet meer|niet meer wakker)\b")
 #: Whoever threatens is here now: "haar broers wachten buiten bij de poort", "haar vader
 #: is op de locatie". Named as a relative, partner or perpetrator, so "de tolk wacht
 #: buiten" and "hij staat buiten" (a resident) are no alarm; the tense is the present.
@@ -509,6 +513,8 @@ def signals_danger_now(text: str, context_phrases: tuple[str, ...] = ()) -> bool
     costs one extra sentence, a miss could cost a life. ``context_phrases`` are word
     stems that mean danger only in the protocol being followed (its ``danger_phrases``).
     """
+    if _UNRESPONSIVE.search(normalise_text(text)):
+        return True
     plain = " ".join(_NEGATED.sub(" ", normalise_text(clause)) for clause in _CLAUSE.split(text))
     if (_ALWAYS_ACUTE.search(plain) or _WEAPONS.search(plain) or _PRESENT_THREAT.search(plain)
             or mentions_any(plain, context_phrases)):

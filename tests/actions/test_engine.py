@@ -196,7 +196,9 @@ def test_number_step_uses_its_ranges(test_knowledge: Knowledge) -> None:
      "haar broers wachten buiten bij de poort", "haar vader is nu op de locatie",
      "de man die hem uitbuit staat bij de ingang", "haar ex staat weer voor haar deur",
      "haar broer is hier op de locatie", "haar vader staat bij het hek",
-     "haar broers staan nu bij de receptie"],
+     "haar broers staan nu bij de receptie",
+     "goedemorgen, er ligt iemand bewusteloos", "hij is niet aanspreekbaar", "ze ademt niet meer",
+     "een bewoner moet gereanimeerd worden, we zijn aan het reanimeren"],
 )
 def test_danger_now_in_typed_text(text: str) -> None:
     assert signals_danger_now(text)
@@ -210,7 +212,8 @@ def test_danger_now_in_typed_text(text: str) -> None:
      "hij zegt dat hij niet meer wil leven", "ze heeft net pillen gekregen van de huisarts",
      "ik heb hulp nodig bij een melding", "de tolk wacht buiten", "hij staat buiten te roken",
      "haar vader is niet op de locatie", "haar broer was vorige week op de locatie",
-     "de tolk wacht bij de receptie", "haar vader stond gisteren bij het hek"],
+     "de tolk wacht bij de receptie", "haar vader stond gisteren bij het hek",
+     "ze is niet bewusteloos geweest", "hij is goed aanspreekbaar"],
 )
 def test_no_danger_now_in_typed_text(text: str) -> None:
     assert not signals_danger_now(text)

@@ -211,15 +211,18 @@ def test_a_greeting_that_reports_suicidal_thoughts_starts_the_general_path_and_n
     assert events == [*started_slots(), SlotSet("pending_protocol", "suicidaliteit"), FollowupAction("protocol_form")]
 
 
-def test_a_greeting_with_danger_now_gets_112_first() -> None:
-    events, messages = run(ActionGreet(), greeting("hallo, hij staat nu met een mes op de gang"))
+@pytest.mark.parametrize("text", ["hallo, hij staat nu met een mes op de gang",
+                                  "goedemorgen, er ligt iemand bewusteloos"])  # greet at 0.70
+def test_a_greeting_with_danger_now_gets_112_first(text: str) -> None:
+    events, messages = run(ActionGreet(), greeting(text))
     assert texts(messages) == [ACUTE_TEXT, general_path_started()["text"]]
     assert events == [*started_slots(acute=True), FollowupAction("protocol_form")]
 
 
 @pytest.mark.parametrize("text", ["hallo, een jonge bewonr wil zich van kant maken zegt zn vriend",
                                   "hoi, ik denk dat hij dood wil", "hey, ze zegt dat ze niet meer wil leven",
-                                  "goedemorgen, haar broer wil haar dood"])
+                                  "goedemorgen, haar broer wil haar dood",
+                                  "hallo daar, ze heeft zich gesneden"])
 def test_suicidal_thoughts_in_the_counsellors_own_words_are_a_safety_problem(engine: ProtocolEngine,
                                                                               text: str) -> None:
     assert engine.signals_safety_problem(UserInput(text=text, intent="greet"))
