@@ -6,7 +6,8 @@ Creates (drops first) the database ``coa_bench`` on ``BENCH_DATABASE_URL`` (defa
 ``postgresql+psycopg://postgres@127.0.0.1:5432/coa_bench``), builds the schema from
 the models (same tables and indexes as the migrations), seeds 5 locations, N
 incidents over the last 2 years with one guidance session each, their review events
-(about 2.3 per incident) and follow-ups (1.5 per incident, most confirmed) with COPY,
+(about 2.3 per incident) and the follow-ups the API writes with each decision
+(api/follow_ups/service.py `planned`, about 2 per incident, most confirmed) with COPY,
 builds the indicator rollup (``api.indicators.rollup.rebuild``: COPY bypasses the ORM
 that keeps it), runs ANALYZE, and then times ``api.indicators.service.indicators`` —
 the same call as ``GET /api/v1/indicators`` — for an admin over a year by month, and
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import random
 import socket
@@ -51,26 +53,19 @@ from api.auth.service import create_token
 from api.config import get_settings
 from api.db import make_engine
 from api.follow_ups import rollup as follow_up_rollup
+from api.follow_ups import service as follow_up_service
 from api.follow_ups.indicators import FollowUpIndicators, follow_up_indicators
 from api.indicators import rollup, rollup_read, service
 from api.indicators.models import IndicatorRollupState
 from api.indicators.norms_ref import get_norms
 from api.indicators.schemas import Indicators
+from api.knowledge_ref import get_knowledge
 from bench.run_info import header, load
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/coa_bench"
 LOCATIONS = ["TERAPEL", "BUDEL", "ZWOLLE", "GILZE", "MUSSELKANAAL"]
 PROTOCOLS = ["eergerelateerd_geweld", "seksueel_geweld", "ongewenste_zwangerschap", "lhbti_ondersteuning"]
 REFERRALS = ['["politie", "veilig_thuis"]', '["veilig_thuis"]', '["politie"]', '["fiom"]', '["coc", "politie"]']
-#: Follow-ups of a decision (key, action, organisation, norm, hours to the deadline), as
-#: the protocols in knowledge/ write them; each incident gets the first one or two.
-FOLLOW_UPS = [
-    ("veilig_thuis_gebeld", "Veilig Thuis gebeld", "veilig_thuis", "veilig_thuis_binnen_24_uur", 24),
-    ("risico_inschatting_politie", "Risico-inschatting bij de politie gevraagd", "politie",
-     "risico_inschatting_binnen_24_uur", 24),
-    ("csg_gebeld", "Centrum Seksueel Geweld gebeld", "centrum_seksueel_geweld", "csg_binnen_72_uur", 72),
-    ("vervolggesprek", "Vervolggesprek met de bewoner", "\\N", "vervolggesprek_binnen_een_week", 168),
-]
 CHUNK = 100_000
 
 
@@ -95,6 +90,7 @@ def _ts(moment: datetime) -> str:
 
 def seed(url: str, count: int, now: datetime) -> None:
     rng = random.Random(5)
+    knowledge = get_knowledge()
     span = timedelta(days=730).total_seconds()
     with psycopg.connect(_dsn(url)) as conn:
         conn.execute(
@@ -114,27 +110,28 @@ def seed(url: str, count: int, now: datetime) -> None:
                 started = created - timedelta(minutes=rng.randrange(5, 60 * 30))
                 conversation = f"bench-{number}"
                 acute = "t" if rng.random() < 0.3 else "f"
+                referrals = REFERRALS[rng.randrange(len(REFERRALS))]
                 incidents.write(
                     f"{incident_id}\tB-{number}\tbench-key-{number}\t{conversation}\t{location}\t{protocol}\t1.0.0\t"
-                    f"{acute}\t{REFERRALS[rng.randrange(len(REFERRALS))]}\t[]\tuitkomst\tstf-{number % 500}\trest\t"
+                    f"{acute}\t{referrals}\t[]\tuitkomst\tstf-{number % 500}\trest\t"
                     f"{_ts(created)}\n"
                 )
                 sessions.write(
                     f"{uuid.uuid4()}\t{conversation}\t0\tstf-{number % 500}\t{location}\trest\t{protocol}\t"
                     f"1.0.0\t{_ts(started)}\n"
                 )
-                first = rng.randrange(len(FOLLOW_UPS))
-                for key, action, organisation, norm, hours in FOLLOW_UPS[first:first + 1 + rng.randrange(2)]:
-                    follow_up_id = uuid.uuid4()
-                    due = created + timedelta(hours=hours)
-                    follow_ups.write(f"{follow_up_id}\t{incident_id}\t{key}\t{action}\t{organisation}\t{norm}\t"
-                                     f"{_ts(due)}\t{_ts(created)}\n")
+                # What the API writes with such a decision (api/follow_ups/service.py).
+                for item in follow_up_service.planned(knowledge, protocol, json.loads(referrals), created):
+                    follow_up_id, due = uuid.uuid4(), item["due_at"]
+                    organisation = item["organisation"] or "\\N"
+                    follow_ups.write(f"{follow_up_id}\t{incident_id}\t{item['key']}\t{item['action']}\t"
+                                     f"{organisation}\t{item['norm']}\t{_ts(due)}\t{_ts(created)}\n")
                     outcome = rng.random()
                     if outcome < 0.2 and (due > now or outcome < 0.03):
                         continue  # still open; a few long past the deadline
                     status = "gedaan" if outcome < 0.75 else "niet_gedaan" if outcome < 0.9 else "vervallen"
                     # Most are confirmed in time; some late.
-                    confirmed = created + timedelta(hours=hours * rng.random() * (1.5 if outcome < 0.5 else 0.9))
+                    confirmed = created + (due - created) * rng.random() * (1.5 if outcome < 0.5 else 0.9)
                     follow_up_events.write(f"{follow_up_id}\t1\t{status}\t\\N\tstf-{number % 500}\t"
                                            f"{_ts(confirmed)}\n")
                 roll = rng.random()

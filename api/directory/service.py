@@ -37,8 +37,6 @@ class NotFound(Exception):
     pass
 
 
-
-
 def _covers(row: Row, day: date) -> bool:
     return row.valid_from <= day and (row.valid_until is None or day <= row.valid_until)
 

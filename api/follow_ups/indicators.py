@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -26,7 +26,7 @@ from api import access
 from api.auth.schemas import User
 from api.follow_ups.models import FollowUp, FollowUpDay, FollowUpEvent
 from api.incidents.models import Incident
-from api.indicators.norms_sql import epoch_days_of
+from api.indicators.norms_sql import epoch_day_start, epoch_days_of
 
 
 class FollowUpFigures(BaseModel):
@@ -68,7 +68,6 @@ _LOCATION_COUNTS = ("total", "gedaan", "niet_gedaan", "vervallen", "open", "over
                     "veilig_thuis", "veilig_thuis_decided", "veilig_thuis_in_time")
 _NORM_COUNTS = ("total", "open", "overdue", "decided", "in_time")
 _MEASURES = ("total", "gedaan", "niet_gedaan", "vervallen", "open", "overdue", "decided", "in_time")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _figures(location: str, row: dict[str, int]) -> FollowUpFigures:
@@ -129,10 +128,6 @@ def _rollup_counts(session: Session, where: list[ColumnElement[bool]], first: in
             for row in session.execute(stmt)}  # fmt: skip
 
 
-def _day_start(day: int) -> datetime:
-    return _EPOCH + timedelta(days=day)
-
-
 def _counts(session: Session, user: User, now: datetime, location: str | None, date_from: datetime | None,
             date_to: datetime | None, from_rollup: bool) -> dict[Group, dict[str, int]]:
     """The whole UTC days of the period from the rollup, a partial first and last day
@@ -151,8 +146,9 @@ def _counts(session: Session, user: User, now: datetime, location: str | None, d
     end = math.floor(epoch_days_of(date_to)) if date_to is not None else None
     if not from_rollup or (first is not None and end is not None and first >= end):
         return _direct_counts(session, span(date_from, None, date_to), now)
-    whole_days = span(_day_start(first) if first is not None else None, _day_start(end) if end is not None else None,
-                      None)  # fmt: skip
+    first_start = epoch_day_start(first) if first is not None else None
+    end_start = epoch_day_start(end) if end is not None else None
+    whole_days = span(first_start, end_start, None)
     totals: dict[Group, dict[str, int]] = defaultdict(lambda: dict.fromkeys(_MEASURES, 0))
     pending = _direct_counts(session, whole_days, now, pending_only=True)
     for group, counts in _rollup_counts(session, scope(FollowUpDay.location), first, end).items():
@@ -162,10 +158,10 @@ def _counts(session: Session, user: User, now: datetime, location: str | None, d
         for name in _MEASURES:
             totals[group][name] += counts[name]
     edges = []
-    if first is not None and date_from is not None and date_from < _day_start(first):
-        edges.append(span(date_from, _day_start(first), None))
-    if end is not None and date_to is not None and _day_start(end) <= date_to:
-        edges.append(span(_day_start(end), None, date_to))
+    if first_start is not None and date_from is not None and date_from < first_start:
+        edges.append(span(date_from, first_start, None))
+    if end_start is not None and date_to is not None and end_start <= date_to:
+        edges.append(span(end_start, None, date_to))
     for edge in edges:
         for group, counts in _direct_counts(session, edge, now).items():
             for name in _MEASURES:

@@ -30,22 +30,28 @@ def follow_up_norms() -> dict[str, FollowUpNorm]:
     return load_follow_up_norms()
 
 
-def create_for_incident(session: Session, knowledge: Knowledge, incident: Incident) -> None:
-    """Add the follow-ups the decision asks for (in the incident's transaction). An
-    incident filed under the neutral category gets the general path's follow-ups
-    (also a privacy protocol's decision without consent: they name no situation)."""
-    protocol = knowledge.guide(incident.protocol)
+def planned(knowledge: Knowledge, protocol_id: str, referrals: list[str], created_at: datetime) -> list[dict[str, Any]]:
+    """The follow-ups a decision of ``protocol_id`` with ``referrals`` asks for, with their
+    deadlines from the norms. An incident filed under the neutral category gets the general
+    path's follow-ups (also a privacy protocol's decision without consent: they name no
+    situation)."""
+    protocol = knowledge.guide(protocol_id)
     if protocol is None:
-        return
+        return []
     norms = follow_up_norms()
+    return [{"key": item.id, "action": item.action, "organisation": item.organisation, "norm": item.norm,
+             "due_at": norms[item.norm].due_at(as_utc(created_at))}
+            for item in protocol.follow_ups if item.applies(referrals) and item.norm in norms]  # fmt: skip
+
+
+def create_for_incident(session: Session, knowledge: Knowledge, incident: Incident) -> None:
+    """Add the follow-ups the decision asks for (in the incident's transaction)."""
+    items = planned(knowledge, incident.protocol, incident.referrals, incident.created_at)
+    if not items:
+        return
     session.flush()  # the incident row first: its follow-ups refer to it
-    for item in protocol.follow_ups:
-        if item.applies(incident.referrals) and item.norm in norms:
-            session.add(FollowUp(
-                id=uuid.uuid4(), incident_id=incident.id, key=item.id, action=item.action,
-                organisation=item.organisation, norm=item.norm,
-                due_at=norms[item.norm].due_at(as_utc(incident.created_at)), created_at=incident.created_at,
-            ))  # fmt: skip
+    for values in items:
+        session.add(FollowUp(id=uuid.uuid4(), incident_id=incident.id, created_at=incident.created_at, **values))
 
 
 def latest_status() -> ScalarSelect[str]:

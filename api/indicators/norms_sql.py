@@ -15,7 +15,7 @@ deviated is *pending* (a review that is not yet due).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -70,6 +70,11 @@ def epoch_day_number(dialect: str, column: Any) -> ColumnElement[Any]:
 
 def epoch_days_of(moment: datetime) -> float:
     return (as_utc(moment) - _EPOCH).total_seconds() / 86400.0
+
+
+def epoch_day_start(day: int) -> datetime:
+    """The first instant (UTC) of the day ``day`` days after 1970-01-01."""
+    return _EPOCH + timedelta(days=day)
 
 
 @lru_cache(maxsize=32)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Date, Float, and_, case, cast, exists, func, null, or_, select
@@ -36,6 +36,7 @@ from api.indicators.norms_sql import (
     Facts,
     dialect_of,
     epoch_day_number,
+    epoch_day_start,
     epoch_days,
     epoch_days_of,
     norm_expression,
@@ -328,10 +329,6 @@ def _whole_days(query: Query) -> tuple[int, int] | None:
     return (first, end) if first < end else None
 
 
-def _day_start(day: int) -> datetime:
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=day)
-
-
 def _counts(
     session: Session, user: User, query: Query, norms: dict[str, Norm], *, from_rollup: bool
 ) -> list[tuple[tuple[Any, str, str], Counts]]:
@@ -346,7 +343,7 @@ def _counts(
             epoch_days_of(query.now),
         ).items()
     )  # fmt: skip
-    for start, stop in ((query.date_from, _day_start(first)), (_day_start(end), query.date_to)):
+    for start, stop in ((query.date_from, epoch_day_start(first)), (epoch_day_start(end), query.date_to)):
         if start < stop:
             edge = replace(query, date_from=start, date_to=stop)
             parts += _direct_counts(session, user, edge, norms).items()

@@ -22,7 +22,6 @@ from api.follow_ups import service
 from api.follow_ups.schemas import FollowUpEventCreate
 from api.knowledge_ref import KnowledgeDep
 from api.web.pages import current_page_user, render, require_page_roles
-from knowledge.local_time import local_time
 
 router = APIRouter(include_in_schema=False)
 
@@ -59,7 +58,6 @@ def _page(request: Request, session: Any, knowledge: Any, user: User, *, error: 
             "closed": [item for item in recent if item.status != "open"][:20],
             "organisations": {org_id: org.name for org_id, org in knowledge.organisations.items()},
             "status_labels": STATUS_LABELS,
-            "fmt": local_time,
             "error": error,
             "done": STATUS_LABELS.get(request.query_params.get("gedaan", "")),
         },

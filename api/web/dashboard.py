@@ -479,7 +479,6 @@ def _session_list(request: Request, session: Any, knowledge: Any, user: User) ->
             "state_labels": STATE_LABELS,
             "idle_hours": _idle_text(),
             "csv_link": "/api/v1/sessions.csv?" + _api_query(filters),
-            "fmt_dt": local_time,
             "filtered": bool(base),
         },
     )
@@ -586,7 +585,6 @@ def _session_page(
             "state_labels": STATE_LABELS,
             "idle_hours": _idle_text(),
             "organisations": {org_id: org.name for org_id, org in knowledge.organisations.items()},
-            "fmt_dt": local_time,
             "error": error,
             "done": request.query_params.get("gedaan"),
         },

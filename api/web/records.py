@@ -28,7 +28,6 @@ from api.locations.models import Location
 from api.records.router import record_for
 from api.records.service import STATUS_LABELS, VERIFY
 from api.web.pages import render, require_page_roles
-from knowledge.local_time import local_time
 
 router = APIRouter(include_in_schema=False)
 
@@ -60,7 +59,6 @@ def _page(request: Request, session: Any, knowledge: Any, user: User, incident_i
     may_hand_over = access.may_hand_over(user, here[0])
     return render(request, "records/dossier.html", {
         "user": user, "r": record, "incident_id": incident_id, "status_labels": STATUS_LABELS,
-        "fmt": local_time,
         "verify": VERIFY, "here": here, "may_hand_over": may_hand_over, "error": error,
         "done": request.query_params.get("overgedragen"),
         "locations": session.scalars(select(Location).order_by(Location.code)).all() if may_hand_over else [],
