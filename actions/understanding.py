@@ -484,7 +484,7 @@ _ALWAYS_ACUTE = re.compile(
     r"\b(acuut gevaar|acute dreiging|direct gevaar|levensgevaar|levensbedreigend|doodsbedreiging|"
     r"vermoorden|vermoord|dood maken|ombrengen|zelfmoord|suicide|suicidaal|112|"
     # someone who does not respond needs an ambulance ("er ligt iemand bewusteloos")
-    r"bewusteloos|buiten bewustzijn|reanimeren|reanimatie)\b"
+    r"bewustelo{1,2}s|buiten bewustzijn|reanimeren|reanimatie)\b"
 )
 #: The same, said with its own "niet" (read before negations are switched off).
 _UNRESPONSIVE = re.compile(r"\b(niet aanspreekbaar|ademt niet|reageert niet meer|niet meer wakker)\b")

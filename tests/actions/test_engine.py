@@ -197,7 +197,8 @@ def test_number_step_uses_its_ranges(test_knowledge: Knowledge) -> None:
      "de man die hem uitbuit staat bij de ingang", "haar ex staat weer voor haar deur",
      "haar broer is hier op de locatie", "haar vader staat bij het hek",
      "haar broers staan nu bij de receptie",
-     "goedemorgen, er ligt iemand bewusteloos", "hij is niet aanspreekbaar", "ze ademt niet meer",
+     "goedemorgen, er ligt iemand bewusteloos", "goedemorgn, er ligt iemand bewustelos op de gang",
+     "hij is niet aanspreekbaar", "ze ademt niet meer",
      "een bewoner moet gereanimeerd worden, we zijn aan het reanimeren"],
 )
 def test_danger_now_in_typed_text(text: str) -> None:
