@@ -6,7 +6,7 @@ Used by Alembic's env.py and by the tests' ``create_all``.
 from api.audit.models import AuditEntry
 from api.auth.models import LoginSession, LoginSessionEnd, UserAccount
 from api.directory.models import KeyPositionAssignment
-from api.follow_ups.models import FollowUp, FollowUpDay, FollowUpEvent
+from api.follow_ups.models import FollowUp, FollowUpDay, FollowUpEvent, OpenFollowUp
 from api.handovers.models import IncidentHandover
 from api.incidents.models import Incident, IncidentReviewEvent
 from api.indicators import models as indicator_indexes  # noqa: F401  (indexes for the indicators)
@@ -31,6 +31,7 @@ __all__ = [
     "Location",
     "LoginSession",
     "LoginSessionEnd",
+    "OpenFollowUp",
     "SessionEvent",
     "TeamsConversation",
     "UserAccount",

@@ -329,7 +329,7 @@ def main() -> int:
     with engine.connect() as conn:
         counts = {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in
                   ("incidents", "incident_review_events", "guidance_sessions", "follow_ups", "follow_up_events",
-                   "follow_up_days", "indicator_days",
+                   "follow_up_days", "open_follow_ups", "indicator_days",
                    "indicator_norm_days", "indicator_review_times")}  # fmt: skip
     print("rows:", ", ".join(f"{table} {number:,}" for table, number in counts.items()))
 

@@ -7,7 +7,8 @@ same share per follow-up norm (GZA the same day, CSG within 72 hours, ...). Scop
 like every aggregate (api/access.aggregate_filter). The whole days of a period come
 from the rollup (api/follow_ups/rollup.py), the partial first and last day from the
 direct query over follow-ups and their (single, final) status event; both give the
-same measures per (location, norm, Veilig Thuis or not).
+same measures per (location, norm, Veilig Thuis or not). What depends on "now" comes
+from the open follow-ups not yet due (``OpenFollowUp``, kept with the rollup).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from api import access
 from api.auth.schemas import User
-from api.follow_ups.models import FollowUp, FollowUpDay, FollowUpEvent
+from api.follow_ups.models import FollowUp, FollowUpDay, FollowUpEvent, OpenFollowUp
 from api.incidents.models import Incident
 from api.indicators.norms_sql import epoch_day_start, epoch_days_of
 
@@ -79,11 +80,8 @@ def _figures(location: str, row: dict[str, int]) -> FollowUpFigures:
 Group = tuple[str, str, bool]  # location, norm, Veilig Thuis or not
 
 
-def _direct_counts(
-    session: Session, where: list[ColumnElement[bool]], now: datetime, *, pending_only: bool = False
-) -> dict[Group, dict[str, int]]:
-    """The measures per group straight from the follow-ups, their incidents and status
-    events; ``pending_only``: only the open follow-ups not yet due."""
+def _direct_counts(session: Session, where: list[ColumnElement[bool]], now: datetime) -> dict[Group, dict[str, int]]:
+    """The measures per group straight from the follow-ups, their incidents and status events."""
     event = aliased(FollowUpEvent)
     is_open = event.id.is_(None)
     measures = {
@@ -106,11 +104,23 @@ def _direct_counts(
         .where(*where)
         .group_by(*groups)
     )
-    if pending_only:
-        # Not yet due: recorded in the last days only, found by the index on due_at.
-        stmt = stmt.where(is_open, FollowUp.due_at >= now)
     return {(row.location, row.norm, bool(row.veilig_thuis)): {name: int(row._mapping[name]) for name in measures}
             for row in session.execute(stmt)}  # fmt: skip
+
+
+def _pending_counts(session: Session, where: list[ColumnElement[bool]], first: int | None, end: int | None,
+                    now: datetime) -> dict[Group, int]:
+    """The open follow-ups not yet due of the whole days [first, end): one range of
+    the covering index on ``OpenFollowUp.due_at`` (recorded in the last days only)."""
+    pending = OpenFollowUp
+    stmt = (select(pending.location, pending.norm, pending.veilig_thuis, func.count().label("waiting"))
+            .where(*where, pending.due_at >= now)
+            .group_by(pending.location, pending.norm, pending.veilig_thuis))  # fmt: skip
+    if first is not None:
+        stmt = stmt.where(pending.day >= first)
+    if end is not None:
+        stmt = stmt.where(pending.day < end)
+    return {(row.location, row.norm, bool(row.veilig_thuis)): int(row.waiting) for row in session.execute(stmt)}
 
 
 def _rollup_counts(session: Session, where: list[ColumnElement[bool]], first: int | None,
@@ -131,7 +141,7 @@ def _rollup_counts(session: Session, where: list[ColumnElement[bool]], first: in
 def _counts(session: Session, user: User, now: datetime, location: str | None, date_from: datetime | None,
             date_to: datetime | None, from_rollup: bool) -> dict[Group, dict[str, int]]:
     """The whole UTC days of the period from the rollup, a partial first and last day
-    directly; figures that depend on "now" from the few follow-ups not yet due."""
+    directly; figures that depend on "now" from the open follow-ups not yet due."""
     def scope(column: Any) -> list[ColumnElement[bool]]:
         clauses = [access.aggregate_filter(user, column)]
         return [*clauses, column == location.strip().upper()] if location else clauses
@@ -148,11 +158,10 @@ def _counts(session: Session, user: User, now: datetime, location: str | None, d
         return _direct_counts(session, span(date_from, None, date_to), now)
     first_start = epoch_day_start(first) if first is not None else None
     end_start = epoch_day_start(end) if end is not None else None
-    whole_days = span(first_start, end_start, None)
     totals: dict[Group, dict[str, int]] = defaultdict(lambda: dict.fromkeys(_MEASURES, 0))
-    pending = _direct_counts(session, whole_days, now, pending_only=True)
+    pending = _pending_counts(session, scope(OpenFollowUp.location), first, end, now)
     for group, counts in _rollup_counts(session, scope(FollowUpDay.location), first, end).items():
-        waiting = pending.get(group, {}).get("total", 0)
+        waiting = pending.get(group, 0)
         counts["open"] = counts["total"] - counts["gedaan"] - counts["niet_gedaan"] - counts["vervallen"]
         counts.update(overdue=counts["open"] - waiting, decided=counts["total"] - waiting)
         for name in _MEASURES:

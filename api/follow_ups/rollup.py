@@ -8,7 +8,8 @@ shows on the dashboard the moment it is saved. Why so simple: a follow-up is wri
 once, with its incident, and gets at most one status event, which is final; so
 every write only adds to one row, an atomic upsert that concurrent writers cannot
 lose. What depends on "now" (open and past the deadline) is not stored: the
-reader counts the few follow-ups not yet due directly.
+reader counts the open follow-ups not yet due in ``OpenFollowUp``, kept here too (a
+row inserted with the follow-up, deleted with its status event).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from sqlalchemy import case, delete, event, func, insert, select
 from sqlalchemy.orm import Session, aliased
 
-from api.follow_ups.models import FollowUp, FollowUpDay, FollowUpEvent
+from api.follow_ups.models import FollowUp, FollowUpDay, FollowUpEvent, OpenFollowUp
 from api.incidents.models import Incident
 from api.indicators.norms_sql import epoch_day_number
 from api.indicators.rollup import add_to_rows
@@ -28,9 +29,10 @@ _KEYS = ("day", "location", "norm", "veilig_thuis")
 _STATUSES = ("gedaan", "niet_gedaan", "vervallen")
 
 
-def _rows(session: Session, follow_up_ids: set[Any], confirmed_ids: set[Any]) -> list[dict[str, Any]]:
-    """One delta row per new follow-up (``total``) and per new status event, read back
-    from the database in the flush's transaction."""
+def _rows(session: Session, follow_up_ids: set[Any],
+          confirmed_ids: set[Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """One delta row per new follow-up (``total``) and per new status event, and the
+    new follow-ups still open, read back from the database in the flush's transaction."""
     connection = session.connection()
     status = aliased(FollowUpEvent)
     stmt = (select(FollowUp.id, FollowUp.norm, FollowUp.organisation, FollowUp.due_at, Incident.location,
@@ -39,14 +41,17 @@ def _rows(session: Session, follow_up_ids: set[Any], confirmed_ids: set[Any]) ->
             .join(Incident, Incident.id == FollowUp.incident_id)
             .outerjoin(status, (status.follow_up_id == FollowUp.id) & (status.seq == 1))
             .where(FollowUp.id.in_(follow_up_ids | confirmed_ids)))  # fmt: skip
-    rows = []
+    rows, still_open = [], []
     for found in connection.execute(stmt):
         new_status = found.status if found.id in confirmed_ids else None
         in_time = new_status == "gedaan" and as_utc(found.status_at) <= as_utc(found.due_at)
-        rows.append({"day": int(found.day), "location": found.location, "norm": found.norm,
-                     "veilig_thuis": found.organisation == "veilig_thuis", "total": int(found.id in follow_up_ids),
+        keys = {"day": int(found.day), "location": found.location, "norm": found.norm,
+                "veilig_thuis": found.organisation == "veilig_thuis"}  # fmt: skip
+        rows.append({**keys, "total": int(found.id in follow_up_ids),
                      **{name: int(new_status == name) for name in _STATUSES}, "in_time": int(in_time)})  # fmt: skip
-    return rows
+        if found.id in follow_up_ids and found.status is None:
+            still_open.append({**keys, "follow_up_id": found.id, "due_at": found.due_at})
+    return rows, still_open
 
 
 @event.listens_for(Session, "after_flush")
@@ -55,8 +60,15 @@ def _after_flush(session: Session, _context: Any) -> None:
     # Every status after "open" is final: a follow-up's only event is its number 1.
     confirmed = {obj.follow_up_id or obj.follow_up.id for obj in session.new
                   if isinstance(obj, FollowUpEvent) and obj.seq == 1}  # fmt: skip
-    if new_follow_ups or confirmed:
-        add_to_rows(session.connection(), FollowUpDay.__table__, _KEYS, _rows(session, new_follow_ups, confirmed))
+    if not (new_follow_ups or confirmed):
+        return
+    connection = session.connection()
+    rows, still_open = _rows(session, new_follow_ups, confirmed)
+    add_to_rows(connection, FollowUpDay.__table__, _KEYS, rows)
+    if still_open:
+        connection.execute(insert(OpenFollowUp.__table__), still_open)
+    if confirmed:
+        connection.execute(delete(OpenFollowUp.__table__).where(OpenFollowUp.follow_up_id.in_(confirmed)))
 
 
 def rebuild(session: Session) -> None:
@@ -78,4 +90,13 @@ def rebuild(session: Session) -> None:
         .join(Incident, Incident.id == FollowUp.incident_id)
         .outerjoin(status, (status.follow_up_id == FollowUp.id) & (status.seq == 1))
         .group_by(*groups),
+    ))  # fmt: skip
+    connection.execute(delete(OpenFollowUp.__table__))
+    connection.execute(insert(OpenFollowUp.__table__).from_select(
+        ["follow_up_id", "due_at", *_KEYS],
+        select(FollowUp.id, FollowUp.due_at, *groups)
+        .select_from(FollowUp)
+        .join(Incident, Incident.id == FollowUp.incident_id)
+        .outerjoin(status, (status.follow_up_id == FollowUp.id) & (status.seq == 1))
+        .where(status.id.is_(None)),
     ))  # fmt: skip
