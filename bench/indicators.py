@@ -167,6 +167,17 @@ def seed(url: str, count: int, now: datetime) -> None:
         conn.execute("VACUUM ANALYZE")
 
 
+def database_reference(engine) -> float:
+    """The same virtual machine's database ran this 2x slower on one day than on another."""
+    timings = []
+    with engine.connect() as conn:
+        for _ in range(3):
+            started = time.perf_counter()
+            conn.execute(text("SELECT sum(x) FROM generate_series(1, 1000000) AS x")).scalar()
+            timings.append(time.perf_counter() - started)
+    return min(timings)
+
+
 def time_runs(engine, user: User, query: service.Query, runs: int) -> tuple[float, Indicators]:
     norms = get_norms()
     timings = []
@@ -182,8 +193,9 @@ def time_runs(engine, user: User, query: service.Query, runs: int) -> tuple[floa
 
 def time_follow_ups(engine, user: User, query: service.Query, runs: int,
                     from_rollup: bool = True) -> tuple[float, FollowUpIndicators]:
-    """The dashboard's follow-up figures: whole days from the follow-up rollup, the partial
-    first and last day and the follow-ups not yet due from the base tables."""
+    """The dashboard's follow-up figures: whole days from the follow-up rollup, the open
+    follow-ups not yet due from ``open_follow_ups``, the partial first and last day from
+    the base tables."""
     timings = []
     result = None
     for _ in range(runs):
@@ -297,6 +309,9 @@ def prepare(url: str, incidents: int, now: datetime) -> None:
         follow_up_rollup.rebuild(session)
         session.commit()
     rollup.vacuum(engine)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for table in follow_up_rollup.TABLES:  # rebuilt after the VACUUM ANALYZE of the seed
+            conn.exec_driver_sql(f"VACUUM (ANALYZE) {table}")
     print(f"rollup built in {time.perf_counter() - started:.1f} s", flush=True)
     engine.dispose()
 
@@ -332,6 +347,8 @@ def main() -> int:
                    "follow_up_days", "open_follow_ups", "indicator_days",
                    "indicator_norm_days", "indicator_review_times")}  # fmt: skip
     print("rows:", ", ".join(f"{table} {number:,}" for table, number in counts.items()))
+    print(f"PostgreSQL reference: {database_reference(engine) * 1000:.0f} ms (sum over generate_series of 1M, "
+          "best of 3; compares absolute figures across days)")  # fmt: skip
 
     scenarios = [
         ("admin, all locations, last 12 months by month", User(sub="bench-admin", role="admin"),

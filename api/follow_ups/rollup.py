@@ -26,6 +26,8 @@ from api.indicators.rollup import add_to_rows
 from api.models_base import as_utc
 
 _KEYS = ("day", "location", "norm", "veilig_thuis")
+#: What ``rebuild`` rewrites.
+TABLES = (FollowUpDay.__tablename__, OpenFollowUp.__tablename__)
 _STATUSES = ("gedaan", "niet_gedaan", "vervallen")
 
 

@@ -28,8 +28,9 @@ def upgrade() -> None:
         sa.Column("location", sa.String(length=64), nullable=False),
         sa.Column("norm", sa.String(length=64), nullable=False),
         sa.Column("veilig_thuis", sa.Boolean(), nullable=False),
-        sa.ForeignKeyConstraint(["follow_up_id"], ["follow_ups.id"],
-                                name="fk_open_follow_ups_follow_up_id_follow_ups"),  # fmt: skip
+        sa.ForeignKeyConstraint(
+            ["follow_up_id"], ["follow_ups.id"], name="fk_open_follow_ups_follow_up_id_follow_ups"
+        ),
         sa.PrimaryKeyConstraint("follow_up_id", name="pk_open_follow_ups"),
     )
     op.create_index(
