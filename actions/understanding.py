@@ -486,6 +486,26 @@ _ALWAYS_ACUTE = re.compile(
     # someone who does not respond needs an ambulance ("er ligt iemand bewusteloos")
     r"bewustelo{1,2}s|buiten bewustzijn|reanimeren|reanimatie)\b"
 )
+#: Long words of danger now that a counsellor typing in a hurry misspells ("bewustloos",
+#: "levensgevar", "steekparij"): one letter added, dropped, changed or swapped still
+#: counts. Only these, and only words of about their length: "animatie" is no
+#: "reanimatie" and "vermoeden" no "vermoorden".
+_MISSPELLABLE = ("bewusteloos", "levensgevaar", "levensbedreigend", "doodsbedreiging", "vermoorden", "zelfmoord",
+                 "reanimeren", "reanimatie", "steekpartij", "schietpartij", "vuurwapen")
+_MISSPELLING_CUTOFF = 0.88
+
+
+def _misspelt_danger(plain: str) -> bool:
+    for word in plain.split():
+        if len(word) < 8:
+            continue
+        for danger in _MISSPELLABLE:
+            if (abs(len(word) - len(danger)) <= 1
+                    and difflib.SequenceMatcher(None, word, danger).ratio() >= _MISSPELLING_CUTOFF):
+                return True
+    return False
+
+
 #: The same, said with its own "niet" (read before negations are switched off).
 _UNRESPONSIVE = re.compile(r"\b(niet aanspreekbaar|ademt niet|reageert niet meer|niet meer wakker)\b")
 #: Whoever threatens is here now: "haar broers wachten buiten bij de poort", "haar vader
@@ -517,7 +537,7 @@ def signals_danger_now(text: str, context_phrases: tuple[str, ...] = ()) -> bool
         return True
     plain = " ".join(_NEGATED.sub(" ", normalise_text(clause)) for clause in _CLAUSE.split(text))
     if (_ALWAYS_ACUTE.search(plain) or _WEAPONS.search(plain) or _PRESENT_THREAT.search(plain)
-            or mentions_any(plain, context_phrases)):
+            or mentions_any(plain, context_phrases) or _misspelt_danger(plain)):
         return True
     return bool(_NOW.search(plain) and _VIOLENCE.search(plain))
 

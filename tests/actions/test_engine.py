@@ -199,7 +199,11 @@ def test_number_step_uses_its_ranges(test_knowledge: Knowledge) -> None:
      "haar broers staan nu bij de receptie",
      "goedemorgen, er ligt iemand bewusteloos", "goedemorgn, er ligt iemand bewustelos op de gang",
      "hij is niet aanspreekbaar", "ze ademt niet meer",
-     "een bewoner moet gereanimeerd worden, we zijn aan het reanimeren"],
+     "een bewoner moet gereanimeerd worden, we zijn aan het reanimeren",
+     # typed in a hurry: one letter added, dropped, changed or swapped
+     "er ligt iemand bewustloos", "er ligt iemand bewusteloss op de gang", "hij is in levensgevar",
+     "hij dreigt haar te vermorden", "help er is een steekparij", "hij heeft een vuurwapn",
+     "we zijn aan het reanimern", "hij dreigt met zelfmord", "ze ligt bewusetloos in de douche"],
 )
 def test_danger_now_in_typed_text(text: str) -> None:
     assert signals_danger_now(text)
@@ -214,7 +218,11 @@ def test_danger_now_in_typed_text(text: str) -> None:
      "ik heb hulp nodig bij een melding", "de tolk wacht buiten", "hij staat buiten te roken",
      "haar vader is niet op de locatie", "haar broer was vorige week op de locatie",
      "de tolk wacht bij de receptie", "haar vader stond gisteren bij het hek",
-     "ze is niet bewusteloos geweest", "hij is goed aanspreekbaar"],
+     "ze is niet bewusteloos geweest", "hij is goed aanspreekbaar",
+     # words close to a misspelt danger word that are none
+     "de animatie van vanavond is afgelast", "we vermoeden mensenhandel", "reanimatiecursus volgende week",
+     "hij had zelfmoordgedachten", "bel zelfmoordpreventie 113", "ze is niet bewustloos geweest",
+     "de vergadering is verzet", "hij is bewust van de regels"],
 )
 def test_no_danger_now_in_typed_text(text: str) -> None:
     assert not signals_danger_now(text)
