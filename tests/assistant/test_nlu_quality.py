@@ -274,6 +274,10 @@ def test_heldout_entities_are_extracted(predictions: list[Prediction], label: st
         ("stappen EGG", ("protocol", "eergerelateerd_geweld")),
         ("wie is de cp veiligheid", ("key_position", "contactpersoon_veiligheid")),
         ("wie is de AF zwangere", ("key_position", "aandachtsfunctionaris_zwangere")),
+        # Who the resident is, and the verb: a report names its protocol without its name.
+        ("hoi collega, een jongen wordt gepest omdat hij homo is", ("protocol", "lhbti_ondersteuning")),
+        ("een lesbische bewoonster wordt bedreigd", ("protocol", "lhbti_ondersteuning")),
+        ("goedemiddag, een meisje is verkracht", ("protocol", "seksueel_geweld")),
     ],
 )
 def test_entity_values_after_synonym_mapping(agent: Any, text: str, expected: tuple[str, str]) -> None:
