@@ -253,6 +253,19 @@ class ProtocolEngine:
         step, _ = self._pass_instructions(protocol, protocol.start)
         return ProtocolState(protocol=protocol.id, step=step.id, answers=[], acute=acute)
 
+    def answered_by_report(self, state: ProtocolState, report: UserInput) -> Turn | None:
+        """The report that starts a run answers its first question, "Is iemand nu in
+        direct gevaar?", when its own words say the danger is now ("hij staat nu met een
+        mes voor de deur"): 112 was said with the start, and asking it next asked what
+        was just told. The NLU's alarm alone does not answer it, nor does anything else
+        in the report. The run goes on as after a "ja" (in every protocol today: through
+        its 112 step to where "nee" leads). None when the report does not answer it."""
+        step = self.step(state)
+        if state.answers or not step.acute_answers or not self._says_danger(report, state.protocol):
+            return None
+        turn = self.answer(state, report)
+        return turn if turn.understood else None
+
     def restart(self, state: ProtocolState) -> ProtocolState:
         """``opnieuw``: the same protocol from its first question, answers gone.
 

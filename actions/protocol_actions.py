@@ -26,7 +26,8 @@ OUT_OF_SCOPE_INTENT = "out_of_scope"
 async def start_guide(dispatcher: CollectingDispatcher, tracker: Tracker, protocol: Protocol,
                       *, announce: bool = True, reason: dict[str, Any] | None = None) -> list[EventType]:
     """Fresh protocol slots for ``protocol`` (or the general path), 112 first when the
-    message says the danger is now, then (``announce``) which protocol it is, and
+    message says the danger is now (which answers the first question, "Is iemand nu in
+    direct gevaar?", when the words say so), then (``announce``) which protocol it is, and
     ``reason``: why it leads when the report seemed to ask for another (logged too)."""
     engine = get_engine()
     # The report itself may say the danger is now ("hij staat nu met een mes
@@ -46,9 +47,12 @@ async def start_guide(dispatcher: CollectingDispatcher, tracker: Tracker, protoc
                   names.ACTION_NOT_UNDERSTOOD}
     ) == names.ACTION_ACUTE_DANGER
     state = engine.start(protocol.id, acute=danger_now or flagged_before)
+    told = engine.answered_by_report(state, user_input(tracker))
     run_id = session_events.new_run_id(tracker)
     await session_events.run_started(tracker, run_id, state, acute_shown=state.acute,
-                                     reason=reason["text"] if reason is not None else None)
+                                     reason=reason["text"] if reason is not None else None, answered=told)
+    if told is not None:
+        state = told.state
 
     values: dict[str, Any] = {
         **state.to_slots(),

@@ -215,16 +215,21 @@ def _texts(messages: Sequence[dict[str, Any]]) -> str:
 
 
 async def run_started(tracker: Tracker, run_id: str, state: ProtocolState, *, acute_shown: bool,
-                      reason: str | None = None) -> None:
+                      reason: str | None = None, answered: Turn | None = None) -> None:
     """``action_start_protocol``: the run begins. Logged now when the channel says
     where (else with the first question, see ``question_asked``). ``reason``: the text
-    shown when this protocol leads instead of the one the report seemed to ask for."""
+    shown when this protocol leads instead of the one the report seemed to ask for;
+    ``answered``: the report's own answer to the first question (``state``'s step)."""
     location = metadata_location(tracker) or tracker.get_slot(names.LOCATION)
     if not location or not _CODE.match(location):
         return  # a name, not a code: the form validates it first
     run = _run(tracker, state.protocol, run_id=run_id, location=location.upper())
-    if run is not None:
-        await _store(run, _opening(run_id, get_engine().protocol(state.protocol), acute_shown, reason))
+    if run is None:
+        return
+    events = _opening(run_id, get_engine().protocol(state.protocol), acute_shown, reason)
+    if answered is not None:
+        events.append((f"open:{run_id}:3", _answer_event(get_engine().step(state), answered)))
+    await _store(run, events)
 
 
 async def question_asked(tracker: Tracker, state: ProtocolState, step: Step,
@@ -243,20 +248,23 @@ async def question_asked(tracker: Tracker, state: ProtocolState, step: Step,
 
 async def answer_given(tracker: Tracker, before: ProtocolState, turn: Turn) -> None:
     """``validate_protocol_form``: an accepted answer (and 112 when it means danger now)."""
-    engine = get_engine()
     try:
-        step = engine.step(before)
-        recordable = engine.recordable(turn.state, step.id)
+        step = get_engine().step(before)
+        event = _answer_event(step, turn)
     except EngineError:
         return
-    if step.kind == "text":
-        event = SessionEvent("answer_given", step=step.id, text=FREE_TEXT_NOTE)
-    elif not recordable:
-        event = SessionEvent("answer_given", step=step.id, text=NO_CONSENT_NOTE)
-    else:
-        event = SessionEvent("answer_given", step=step.id, answer=turn.answer)
     events = [event, _acute(step.id, before.protocol)] if turn.acute else [event]
     await _store(_run(tracker, before.protocol), _numbered("answer", tracker, events))
+
+
+def _answer_event(step: Step, turn: Turn) -> SessionEvent:
+    """The answer to ``step`` as the log may keep it: never free text, never a ground
+    recorded without consent."""
+    if step.kind == "text":
+        return SessionEvent("answer_given", step=step.id, text=FREE_TEXT_NOTE)
+    if not get_engine().recordable(turn.state, step.id):
+        return SessionEvent("answer_given", step=step.id, text=NO_CONSENT_NOTE)
+    return SessionEvent("answer_given", step=step.id, answer=turn.answer)
 
 
 async def acute_advice(tracker: Tracker, state: ProtocolState) -> None:

@@ -243,6 +243,39 @@ def test_danger_intent_on_a_free_text_question_is_not_taken_as_the_answer(engine
     assert turn.acute and not turn.understood and turn.state.step == "vorm_anders"
 
 
+@pytest.mark.parametrize("protocol", ["eergerelateerd_geweld", "seksueel_geweld", "suicidaliteit",
+                                      "algemene_veiligheid"])
+def test_a_report_that_says_the_danger_is_now_answers_the_first_question(engine: ProtocolEngine,
+                                                                         protocol: str) -> None:
+    """112 is said with the start: "Is iemand nu in direct gevaar?" is not asked next. The
+    run lands where "nee" leads, past the 112 step, whose text the form shows before the
+    next question unless the start said it already (the protocol's own 112 step)."""
+    start = engine.start(protocol, acute=True)
+    report = UserInput("help hij staat nu met een mes op de gang", f"melding_{protocol}")
+    told = engine.answered_by_report(start, report)
+    assert told is not None and told.acute and told.answer == "ja"
+    assert told.state.answers == [{"step": "acuut_gevaar", "answer": "ja"}] and told.state.acute
+    said_no = engine.answer(start, UserInput("nee", "deny")).state
+    assert told.state.step == said_no.step != "acuut_gevaar"
+    passed = [step.id for step in engine.pending_instructions(told.state)]
+    assert ("bel_112" in passed) == (engine.acute_step(protocol) is None)
+
+
+@pytest.mark.parametrize("report", [
+    UserInput("een bewoonster wordt door haar broer bedreigd", "melding_eergerelateerd_geweld"),  # not now
+    UserInput("er is iets met haar broer", "acuut_gevaar"),  # the NLU's alarm alone does not answer it
+    UserInput("ja", "affirm"),
+])
+def test_a_report_without_danger_in_its_words_leaves_the_first_question_open(engine: ProtocolEngine,
+                                                                              report: UserInput) -> None:
+    assert engine.answered_by_report(engine.start(EGG), report) is None
+
+
+def test_only_the_first_question_is_answered_by_a_report(engine: ProtocolEngine) -> None:
+    later = walk(engine, NO)
+    assert engine.answered_by_report(later, typed("help hij staat nu met een mes op de gang")) is None
+
+
 def test_danger_with_a_clear_answer_answers_and_flags(engine: ProtocolEngine) -> None:
     state = walk(engine, NO, kies("bedreiging"), kies("volwassene"))
     turn = engine.answer(state, UserInput("ja, maar hij staat nu met een mes voor de deur", "acuut_gevaar"))

@@ -26,8 +26,8 @@ GENERAL = "algemene_veiligheid"
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def started_slots(*, acute: bool = False) -> list:
-    return fresh_slots(acute=acute, protocol=GENERAL)
+def started_slots(*, acute: bool = False, told_at: str | None = None) -> list:
+    return fresh_slots(acute=acute, protocol=GENERAL, told_at=told_at)
 
 
 def fallback(text: str, *ranking: tuple[str, float]) -> Tracker:
@@ -59,7 +59,7 @@ def test_danger_now_in_an_unclear_message_gets_112_before_anything_else() -> Non
     tracker = fallback("hij staat nu met een mes op de gang", ("out_of_scope", 0.4))
     events, messages = run(ActionNotUnderstood(), tracker)
     assert texts(messages) == [ACUTE_TEXT, general_path_started()["text"]]
-    assert events == [*started_slots(acute=True), FollowupAction("protocol_form")]
+    assert events == [*started_slots(acute=True, told_at="wie_bewoner"), FollowupAction("protocol_form")]
 
 
 def test_an_unclear_message_without_a_safety_signal_gets_the_question_explained() -> None:
@@ -180,7 +180,7 @@ def test_safety_in_a_question_what_the_assistant_does_still_leads() -> None:
                            metadata={"location": "TERAPEL"})
     events, messages = run(ActionNotUnderstood(), tracker)
     assert texts(messages) == [ACUTE_TEXT, general_path_started()["text"]]
-    assert events == [*started_slots(acute=True), FollowupAction("protocol_form")]
+    assert events == [*started_slots(acute=True, told_at="wie_bewoner"), FollowupAction("protocol_form")]
 
 
 def test_what_can_i_do_is_no_question_to_the_assistant() -> None:
@@ -216,7 +216,7 @@ def test_a_greeting_that_reports_suicidal_thoughts_starts_the_general_path_and_n
 def test_a_greeting_with_danger_now_gets_112_first(text: str) -> None:
     events, messages = run(ActionGreet(), greeting(text))
     assert texts(messages) == [ACUTE_TEXT, general_path_started()["text"]]
-    assert events == [*started_slots(acute=True), FollowupAction("protocol_form")]
+    assert events == [*started_slots(acute=True, told_at="wie_bewoner"), FollowupAction("protocol_form")]
 
 
 @pytest.mark.parametrize("text", ["hallo, een jonge bewonr wil zich van kant maken zegt zn vriend",

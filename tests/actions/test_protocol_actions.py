@@ -17,12 +17,15 @@ EGG_STARTED = ("Ik volg het protocol Eergerelateerd geweld. Past dit niet bij de
 
 
 def fresh_slots(acute: bool = False, location: str | None = "TERAPEL", run: str = "run-1@100.0",
-                protocol: str = "eergerelateerd_geweld") -> list[dict]:
-    """``run``: the run id, "run-<tracker events>@<latest event time>" (the user message at 100.0)."""
+                protocol: str = "eergerelateerd_geweld", told_at: str | None = None) -> list[dict]:
+    """``run``: the run id, "run-<tracker events>@<latest event time>" (the user message at 100.0).
+    ``told_at``: the report said the danger is now, which answered "acuut_gevaar" with ja;
+    the run waits at this step."""
+    told = [{"step": "acuut_gevaar", "answer": "ja"}] if told_at else []
     events = [
         SlotSet("protocol", protocol),
-        SlotSet("protocol_step", "acuut_gevaar"),
-        SlotSet("protocol_answers", []),
+        SlotSet("protocol_step", told_at or "acuut_gevaar"),
+        SlotSet("protocol_answers", told),
         SlotSet("acute", acute),
         SlotSet("protocol_answer", None),
         SlotSet("misses", 0.0),
@@ -79,7 +82,8 @@ def test_a_report_that_says_the_danger_is_now_gets_112_first() -> None:
     events, messages = run(ActionStartProtocol(), tracker)
     assert texts(messages) == [ACUTE_TEXT, EGG_STARTED]  # 112 first
     assert "Bel nu eerst 112" in messages[0]["text"]
-    assert events == fresh_slots(acute=True)
+    # What it just told answers "Is er op dit moment direct gevaar?": not asked again.
+    assert events == fresh_slots(acute=True, told_at="vorm_dreiging")
 
 
 def test_a_suicidality_report_with_a_plan_and_the_means_gets_112_first() -> None:
@@ -91,7 +95,7 @@ def test_a_suicidality_report_with_a_plan_and_the_means_gets_112_first() -> None
                                    "de situatie, typ dan 'stop' en beschrijf de situatie opnieuw."]
     # its own 112 step (an ambulance, stay with the resident), not the police advice
     assert texts(messages)[0].startswith("Bel nu 112 en vraag om een ambulance") and "pleger" not in texts(messages)[0]
-    assert events == fresh_slots(acute=True, protocol="suicidaliteit")
+    assert events == fresh_slots(acute=True, protocol="suicidaliteit", told_at="wie_bewoner")
 
 
 def test_start_with_an_intent_without_protocol_says_so() -> None:

@@ -119,8 +119,10 @@ def test_start_with_danger_now_logs_the_112_advice(outbox_file: Path) -> None:
     events, messages = run(ActionStartProtocol(), tracker)
     assert texts(messages) == [ACUTE_TEXT, EGG_STARTED]  # 112 first
     assert SlotSet("acute", True) in events
+    # The report answered "Is er op dit moment direct gevaar?": logged as its answer, 112 once.
     assert logged_events(outbox_file) == [{"type": "started", "text": "Eergerelateerd geweld"},
-                                          {"type": "advice_shown", "text": ACUTE_TEXT}]
+                                          {"type": "advice_shown", "text": ACUTE_TEXT},
+                                          {"type": "answer_given", "step": "acuut_gevaar", "answer": "ja"}]
 
 
 def test_why_another_protocol_leads_is_logged_with_the_start(outbox_file: Path) -> None:
@@ -208,7 +210,8 @@ def test_a_suicidality_report_with_a_plan_logs_its_own_112_step_as_shown(outbox_
     shown = texts(messages)[0]
     assert shown.startswith("Bel nu 112 en vraag om een ambulance")
     assert logged_events(outbox_file) == [{"type": "started", "text": "Suïcidaliteit en zelfbeschadiging"},
-                                          {"type": "advice_shown", "text": shown}]
+                                          {"type": "advice_shown", "text": shown},
+                                          {"type": "answer_given", "step": "acuut_gevaar", "answer": "ja"}]
 
 
 def test_an_accepted_answer_is_logged(outbox_file: Path) -> None:

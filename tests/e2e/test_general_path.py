@@ -66,6 +66,21 @@ def test_danger_now_then_something_else_calls_112_first_and_records_acute(stack)
     assert {"politie", "veilig_thuis"} <= set(incident["referrals"])
 
 
+def test_a_report_that_says_the_danger_is_now_is_not_asked_it_again(stack) -> None:
+    """112 first; the report's words answered "Is iemand nu in direct gevaar?", so the
+    next question is who the resident is, after the general path's own 112 step."""
+    chat = Conversation()
+    replies = chat.say("goedemorgen, er ligt iemand bewustloos op de gang")
+    assert replies[0]["text"].startswith("Bel nu eerst 112"), chat.dump()
+    text = chat.text(replies)
+    assert GENERAL.steps["acuut_gevaar"].text not in text, chat.dump()
+    assert GENERAL.steps["bel_112"].text.split(".")[0] in text, chat.dump()
+    asks_general(chat, replies, "wie_bewoner")
+    incident = recorded(chat, chat.say(kies("volwassene")))
+    assert incident["acute"] is True
+    assert incident["steps"][0] == {"step": "acuut_gevaar", "answer": "ja"}, incident["steps"]
+
+
 @pytest.mark.parametrize("opening", [
     "wat wordt het weer op vrijdag",
     "een bewoner heeft kiespijn, waar kan hij heen",
