@@ -492,14 +492,18 @@ _ALWAYS_ACUTE = re.compile(
 #: "reanimatie" and "vermoeden" no "vermoorden".
 _MISSPELLABLE = ("bewusteloos", "levensgevaar", "levensbedreigend", "doodsbedreiging", "vermoorden", "zelfmoord",
                  "reanimeren", "reanimatie", "steekpartij", "schietpartij", "vuurwapen")
+#: The same for the long violence words that mean danger with "nu" ("ze wordt nu
+#: mishandelt", "hij is net aangevalen"); not "meegenomen", one letter from "meegekomen".
+_MISSPELLABLE_VIOLENCE = ("aangevallen", "mishandeld", "mishandelt", "opgesloten", "vastgehouden", "achtervolgd",
+                          "achtervolgt")
 _MISSPELLING_CUTOFF = 0.88
 
 
-def _misspelt_danger(plain: str) -> bool:
+def _misspelt(plain: str, words: tuple[str, ...]) -> bool:
     for word in plain.split():
         if len(word) < 8:
             continue
-        for danger in _MISSPELLABLE:
+        for danger in words:
             if (abs(len(word) - len(danger)) <= 1
                     and difflib.SequenceMatcher(None, word, danger).ratio() >= _MISSPELLING_CUTOFF):
                 return True
@@ -537,9 +541,9 @@ def signals_danger_now(text: str, context_phrases: tuple[str, ...] = ()) -> bool
         return True
     plain = " ".join(_NEGATED.sub(" ", normalise_text(clause)) for clause in _CLAUSE.split(text))
     if (_ALWAYS_ACUTE.search(plain) or _WEAPONS.search(plain) or _PRESENT_THREAT.search(plain)
-            or mentions_any(plain, context_phrases) or _misspelt_danger(plain)):
+            or mentions_any(plain, context_phrases) or _misspelt(plain, _MISSPELLABLE)):
         return True
-    return bool(_NOW.search(plain) and _VIOLENCE.search(plain))
+    return bool(_NOW.search(plain) and (_VIOLENCE.search(plain) or _misspelt(plain, _MISSPELLABLE_VIOLENCE)))
 
 
 #: Typed answers that put a follow-up off: "not yet" keeps it open, it is not "niet gedaan".

@@ -203,7 +203,9 @@ def test_number_step_uses_its_ranges(test_knowledge: Knowledge) -> None:
      # typed in a hurry: one letter added, dropped, changed or swapped
      "er ligt iemand bewustloos", "er ligt iemand bewusteloss op de gang", "hij is in levensgevar",
      "hij dreigt haar te vermorden", "help er is een steekparij", "hij heeft een vuurwapn",
-     "we zijn aan het reanimern", "hij dreigt met zelfmord", "ze ligt bewusetloos in de douche"],
+     "we zijn aan het reanimern", "hij dreigt met zelfmord", "ze ligt bewusetloos in de douche",
+     "ze wordt nu mishandld door haar man", "hij is net aangevalen op de gang",
+     "ze wordt nu vastgehoudn in haar kamer", "ze is nu opgeslote", "hij wordt nu achtervold"],
 )
 def test_danger_now_in_typed_text(text: str) -> None:
     assert signals_danger_now(text)
@@ -222,7 +224,9 @@ def test_danger_now_in_typed_text(text: str) -> None:
      # words close to a misspelt danger word that are none
      "de animatie van vanavond is afgelast", "we vermoeden mensenhandel", "reanimatiecursus volgende week",
      "hij had zelfmoordgedachten", "bel zelfmoordpreventie 113", "ze is niet bewustloos geweest",
-     "de vergadering is verzet", "hij is bewust van de regels"],
+     "de vergadering is verzet", "hij is bewust van de regels",
+     "hij is nu meegekomen met zijn broer", "ze is vorige week aangevalen", "ze zijn nu aangehouden",
+     "ze is nu opgenomen in het ziekenhuis", "de kamer is nu afgesloten"],
 )
 def test_no_danger_now_in_typed_text(text: str) -> None:
     assert not signals_danger_now(text)
