@@ -500,14 +500,9 @@ _MISSPELLING_CUTOFF = 0.88
 
 
 def _misspelt(plain: str, words: tuple[str, ...]) -> bool:
-    for word in plain.split():
-        if len(word) < 8:
-            continue
-        for danger in words:
-            if (abs(len(word) - len(danger)) <= 1
-                    and difflib.SequenceMatcher(None, word, danger).ratio() >= _MISSPELLING_CUTOFF):
-                return True
-    return False
+    return any(abs(len(word) - len(close)) <= 1
+               for word in plain.split() if len(word) >= 8
+               for close in difflib.get_close_matches(word, words, n=len(words), cutoff=_MISSPELLING_CUTOFF))
 
 
 #: The same, said with its own "niet" (read before negations are switched off).

@@ -309,9 +309,7 @@ def prepare(url: str, incidents: int, now: datetime) -> None:
         follow_up_rollup.rebuild(session)
         session.commit()
     rollup.vacuum(engine)
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        for table in follow_up_rollup.TABLES:  # rebuilt after the VACUUM ANALYZE of the seed
-            conn.exec_driver_sql(f"VACUUM (ANALYZE) {table}")
+    rollup.vacuum(engine, follow_up_rollup.TABLES)  # rebuilt after the VACUUM ANALYZE of the seed
     print(f"rollup built in {time.perf_counter() - started:.1f} s", flush=True)
     engine.dispose()
 

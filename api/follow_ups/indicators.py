@@ -108,18 +108,19 @@ def _direct_counts(session: Session, where: list[ColumnElement[bool]], now: date
             for row in session.execute(stmt)}  # fmt: skip
 
 
+def _days(column: Any, first: int | None, end: int | None) -> list[ColumnElement[bool]]:
+    """The epoch days [first, end) of ``column`` (None: unbounded)."""
+    return ([column >= first] if first is not None else []) + ([column < end] if end is not None else [])
+
+
 def _pending_counts(session: Session, where: list[ColumnElement[bool]], first: int | None, end: int | None,
                     now: datetime) -> dict[Group, int]:
     """The open follow-ups not yet due of the whole days [first, end): one range of
     the covering index on ``OpenFollowUp.due_at`` (recorded in the last days only)."""
     pending = OpenFollowUp
     stmt = (select(pending.location, pending.norm, pending.veilig_thuis, func.count().label("waiting"))
-            .where(*where, pending.due_at >= now)
+            .where(*where, *_days(pending.day, first, end), pending.due_at >= now)
             .group_by(pending.location, pending.norm, pending.veilig_thuis))  # fmt: skip
-    if first is not None:
-        stmt = stmt.where(pending.day >= first)
-    if end is not None:
-        stmt = stmt.where(pending.day < end)
     return {(row.location, row.norm, bool(row.veilig_thuis)): int(row.waiting) for row in session.execute(stmt)}
 
 
@@ -129,11 +130,7 @@ def _rollup_counts(session: Session, where: list[ColumnElement[bool]], first: in
     day = FollowUpDay
     sums = {name: func.sum(getattr(day, name)) for name in ("total", "gedaan", "niet_gedaan", "vervallen", "in_time")}
     stmt = select(day.location, day.norm, day.veilig_thuis, *(column.label(name) for name, column in sums.items()))
-    stmt = stmt.where(*where).group_by(day.location, day.norm, day.veilig_thuis)
-    if first is not None:
-        stmt = stmt.where(day.day >= first)
-    if end is not None:
-        stmt = stmt.where(day.day < end)
+    stmt = stmt.where(*where, *_days(day.day, first, end)).group_by(day.location, day.norm, day.veilig_thuis)
     return {(row.location, row.norm, bool(row.veilig_thuis)): {name: int(row._mapping[name] or 0) for name in sums}
             for row in session.execute(stmt)}  # fmt: skip
 
